@@ -1,0 +1,176 @@
+"""Typed errors with stable machine-readable codes.
+
+Every error a user can trigger is a ``FontanaError`` subclass carrying a
+``code`` (stable across releases, used in HTTP bodies and ``--json`` output)
+and an ``exit_code`` for the CLI. Rejections never change state.
+"""
+
+from __future__ import annotations
+
+
+class FontanaError(Exception):
+    """Base of every error Fontana raises on purpose."""
+
+    code: str = "error"
+    exit_code: int = 1
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0]) if self.args else self.code
+
+    def to_dict(self) -> dict[str, str]:
+        return {"code": self.code, "message": self.message}
+
+
+# --- configuration and plugins -------------------------------------------
+
+
+class ConfigError(FontanaError):
+    """A configuration value is missing, malformed or out of range."""
+
+    code = "config_invalid"
+    exit_code = 78  # EX_CONFIG
+
+
+class UnknownBackendError(ConfigError):
+    """No installed plugin provides the requested backend."""
+
+    code = "unknown_backend"
+
+
+class PluginError(FontanaError):
+    """A plugin failed to load or raised inside a hook (strict mode only)."""
+
+    code = "plugin_error"
+
+
+# --- encodings ------------------------------------------------------------
+
+
+class EncodingError(FontanaError, ValueError):
+    """Bytes or JSON that are not in the one canonical form."""
+
+    code = "malformed"
+    exit_code = 65  # EX_DATAERR
+
+
+class AddressError(EncodingError):
+    """A text address with a bad prefix, checksum or length."""
+
+    code = "bad_address"
+
+
+class AmountError(EncodingError):
+    """An amount that is not a positive integer number of utia in range."""
+
+    code = "bad_amount"
+
+
+# --- wallet ---------------------------------------------------------------
+
+
+class WalletError(FontanaError):
+    code = "wallet_error"
+
+
+class KeyExistsError(WalletError):
+    code = "key_exists"
+
+
+class KeyNotFoundError(WalletError):
+    code = "key_not_found"
+
+
+class KeyFileCorruptError(WalletError):
+    code = "key_corrupt"
+
+
+class KeyFilePermissionError(WalletError):
+    code = "key_permissions"
+
+
+class WrongPassphraseError(WalletError):
+    code = "wrong_passphrase"
+
+
+# --- storage --------------------------------------------------------------
+
+
+class StorageError(FontanaError):
+    code = "storage_error"
+
+
+class NotInitializedError(StorageError):
+    code = "not_initialized"
+
+
+class SchemaVersionError(StorageError):
+    """The database was written by a newer (or unknown) schema version."""
+
+    code = "schema_version"
+
+
+class DuplicateError(StorageError):
+    """A record with the same identity exists already."""
+
+    code = "duplicate"
+
+
+# --- ledger rejections (codes are part of the public API) -----------------
+
+
+class RejectedError(FontanaError):
+    """The ledger refused a state change; nothing was written."""
+
+    code = "rejected"
+    exit_code = 2
+
+
+class MalformedTransactionError(RejectedError):
+    code = "malformed"
+
+
+class BadSignatureError(RejectedError):
+    code = "bad_signature"
+
+
+class UnknownInputError(RejectedError):
+    code = "unknown_input"
+
+
+class InputSpentError(RejectedError):
+    code = "input_spent"
+
+
+class InsufficientFundsError(RejectedError):
+    code = "insufficient_funds"
+
+
+class WrongChainError(RejectedError):
+    code = "wrong_chain"
+
+
+class ExpiredError(RejectedError):
+    code = "expired"
+
+
+class FeeTooLowError(RejectedError):
+    code = "fee_too_low"
+
+
+class ValueMismatchError(RejectedError):
+    """Inputs do not equal outputs plus fee (plus any burn)."""
+
+    code = "value_mismatch"
+
+
+class AlreadyAppliedError(RejectedError):
+    """The exact transaction was applied before; not a double spend."""
+
+    code = "already_applied"
+    exit_code = 0
