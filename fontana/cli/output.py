@@ -1,0 +1,42 @@
+"""How commands print: human text by default, one JSON document with ``--json``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from fontana.errors import FontanaError
+
+JSON_META_KEY = "fontana.json"
+
+
+def _remember_json(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+    # ctx.meta is shared by the whole context chain, so the group's error
+    # handler knows the failing subcommand asked for JSON.
+    ctx.meta[JSON_META_KEY] = value
+    return value
+
+
+json_option = click.option(
+    "--json", "as_json", is_flag=True, callback=_remember_json, help="Print JSON for machines."
+)
+
+
+def emit(data: Any, as_json: bool, human: Callable[[Any], str] | None = None) -> None:
+    if as_json:
+        click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
+    else:
+        click.echo(human(data) if human else str(data))
+
+
+def fail(exc: FontanaError, as_json: bool) -> None:
+    """Report a typed error and exit with its code; nothing else is printed."""
+    if as_json:
+        click.echo(json.dumps({"error": exc.to_dict()}, indent=2))
+    else:
+        click.echo(f"error[{exc.code}]: {exc.message}", err=True)
+    sys.exit(exc.exit_code)

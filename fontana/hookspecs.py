@@ -1,0 +1,168 @@
+"""Every hook a Fontana plugin can implement: the plugin author's reference.
+
+A plugin is a module (or object) registered under the ``fontana`` entry-point
+group whose functions carry :data:`hookimpl`::
+
+    # setup.cfg of fontana-mystore
+    [options.entry_points]
+    fontana =
+        mystore = fontana_mystore.plugin
+
+    # fontana_mystore/plugin.py
+    from fontana.hookspecs import hookimpl
+
+    @hookimpl
+    def fontana_register_storage_backends(register):
+        register("mystore", open_mystore, schemes=("mystore",))
+
+    def open_mystore(url, settings):
+        from fontana_mystore.backend import MyStorage  # heavy imports here, not above
+        return MyStorage(url)
+
+Rules that keep a stack healthy:
+
+* A plugin module is imported by every ``fontana`` command, so import only
+  what is cheap at module level; import drivers inside the factory, which
+  runs only when the user's config chooses that backend.
+* Backend hooks call ``register`` instead of returning values, so Fontana
+  knows which plugin provided which backend and can list them all.
+* An implementation may accept fewer arguments than the spec names;
+  specs may gain arguments in later versions without breaking plugins.
+* A plugin that fails to import or raises inside a hook is reported by
+  ``fontana plugins`` and skipped; ``FONTANA_STRICT_PLUGINS=1`` re-raises.
+
+Built-in defaults (SQLite storage and the rest) are ordinary plugins of the
+``fontana`` distribution, registered through the same entry points.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    import click
+
+    from fontana.interfaces import (
+        ChargingAdapterFactory,
+        DAFactory,
+        L1WatcherFactory,
+        ProofProviderFactory,
+        RegisterBackend,
+        RegisterSettings,
+        StorageFactory,
+    )
+
+PROJECT = "fontana"
+
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def fontana_register_storage_backends(register: RegisterBackend[StorageFactory]) -> None:
+    """Declare ledger storage backends.
+
+    Call ``register(name, factory, schemes=(...), description=...)`` once per
+    backend. ``storage.url`` in the config selects one: a URL whose scheme is
+    in ``schemes`` (``sqlite:///ledger.db``, ``postgresql://...``; a
+    ``scheme+driver`` form matches its ``scheme`` too), or a bare ``name``.
+    ``factory(url, settings)`` returns an object satisfying
+    :class:`fontana.storage.base.Storage`; it must pass the conformance suite
+    in :mod:`fontana.testing.storage`.
+
+    :param register: callback taking ``name``, ``factory``, and keyword-only
+        ``schemes`` and ``description``.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def fontana_register_da_backends(register: RegisterBackend[DAFactory]) -> None:
+    """Declare data-availability layers that blocks are posted to.
+
+    ``da.url`` in the config selects one by scheme or name (``local:///dir``,
+    ``celestia+ws://host:26658``). ``factory(url, settings)`` returns a
+    :class:`fontana.interfaces.DALayer`.
+
+    :param register: callback taking ``name``, ``factory``, and keyword-only
+        ``schemes`` and ``description``.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def fontana_register_l1_watchers(register: RegisterBackend[L1WatcherFactory]) -> None:
+    """Declare L1 watchers that turn vault events into deposits and confirmations.
+
+    ``l1.url`` selects one by scheme or name (``local://``, ``evm+http://...``).
+    ``factory(url, settings)`` returns a :class:`fontana.interfaces.L1Watcher`.
+
+    :param register: callback taking ``name``, ``factory``, and keyword-only
+        ``schemes`` and ``description``.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def fontana_register_proof_providers(register: RegisterBackend[ProofProviderFactory]) -> None:
+    """Declare state-commitment trees (the sparse Merkle tree and its replacements).
+
+    ``proofs.provider`` selects one by name. ``factory(storage, settings)``
+    returns a :class:`fontana.interfaces.ProofProvider` whose roots and proofs
+    must be byte-identical to the reference tree's (see ``docs/protocol.md``);
+    a native implementation can thus replace the Python one transparently.
+
+    :param register: callback taking ``name``, ``factory``, and keyword-only
+        ``schemes`` (unused, pass nothing) and ``description``.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def fontana_register_charging_adapters(register: RegisterBackend[ChargingAdapterFactory]) -> None:
+    """Declare web-framework integrations of the paid-call flow (``@charge``).
+
+    ``factory(settings)`` returns a :class:`fontana.interfaces.ChargingAdapter`;
+    ``name`` is the framework (``flask``, ``django``).
+
+    :param register: callback taking ``name``, ``factory``, and keyword-only
+        ``schemes`` (unused) and ``description``.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def fontana_register_settings(register: RegisterSettings) -> None:
+    """Declare a plugin's own configuration section.
+
+    Call ``register(section, settings_class)`` with an ``attrs`` class whose
+    fields all have defaults. The section is read from ``[section]`` in
+    ``fontana.toml``, from ``.env`` and from ``FONTANA_<SECTION>_<FIELD>``
+    environment variables, validated like the core settings, shown by
+    ``fontana config show``, and handed to the plugin as
+    ``settings.section(section)``. Mark secrets with
+    ``attrs.field(metadata={"secret": True})`` so they are masked.
+
+    :param register: callback taking the section name and the attrs class.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def fontana_register_commands(cli: click.Group) -> None:
+    """Add subcommands to the ``fontana`` command line.
+
+    Decorate functions with ``@cli.command()``; keep heavy imports inside them.
+
+    :param cli: the top-level ``fontana`` click group.
+
+    .. versionadded:: 0.1
+    """

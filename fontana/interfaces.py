@@ -1,0 +1,141 @@
+"""The contracts that backend plugins implement, one Protocol per hook family.
+
+They live apart from ``hookspecs`` so that type checkers and plugin authors
+see exactly which methods the core calls, while ``hookspecs`` stays the list
+of hooks. The storage contract is large and has its own module,
+:mod:`fontana.storage.base`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
+
+import attrs
+
+if TYPE_CHECKING:
+    from fontana.config import Settings
+    from fontana.storage.base import Storage
+
+
+# --- data availability ----------------------------------------------------
+
+
+@attrs.frozen
+class DAReference:
+    """Where a blob sits on a DA layer: enough to read it back later."""
+
+    height: int
+    commitment: bytes
+    namespace: bytes
+
+
+@runtime_checkable
+class DALayer(Protocol):
+    """A data-availability layer that stores opaque blobs in one namespace."""
+
+    #: Largest blob, in bytes, the layer accepts; the sequencer never exceeds it.
+    max_blob_size: int
+
+    def submit(self, blob: bytes) -> DAReference:
+        """Post ``blob``; return once the layer has included it."""
+
+    def get(self, ref: DAReference) -> bytes | None:
+        """The blob at ``ref``, or ``None`` if the layer has no such blob."""
+
+    def list_at(self, height: int) -> Sequence[tuple[DAReference, bytes]]:
+        """Every blob of the namespace included at ``height``, in layer order."""
+
+    def head_height(self) -> int:
+        """The newest height the layer can serve."""
+
+    def close(self) -> None:
+        """Release connections and files."""
+
+
+# --- L1 bridge ------------------------------------------------------------
+
+
+@attrs.frozen
+class L1Events:
+    """What an L1 watcher saw in a range of L1 blocks, already final."""
+
+    deposits: Sequence[Any]  # fontana.models.Deposit
+    withdrawals: Sequence[Any]  # fontana.models.WithdrawalConfirmation
+    scanned_to: int
+
+
+@runtime_checkable
+class L1Watcher(Protocol):
+    """Reads deposit and withdrawal events of the vault contract on an L1."""
+
+    def finalized_height(self) -> int:
+        """Newest L1 block considered final (head minus confirmations)."""
+
+    def scan(self, from_block: int, to_block: int) -> L1Events:
+        """Events in ``[from_block, to_block]``; must be deterministic for final blocks."""
+
+    def close(self) -> None:
+        """Release connections."""
+
+
+# --- state commitment -----------------------------------------------------
+
+
+@runtime_checkable
+class ProofProvider(Protocol):
+    """A versioned authenticated map from 32-byte keys to 32-byte value hashes.
+
+    The ledger feeds it one batch per block; ``version`` is the block height.
+    """
+
+    def apply_batch(self, version: int, updates: Mapping[bytes, bytes | None]) -> bytes:
+        """Apply all changes of one block at once and return the new root."""
+
+    def root(self, version: int | None = None) -> bytes:
+        """Root at ``version`` (default: latest)."""
+
+    def prove(self, key: bytes, version: int | None = None) -> bytes:
+        """Canonical proof bytes of ``key``'s presence or absence at ``version``."""
+
+    def verify(self, root: bytes, key: bytes, value_hash: bytes | None, proof: bytes) -> bool:
+        """Pure check of a proof; needs no storage."""
+
+
+# --- charging (web framework integrations) ---------------------------------
+
+
+@runtime_checkable
+class ChargingAdapter(Protocol):
+    """Integrates the ``@charge`` flow into one web framework."""
+
+    #: The framework's name, e.g. ``"flask"``.
+    framework: str
+
+    def charge(self, amount: int, **options: Any) -> Callable[[Callable[..., Any]], Any]:
+        """A decorator that takes payment for one call of the wrapped view."""
+
+
+# --- factories handed to the register callbacks ---------------------------
+
+StorageFactory = Callable[[str, "Settings"], "Storage"]
+DAFactory = Callable[[str, "Settings"], DALayer]
+L1WatcherFactory = Callable[[str, "Settings"], L1Watcher]
+ProofProviderFactory = Callable[["Storage", "Settings"], ProofProvider]
+ChargingAdapterFactory = Callable[["Settings"], ChargingAdapter]
+
+F = TypeVar("F", contravariant=True)
+
+
+class RegisterBackend(Protocol[F]):
+    """The callback a ``fontana_register_*`` hook receives."""
+
+    def __call__(
+        self, name: str, factory: F, *, schemes: Sequence[str] = (), description: str = ""
+    ) -> None: ...
+
+
+class RegisterSettings(Protocol):
+    """The callback ``fontana_register_settings`` receives."""
+
+    def __call__(self, section: str, settings_class: type) -> None: ...

@@ -1,0 +1,237 @@
+"""The storage contract every backend implements, and the records it deals in.
+
+Storage speaks bytes and integers, not models: the ledger owns validation
+and canonical encodings, storage owns durability, atomicity and the
+concurrency rule that a UTXO is spent at most once. Every method of a
+:class:`StorageSession` runs inside the session's database transaction, so a
+caller composes many calls into one atomic change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from typing import Literal, Protocol, runtime_checkable
+
+import attrs
+
+#: Bumped whenever the schema changes; backends migrate older databases.
+SCHEMA_VERSION = 1
+
+OutPointKey = tuple[bytes, int]  # (txid, output index)
+
+
+@attrs.frozen
+class UtxoRecord:
+    txid: bytes
+    output_index: int
+    owner: bytes
+    amount: int
+    created_seq: int | None = None
+    spent_by: bytes | None = None
+    spent_seq: int | None = None
+
+    @property
+    def key(self) -> OutPointKey:
+        return (self.txid, self.output_index)
+
+
+@attrs.frozen
+class EntryRecord:
+    """One state change in the order the ledger applied it (a block carries these)."""
+
+    entry_id: bytes
+    entry_type: int
+    body: bytes
+    fee: int = 0
+    applied_at_ms: int = 0
+    seq: int | None = None
+    block_height: int | None = None
+    block_index: int | None = None
+
+
+@attrs.frozen
+class BlockRecord:
+    height: int
+    hash: bytes
+    prev_hash: bytes
+    header: bytes  # canonical signed header
+    state_root: bytes
+    tx_root: bytes
+    tx_count: int
+    timestamp_ms: int
+    committed: bool = False
+    da_height: int | None = None
+    da_commitment: bytes | None = None
+
+
+@attrs.frozen
+class DepositRecord:
+    """Identity of a credited L1 deposit, so it is credited once."""
+
+    l1_tx_hash: bytes
+    log_index: int
+    entry_id: bytes
+    recipient: bytes
+    amount: int
+    l1_block: int
+
+
+WithdrawalStatus = Literal["pending", "confirmed"]
+
+
+@attrs.frozen
+class WithdrawalRecord:
+    burn_txid: bytes
+    l1_recipient: bytes
+    amount: int
+    status: WithdrawalStatus = "pending"
+    l1_tx_hash: bytes | None = None
+    confirm_entry_id: bytes | None = None
+
+
+@attrs.frozen
+class ReceiptRecord:
+    receipt_id: bytes
+    txid: bytes
+    payer: bytes
+    payee: bytes
+    amount: int
+    body: bytes  # canonical signed receipt
+    issued_at_ms: int
+
+
+@attrs.frozen
+class DASubmissionRecord:
+    """One attempt to post a block to the DA layer (kept for audits and alerts)."""
+
+    block_height: int
+    attempted_at_ms: int
+    ok: bool
+    da_height: int | None = None
+    commitment: bytes | None = None
+    error: str | None = None
+
+
+@runtime_checkable
+class StorageSession(Protocol):
+    """Operations inside one database transaction (see :meth:`Storage.write`)."""
+
+    # -- metadata
+    def get_meta(self, key: str) -> str | None: ...
+    def set_meta(self, key: str, value: str) -> None: ...
+
+    # -- the ordered log of state changes
+    def insert_entry(self, entry: EntryRecord) -> int:
+        """Append an entry; return its sequence number. ``DuplicateError`` if its id exists."""
+        ...
+
+    def get_entry(self, entry_id: bytes) -> EntryRecord | None: ...
+    def unsealed_entries(self, limit: int) -> list[EntryRecord]:
+        """Entries not yet in a block, in sequence order."""
+        ...
+
+    def seal_entries(self, height: int, entry_ids: Sequence[bytes]) -> None:
+        """Assign entries to block ``height`` at positions 0.. in the given order."""
+        ...
+
+    def entries_in_block(self, height: int) -> list[EntryRecord]: ...
+
+    # -- UTXO set
+    def insert_utxos(self, utxos: Sequence[UtxoRecord]) -> None:
+        """Create outputs. ``DuplicateError`` if any exists."""
+        ...
+
+    def get_utxos(self, keys: Sequence[OutPointKey]) -> dict[OutPointKey, UtxoRecord]:
+        """The records that exist among ``keys`` (spent or not)."""
+        ...
+
+    def spend_utxos(self, keys: Sequence[OutPointKey], spent_by: bytes, seq: int) -> None:
+        """Mark all ``keys`` spent, or none.
+
+        Raises ``UnknownInputError`` or ``InputSpentError``; under concurrent
+        sessions exactly one spender of a UTXO succeeds.
+        """
+        ...
+
+    def unspent_by_owner(self, owner: bytes, limit: int | None = None) -> list[UtxoRecord]: ...
+    def balance(self, owner: bytes) -> int: ...
+
+    # -- blocks
+    def insert_block(self, block: BlockRecord) -> None: ...
+    def get_block(self, height: int) -> BlockRecord | None: ...
+    def latest_block(self) -> BlockRecord | None: ...
+    def uncommitted_blocks(self, limit: int) -> list[BlockRecord]:
+        """Blocks not yet on DA, lowest height first."""
+        ...
+
+    def mark_committed(self, height: int, da_height: int, da_commitment: bytes) -> None: ...
+
+    # -- bridge
+    def insert_deposit(self, deposit: DepositRecord) -> bool:
+        """Record a deposit; ``False`` if that (L1 tx, log index) was recorded before."""
+        ...
+
+    def get_deposit(self, l1_tx_hash: bytes, log_index: int) -> DepositRecord | None: ...
+    def insert_withdrawal(self, withdrawal: WithdrawalRecord) -> None: ...
+    def confirm_withdrawal(
+        self, burn_txid: bytes, l1_tx_hash: bytes, confirm_entry_id: bytes
+    ) -> bool:
+        """Mark confirmed; ``False`` if it already was. ``KeyError`` if unknown."""
+        ...
+
+    def get_withdrawal(self, burn_txid: bytes) -> WithdrawalRecord | None: ...
+
+    # -- receipts
+    def insert_receipt(self, receipt: ReceiptRecord) -> bool:
+        """Store a receipt; ``False`` if that receipt id exists."""
+        ...
+
+    def get_receipt(self, receipt_id: bytes) -> ReceiptRecord | None: ...
+    def receipts_for(self, txid: bytes) -> list[ReceiptRecord]: ...
+
+    # -- DA submissions
+    def record_da_submission(self, submission: DASubmissionRecord) -> None: ...
+    def da_submissions(self, block_height: int) -> list[DASubmissionRecord]: ...
+
+    # -- state-tree nodes (opaque to storage)
+    def put_tree_nodes(self, nodes: Mapping[bytes, bytes]) -> None: ...
+    def get_tree_node(self, node_key: bytes) -> bytes | None: ...
+    def add_stale_tree_nodes(self, stale: Sequence[tuple[int, bytes]]) -> None:
+        """``(stale_since_version, node_key)`` pairs: nodes unused from that version on."""
+        ...
+
+    def prune_tree(self, before_version: int) -> int:
+        """Delete nodes stale since a version < ``before_version``; return how many."""
+        ...
+
+
+@runtime_checkable
+class Storage(Protocol):
+    """A ledger database. Sessions are short; many processes may share a database."""
+
+    url: str
+
+    def create_schema(self) -> None:
+        """Create or migrate the schema; idempotent."""
+        ...
+
+    def schema_version(self) -> int | None:
+        """The database's schema version, ``None`` when it has no schema."""
+        ...
+
+    def read(self) -> AbstractContextManager[StorageSession]:
+        """A session for reads (a consistent snapshot where the backend allows)."""
+        ...
+
+    def write(self) -> AbstractContextManager[StorageSession]:
+        """A session whose changes commit together on exit and roll back on error."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def iter_batches(items: Sequence[OutPointKey], size: int) -> Iterator[Sequence[OutPointKey]]:
+    """Split long key lists so no statement exceeds a backend's parameter limit."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

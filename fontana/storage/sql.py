@@ -1,0 +1,535 @@
+"""The storage contract on SQLAlchemy 2 Core, shared by the SQL backends.
+
+A backend subclass supplies the engine (connection settings, pragmas, how a
+write transaction begins) and the dialect's ``INSERT ... ON CONFLICT DO
+NOTHING``; everything else is here, so SQLite and PostgreSQL behave alike.
+
+Double spends are stopped by a conditional ``UPDATE ... WHERE spent_seq IS
+NULL`` whose row count must equal the number of inputs: on PostgreSQL
+concurrent spenders of one row queue on its row lock and all but the first
+see it spent, while spends of unrelated UTXOs never wait for each other.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from fontana.errors import (
+    DuplicateError,
+    InputSpentError,
+    NotInitializedError,
+    SchemaVersionError,
+    StorageError,
+    UnknownInputError,
+)
+from fontana.storage import schema as t
+from fontana.storage.base import (
+    SCHEMA_VERSION,
+    BlockRecord,
+    DASubmissionRecord,
+    DepositRecord,
+    EntryRecord,
+    OutPointKey,
+    ReceiptRecord,
+    UtxoRecord,
+    WithdrawalRecord,
+    iter_batches,
+)
+
+#: Rows per statement; keeps far below SQLite's 32766 bound parameters.
+_BATCH = 500
+
+#: Schema migrations: ``MIGRATIONS[n]`` upgrades a version-n database to n+1.
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _utxo(row: Any) -> UtxoRecord:
+    return UtxoRecord(
+        txid=row.txid,
+        output_index=row.output_index,
+        owner=row.owner,
+        amount=int(row.amount),
+        created_seq=row.created_seq,
+        spent_by=row.spent_by,
+        spent_seq=row.spent_seq,
+    )
+
+
+def _entry(row: Any) -> EntryRecord:
+    return EntryRecord(
+        entry_id=row.entry_id,
+        entry_type=row.entry_type,
+        body=row.body,
+        fee=int(row.fee),
+        applied_at_ms=row.applied_at_ms,
+        seq=row.seq,
+        block_height=row.block_height,
+        block_index=row.block_index,
+    )
+
+
+def _block(row: Any) -> BlockRecord:
+    return BlockRecord(
+        height=row.height,
+        hash=row.hash,
+        prev_hash=row.prev_hash,
+        header=row.header,
+        state_root=row.state_root,
+        tx_root=row.tx_root,
+        tx_count=row.tx_count,
+        timestamp_ms=row.timestamp_ms,
+        committed=bool(row.committed),
+        da_height=row.da_height,
+        da_commitment=row.da_commitment,
+    )
+
+
+def _row_to(cls: type, row: Any) -> Any:
+    return cls(**dict(row._mapping))
+
+
+class SQLSession:
+    """One database transaction; see :class:`fontana.storage.base.StorageSession`."""
+
+    def __init__(self, conn: Connection, storage: SQLStorage) -> None:
+        self.conn = conn
+        self._storage = storage
+
+    # -- metadata
+
+    def get_meta(self, key: str) -> str | None:
+        return self.conn.scalar(sa.select(t.meta.c.value).where(t.meta.c.key == key))
+
+    def set_meta(self, key: str, value: str) -> None:
+        updated = self.conn.execute(t.meta.update().where(t.meta.c.key == key).values(value=value))
+        if updated.rowcount == 0:
+            self.conn.execute(t.meta.insert().values(key=key, value=value))
+
+    # -- entries
+
+    def insert_entry(self, entry: EntryRecord) -> int:
+        values = {
+            "entry_id": entry.entry_id,
+            "entry_type": entry.entry_type,
+            "body": entry.body,
+            "fee": entry.fee,
+            "applied_at_ms": entry.applied_at_ms or _now_ms(),
+        }
+        result = self.conn.execute(
+            self._storage.insert_ignore(t.entries).values(**values).returning(t.entries.c.seq)
+        )
+        seq = result.scalar()
+        if seq is None:
+            raise DuplicateError(f"entry {entry.entry_id.hex()} exists already")
+        return int(seq)
+
+    def get_entry(self, entry_id: bytes) -> EntryRecord | None:
+        row = self.conn.execute(
+            sa.select(t.entries).where(t.entries.c.entry_id == entry_id)
+        ).first()
+        return _entry(row) if row else None
+
+    def unsealed_entries(self, limit: int) -> list[EntryRecord]:
+        rows = self.conn.execute(
+            sa.select(t.entries)
+            .where(t.entries.c.block_height.is_(None))
+            .order_by(t.entries.c.seq)
+            .limit(limit)
+        )
+        return [_entry(r) for r in rows]
+
+    def seal_entries(self, height: int, entry_ids: Sequence[bytes]) -> None:
+        if not entry_ids:
+            return
+        stmt = (
+            t.entries.update()
+            .where(t.entries.c.entry_id == sa.bindparam("b_id"))
+            .where(t.entries.c.block_height.is_(None))
+            .values(block_height=height, block_index=sa.bindparam("b_index"))
+        )
+        params = [{"b_id": eid, "b_index": i} for i, eid in enumerate(entry_ids)]
+        self.conn.execute(stmt, params)
+        sealed = self.conn.scalar(
+            sa.select(sa.func.count()).where(t.entries.c.block_height == height)
+        )
+        if sealed != len(entry_ids):
+            raise StorageError(
+                f"block {height}: sealed {sealed} of {len(entry_ids)} entries "
+                "(unknown or already sealed entries)"
+            )
+
+    def entries_in_block(self, height: int) -> list[EntryRecord]:
+        rows = self.conn.execute(
+            sa.select(t.entries)
+            .where(t.entries.c.block_height == height)
+            .order_by(t.entries.c.block_index)
+        )
+        return [_entry(r) for r in rows]
+
+    # -- UTXO set
+
+    def insert_utxos(self, utxos: Sequence[UtxoRecord]) -> None:
+        if not utxos:
+            return
+        rows = [
+            {
+                "txid": u.txid,
+                "output_index": u.output_index,
+                "owner": u.owner,
+                "amount": u.amount,
+                "created_seq": u.created_seq,
+                "spent_by": u.spent_by,
+                "spent_seq": u.spent_seq,
+            }
+            for u in utxos
+        ]
+        try:
+            with self.conn.begin_nested():
+                self.conn.execute(t.utxos.insert(), rows)
+        except sa.exc.IntegrityError as exc:
+            raise DuplicateError(f"an output exists already: {exc.orig}") from None
+
+    def get_utxos(self, keys: Sequence[OutPointKey]) -> dict[OutPointKey, UtxoRecord]:
+        found: dict[OutPointKey, UtxoRecord] = {}
+        key_col = sa.tuple_(t.utxos.c.txid, t.utxos.c.output_index)
+        for batch in iter_batches(keys, _BATCH):
+            for row in self.conn.execute(sa.select(t.utxos).where(key_col.in_(list(batch)))):
+                record = _utxo(row)
+                found[record.key] = record
+        return found
+
+    def spend_utxos(self, keys: Sequence[OutPointKey], spent_by: bytes, seq: int) -> None:
+        if len(set(keys)) != len(keys):
+            raise StorageError("spend_utxos: duplicate keys")
+        key_col = sa.tuple_(t.utxos.c.txid, t.utxos.c.output_index)
+        # Sorted so concurrent multi-input spends lock rows in one global order.
+        ordered = sorted(keys)
+        changed = 0
+        for batch in iter_batches(ordered, _BATCH):
+            changed += self.conn.execute(
+                t.utxos.update()
+                .where(key_col.in_(list(batch)))
+                .where(t.utxos.c.spent_seq.is_(None))
+                .values(spent_by=spent_by, spent_seq=seq)
+            ).rowcount
+        if changed == len(keys):
+            return
+        existing = self.get_utxos(ordered)
+        missing = [k for k in ordered if k not in existing]
+        if missing:
+            txid, index = missing[0]
+            raise UnknownInputError(f"input {txid.hex()}:{index} does not exist")
+        txid, index = next(k for k in ordered if existing[k].spent_seq != seq)
+        raise InputSpentError(f"input {txid.hex()}:{index} is spent already")
+
+    def unspent_by_owner(self, owner: bytes, limit: int | None = None) -> list[UtxoRecord]:
+        stmt = (
+            sa.select(t.utxos)
+            .where(t.utxos.c.owner == owner, t.utxos.c.spent_seq.is_(None))
+            .order_by(t.utxos.c.created_seq, t.utxos.c.txid, t.utxos.c.output_index)
+        )
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        return [_utxo(r) for r in self.conn.execute(stmt)]
+
+    def balance(self, owner: bytes) -> int:
+        total = self.conn.scalar(
+            sa.select(sa.func.coalesce(sa.func.sum(t.utxos.c.amount), 0)).where(
+                t.utxos.c.owner == owner, t.utxos.c.spent_seq.is_(None)
+            )
+        )
+        return int(total)  # PostgreSQL sums bigint as numeric (Decimal): exact, made int
+
+    # -- blocks
+
+    def insert_block(self, block: BlockRecord) -> None:
+        try:
+            with self.conn.begin_nested():
+                self.conn.execute(
+                    t.blocks.insert().values(
+                        height=block.height,
+                        hash=block.hash,
+                        prev_hash=block.prev_hash,
+                        header=block.header,
+                        state_root=block.state_root,
+                        tx_root=block.tx_root,
+                        tx_count=block.tx_count,
+                        timestamp_ms=block.timestamp_ms,
+                        committed=block.committed,
+                        da_height=block.da_height,
+                        da_commitment=block.da_commitment,
+                    )
+                )
+        except sa.exc.IntegrityError:
+            raise DuplicateError(f"block {block.height} exists already") from None
+
+    def get_block(self, height: int) -> BlockRecord | None:
+        row = self.conn.execute(sa.select(t.blocks).where(t.blocks.c.height == height)).first()
+        return _block(row) if row else None
+
+    def latest_block(self) -> BlockRecord | None:
+        row = self.conn.execute(
+            sa.select(t.blocks).order_by(t.blocks.c.height.desc()).limit(1)
+        ).first()
+        return _block(row) if row else None
+
+    def uncommitted_blocks(self, limit: int) -> list[BlockRecord]:
+        rows = self.conn.execute(
+            sa.select(t.blocks)
+            .where(t.blocks.c.committed == sa.false())
+            .order_by(t.blocks.c.height)
+            .limit(limit)
+        )
+        return [_block(r) for r in rows]
+
+    def mark_committed(self, height: int, da_height: int, da_commitment: bytes) -> None:
+        result = self.conn.execute(
+            t.blocks.update()
+            .where(t.blocks.c.height == height)
+            .values(committed=True, da_height=da_height, da_commitment=da_commitment)
+        )
+        if result.rowcount != 1:
+            raise StorageError(f"cannot mark block {height} committed: no such block")
+
+    # -- bridge
+
+    def insert_deposit(self, deposit: DepositRecord) -> bool:
+        result = self.conn.execute(
+            self._storage.insert_ignore(t.deposits).values(
+                l1_tx_hash=deposit.l1_tx_hash,
+                log_index=deposit.log_index,
+                entry_id=deposit.entry_id,
+                recipient=deposit.recipient,
+                amount=deposit.amount,
+                l1_block=deposit.l1_block,
+            )
+        )
+        return result.rowcount == 1
+
+    def get_deposit(self, l1_tx_hash: bytes, log_index: int) -> DepositRecord | None:
+        row = self.conn.execute(
+            sa.select(t.deposits).where(
+                t.deposits.c.l1_tx_hash == l1_tx_hash, t.deposits.c.log_index == log_index
+            )
+        ).first()
+        return _row_to(DepositRecord, row) if row else None
+
+    def insert_withdrawal(self, withdrawal: WithdrawalRecord) -> None:
+        try:
+            with self.conn.begin_nested():
+                self.conn.execute(
+                    t.withdrawals.insert().values(
+                        burn_txid=withdrawal.burn_txid,
+                        l1_recipient=withdrawal.l1_recipient,
+                        amount=withdrawal.amount,
+                        status=withdrawal.status,
+                        l1_tx_hash=withdrawal.l1_tx_hash,
+                        confirm_entry_id=withdrawal.confirm_entry_id,
+                    )
+                )
+        except sa.exc.IntegrityError:
+            raise DuplicateError(f"withdrawal {withdrawal.burn_txid.hex()} exists") from None
+
+    def confirm_withdrawal(
+        self, burn_txid: bytes, l1_tx_hash: bytes, confirm_entry_id: bytes
+    ) -> bool:
+        result = self.conn.execute(
+            t.withdrawals.update()
+            .where(t.withdrawals.c.burn_txid == burn_txid, t.withdrawals.c.status == "pending")
+            .values(status="confirmed", l1_tx_hash=l1_tx_hash, confirm_entry_id=confirm_entry_id)
+        )
+        if result.rowcount == 1:
+            return True
+        if self.get_withdrawal(burn_txid) is None:
+            raise KeyError(f"no withdrawal for burn {burn_txid.hex()}")
+        return False
+
+    def get_withdrawal(self, burn_txid: bytes) -> WithdrawalRecord | None:
+        row = self.conn.execute(
+            sa.select(t.withdrawals).where(t.withdrawals.c.burn_txid == burn_txid)
+        ).first()
+        return _row_to(WithdrawalRecord, row) if row else None
+
+    # -- receipts
+
+    def insert_receipt(self, receipt: ReceiptRecord) -> bool:
+        result = self.conn.execute(
+            self._storage.insert_ignore(t.receipts).values(
+                receipt_id=receipt.receipt_id,
+                txid=receipt.txid,
+                payer=receipt.payer,
+                payee=receipt.payee,
+                amount=receipt.amount,
+                body=receipt.body,
+                issued_at_ms=receipt.issued_at_ms,
+            )
+        )
+        return result.rowcount == 1
+
+    def get_receipt(self, receipt_id: bytes) -> ReceiptRecord | None:
+        row = self.conn.execute(
+            sa.select(t.receipts).where(t.receipts.c.receipt_id == receipt_id)
+        ).first()
+        return _row_to(ReceiptRecord, row) if row else None
+
+    def receipts_for(self, txid: bytes) -> list[ReceiptRecord]:
+        rows = self.conn.execute(
+            sa.select(t.receipts).where(t.receipts.c.txid == txid).order_by(t.receipts.c.issued_at_ms)
+        )
+        return [_row_to(ReceiptRecord, r) for r in rows]
+
+    # -- DA submissions
+
+    def record_da_submission(self, submission: DASubmissionRecord) -> None:
+        self.conn.execute(
+            t.da_submissions.insert().values(
+                block_height=submission.block_height,
+                attempted_at_ms=submission.attempted_at_ms,
+                ok=submission.ok,
+                da_height=submission.da_height,
+                commitment=submission.commitment,
+                error=submission.error,
+            )
+        )
+
+    def da_submissions(self, block_height: int) -> list[DASubmissionRecord]:
+        rows = self.conn.execute(
+            sa.select(t.da_submissions)
+            .where(t.da_submissions.c.block_height == block_height)
+            .order_by(t.da_submissions.c.id)
+        )
+        return [
+            DASubmissionRecord(
+                block_height=r.block_height,
+                attempted_at_ms=r.attempted_at_ms,
+                ok=bool(r.ok),
+                da_height=r.da_height,
+                commitment=r.commitment,
+                error=r.error,
+            )
+            for r in rows
+        ]
+
+    # -- state-tree nodes
+
+    def put_tree_nodes(self, nodes: Mapping[bytes, bytes]) -> None:
+        if nodes:
+            self.conn.execute(
+                self._storage.insert_ignore(t.tree_nodes),
+                [{"node_key": k, "node": v} for k, v in nodes.items()],
+            )
+
+    def get_tree_node(self, node_key: bytes) -> bytes | None:
+        return self.conn.scalar(
+            sa.select(t.tree_nodes.c.node).where(t.tree_nodes.c.node_key == node_key)
+        )
+
+    def add_stale_tree_nodes(self, stale: Sequence[tuple[int, bytes]]) -> None:
+        if stale:
+            self.conn.execute(
+                self._storage.insert_ignore(t.tree_stale),
+                [{"stale_since": v, "node_key": k} for v, k in stale],
+            )
+
+    def prune_tree(self, before_version: int) -> int:
+        doomed = sa.select(t.tree_stale.c.node_key).where(
+            t.tree_stale.c.stale_since < before_version
+        )
+        deleted = self.conn.execute(
+            t.tree_nodes.delete().where(t.tree_nodes.c.node_key.in_(doomed))
+        ).rowcount
+        self.conn.execute(t.tree_stale.delete().where(t.tree_stale.c.stale_since < before_version))
+        return int(deleted)
+
+
+class SQLStorage:
+    """Base of the SQL backends; subclasses build the engine."""
+
+    url: str
+
+    def __init__(self, url: str, engine: Engine) -> None:
+        self.url = url
+        self.engine = engine
+        self._checked = False
+
+    def insert_ignore(self, table: sa.Table) -> Any:
+        """``INSERT ... ON CONFLICT DO NOTHING`` in the backend's dialect."""
+        raise NotImplementedError
+
+    def _begin_write(self, conn: Connection) -> None:
+        """Hook for backends whose writers must take a lock up front."""
+
+    def _lock_schema(self, conn: Connection) -> None:
+        """Hook: serialize concurrent ``create_schema`` calls from many processes."""
+
+    # -- schema
+
+    def schema_version(self) -> int | None:
+        with self.engine.connect() as conn:
+            if not sa.inspect(conn).has_table(t.meta.name):
+                return None
+            value = conn.scalar(sa.select(t.meta.c.value).where(t.meta.c.key == "schema_version"))
+        return int(value) if value is not None else None
+
+    def create_schema(self) -> None:
+        with self.engine.connect() as conn:
+            self._begin_write(conn)
+            with conn.begin():
+                self._lock_schema(conn)
+                t.metadata.create_all(conn, checkfirst=True)
+                session = SQLSession(conn, self)
+                current = session.get_meta("schema_version")
+                version = SCHEMA_VERSION if current is None else int(current)
+                if version > SCHEMA_VERSION:
+                    raise SchemaVersionError(
+                        f"{self.url}: schema version {version} is newer than this Fontana "
+                        f"understands ({SCHEMA_VERSION}); upgrade Fontana"
+                    )
+                while version < SCHEMA_VERSION:
+                    MIGRATIONS[version](conn)
+                    version += 1
+                session.set_meta("schema_version", str(version))
+        self._checked = True
+
+    def _check(self) -> None:
+        if self._checked:
+            return
+        version = self.schema_version()
+        if version is None:
+            raise NotInitializedError(
+                f"{self.url} holds no Fontana ledger; create one with `fontana genesis`"
+            )
+        if version != SCHEMA_VERSION:
+            raise SchemaVersionError(
+                f"{self.url}: schema version {version}, this Fontana needs {SCHEMA_VERSION}"
+            )
+        self._checked = True
+
+    # -- sessions
+
+    @contextmanager
+    def read(self) -> Iterator[SQLSession]:
+        self._check()
+        with self.engine.connect() as conn, conn.begin():
+            yield SQLSession(conn, self)
+
+    @contextmanager
+    def write(self) -> Iterator[SQLSession]:
+        self._check()
+        with self.engine.connect() as conn:
+            self._begin_write(conn)
+            with conn.begin():
+                yield SQLSession(conn, self)
+
+    def close(self) -> None:
+        self.engine.dispose()
