@@ -18,18 +18,19 @@ import psycopg
 import pytest
 
 from fontana.testing import pgcluster
-from fontana.testing.pgcluster import (  # noqa: F401  (fixtures are used by name)
+from fontana.testing.pgcluster import (
     PgCluster,
     PgClusterError,
     PgServer,
     find_pg_bin,
     libpq_url,
-    pg_cluster,
-    pg_url,
     sqlalchemy_url,
     unique_database_name,
 )
 from fontana.testing.requirements import require_external
+
+# pg_cluster and pg_url come from the fontana pytest plugin (entry point pytest11), the same
+# way a third-party plugin's suite gets them.
 
 
 def _bin_dir() -> Path:
@@ -151,7 +152,7 @@ def test_start_failure_reports_server_log() -> None:
 # --------------------------------------------------------------------------- databases
 
 
-def test_databases_are_isolated(pg_cluster: PgServer) -> None:  # noqa: F811
+def test_databases_are_isolated(pg_cluster: PgServer) -> None:
     names = [unique_database_name("iso_a"), unique_database_name("iso_b")]
     url_a, url_b = (pg_cluster.create_database(name) for name in names)
     try:
@@ -171,7 +172,7 @@ def test_databases_are_isolated(pg_cluster: PgServer) -> None:  # noqa: F811
         psycopg.connect(libpq_url(url_a))
 
 
-def test_pg_url_is_fresh_and_private(pg_url: str) -> None:  # noqa: F811
+def test_pg_url_is_fresh_and_private(pg_url: str) -> None:
     assert pg_url.startswith("postgresql+psycopg://")
     name = _scalar(pg_url, "SELECT current_database()")
     assert isinstance(name, str) and name.startswith("t_test_pg_url_is_fresh_and_private_")
@@ -193,7 +194,7 @@ _WORKER = textwrap.dedent(
 )
 
 
-def test_many_processes_share_one_database(pg_url: str) -> None:  # noqa: F811
+def test_many_processes_share_one_database(pg_url: str) -> None:
     dsn = libpq_url(pg_url)
     with psycopg.connect(dsn) as conn:  # held open while the workers run
         conn.execute("CREATE TABLE ledger (id int PRIMARY KEY, amount bigint)")
@@ -218,7 +219,7 @@ def test_many_processes_share_one_database(pg_url: str) -> None:  # noqa: F811
     assert row == (201, 242)
 
 
-def test_drop_ends_leftover_connections(pg_cluster: PgServer) -> None:  # noqa: F811
+def test_drop_ends_leftover_connections(pg_cluster: PgServer) -> None:
     name = unique_database_name("leftover")
     url = pg_cluster.create_database(name)
     leftover = psycopg.connect(libpq_url(url))
