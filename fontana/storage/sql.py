@@ -313,8 +313,9 @@ class SQLSession:
                 amount=deposit.amount,
                 l1_block=deposit.l1_block,
             )
+            .returning(t.deposits.c.entry_id)
         )
-        return result.rowcount == 1
+        return result.first() is not None
 
     def get_deposit(self, l1_tx_hash: bytes, log_index: int) -> DepositRecord | None:
         row = self.conn.execute(
@@ -373,8 +374,9 @@ class SQLSession:
                 body=receipt.body,
                 issued_at_ms=receipt.issued_at_ms,
             )
+            .returning(t.receipts.c.receipt_id)
         )
-        return result.rowcount == 1
+        return result.first() is not None
 
     def get_receipt(self, receipt_id: bytes) -> ReceiptRecord | None:
         row = self.conn.execute(

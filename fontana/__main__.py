@@ -1,0 +1,5 @@
+"""``python -m fontana`` runs the CLI."""
+
+from fontana.cli import main
+
+main()

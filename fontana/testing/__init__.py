@@ -1,0 +1,6 @@
+"""Test helpers for Fontana and its plugins: fixtures, conformance suites, real servers.
+
+Installed as a pytest plugin (entry point ``pytest11``), so a plugin's own
+test suite gets the fixtures of :mod:`fontana.testing.pytest_plugin` without
+importing anything.
+"""

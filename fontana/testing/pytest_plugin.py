@@ -1,0 +1,43 @@
+"""Fixtures every Fontana test suite gets (core and third-party plugins alike)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from fontana.config import Settings, load_settings
+from fontana.plugins import PluginRecord, get_host
+from fontana.testing.pgcluster import pg_cluster, pg_url  # noqa: F401  (re-exported fixtures)
+
+
+@pytest.fixture
+def fontana_home(tmp_path: Path) -> Path:
+    home = tmp_path / "fontana-home"
+    home.mkdir()
+    return home
+
+
+@pytest.fixture
+def fontana_settings(fontana_home: Path) -> Settings:
+    """Settings isolated from the developer's machine: defaults plus a private home."""
+    return load_settings(environ={"FONTANA_HOME": str(fontana_home)}, cwd=fontana_home)
+
+
+@pytest.fixture
+def register_plugin() -> Iterator[Callable[[object, str], PluginRecord]]:
+    """Register plugin objects for one test; they are unregistered afterwards.
+
+    ``register_plugin(obj, "name")`` returns the plugin's record.
+    """
+    host = get_host()
+    names: list[str] = []
+
+    def register(plugin: object, name: str) -> PluginRecord:
+        names.append(name)
+        return host.register(plugin, name)
+
+    yield register
+    for name in names:
+        host.unregister(name)

@@ -1,0 +1,397 @@
+"""The storage conformance suite: every storage backend, ours or a third party's, passes it.
+
+Use it by subclassing in your plugin's tests and providing ``storage_url``,
+a fresh, empty database URL per test::
+
+    from fontana.testing.storage import StorageConformance
+
+    class TestMyStore(StorageConformance):
+        @pytest.fixture
+        def storage_url(self, tmp_path):
+            return f"mystore://{tmp_path}/db"
+
+Backends are opened through the plugin registry, so the suite also checks
+that the URL scheme reaches the plugin.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from fontana.config import Settings
+from fontana.errors import (
+    DuplicateError,
+    FontanaError,
+    InputSpentError,
+    NotInitializedError,
+    SchemaVersionError,
+    StorageError,
+    UnknownInputError,
+)
+from fontana.storage import open_storage
+from fontana.storage.base import (
+    SCHEMA_VERSION,
+    BlockRecord,
+    DASubmissionRecord,
+    DepositRecord,
+    EntryRecord,
+    ReceiptRecord,
+    Storage,
+    UtxoRecord,
+    WithdrawalRecord,
+)
+
+ALICE, BOB = b"\xaa" * 32, b"\xbb" * 32
+
+
+def h(n: int) -> bytes:
+    """A distinct 32-byte value per integer."""
+    return n.to_bytes(32, "big")
+
+
+def utxo(n: int, owner: bytes = ALICE, amount: int = 100, index: int = 0) -> UtxoRecord:
+    return UtxoRecord(txid=h(n), output_index=index, owner=owner, amount=amount, created_seq=1)
+
+
+def entry(n: int, fee: int = 0) -> EntryRecord:
+    return EntryRecord(entry_id=h(n), entry_type=1, body=b"body%d" % n, fee=fee, applied_at_ms=5)
+
+
+def block(height: int) -> BlockRecord:
+    return BlockRecord(
+        height=height,
+        hash=h(10_000 + height),
+        prev_hash=h(10_000 + height - 1),
+        header=b"header%d" % height,
+        state_root=h(20_000 + height),
+        tx_root=h(30_000 + height),
+        tx_count=0,
+        timestamp_ms=1_700_000_000_000 + height,
+    )
+
+
+class StorageConformance:
+    """Behaviour every :class:`~fontana.storage.base.Storage` must have."""
+
+    @pytest.fixture
+    def storage_url(self) -> str:
+        raise NotImplementedError("provide a storage_url fixture: a fresh database URL per test")
+
+    @pytest.fixture
+    def open_fresh(
+        self, storage_url: str, fontana_settings: Settings
+    ) -> Iterator[Callable[[], Storage]]:
+        opened: list[Storage] = []
+
+        def open_() -> Storage:
+            store = open_storage(fontana_settings, storage_url)
+            opened.append(store)
+            return store
+
+        yield open_
+        for store in opened:
+            store.close()
+
+    @pytest.fixture
+    def storage(self, open_fresh: Callable[[], Storage]) -> Storage:
+        store = open_fresh()
+        store.create_schema()
+        return store
+
+    # -- schema -------------------------------------------------------------
+
+    def test_new_database_is_not_initialized(self, open_fresh: Callable[[], Storage]) -> None:
+        store = open_fresh()
+        assert store.schema_version() is None
+        with pytest.raises(NotInitializedError), store.read():
+            pass
+
+    def test_create_schema_is_idempotent(self, storage: Storage) -> None:
+        storage.create_schema()
+        assert storage.schema_version() == SCHEMA_VERSION
+
+    def test_newer_schema_is_refused(
+        self, storage: Storage, open_fresh: Callable[[], Storage]
+    ) -> None:
+        with storage.write() as s:
+            s.set_meta("schema_version", str(SCHEMA_VERSION + 1))
+        other = open_fresh()
+        with pytest.raises(SchemaVersionError), other.read():
+            pass
+        with pytest.raises(SchemaVersionError):
+            other.create_schema()
+
+    # -- sessions -------------------------------------------------------------
+
+    def test_meta_round_trip(self, storage: Storage) -> None:
+        with storage.write() as s:
+            assert s.get_meta("k") is None
+            s.set_meta("k", "v1")
+            s.set_meta("k", "v2")
+        with storage.read() as s:
+            assert s.get_meta("k") == "v2"
+
+    def test_error_rolls_back_the_whole_session(self, storage: Storage) -> None:
+        with pytest.raises(RuntimeError), storage.write() as s:
+            s.insert_utxos([utxo(1)])
+            s.set_meta("k", "v")
+            raise RuntimeError("boom")
+        with storage.read() as s:
+            assert s.get_utxos([(h(1), 0)]) == {}
+            assert s.get_meta("k") is None
+
+    def test_another_instance_sees_committed_writes(
+        self, storage: Storage, open_fresh: Callable[[], Storage]
+    ) -> None:
+        with storage.write() as s:
+            s.insert_utxos([utxo(1)])
+        with open_fresh().read() as s:
+            assert s.balance(ALICE) == 100
+
+    # -- entries --------------------------------------------------------------
+
+    def test_entries_get_increasing_sequence_numbers(self, storage: Storage) -> None:
+        with storage.write() as s:
+            seqs = [s.insert_entry(entry(n, fee=n)) for n in (3, 1, 2)]
+        assert seqs == sorted(seqs) and len(set(seqs)) == 3
+        with storage.read() as s:
+            got = s.get_entry(h(1))
+            assert got is not None and got.fee == 1 and got.body == b"body1"
+            assert got.seq == seqs[1] and got.block_height is None
+            assert [e.entry_id for e in s.unsealed_entries(10)] == [h(3), h(1), h(2)]
+            assert len(s.unsealed_entries(2)) == 2
+            assert s.get_entry(h(99)) is None
+
+    def test_duplicate_entry_is_refused_and_changes_nothing(self, storage: Storage) -> None:
+        with storage.write() as s:
+            s.insert_entry(entry(1))
+        with pytest.raises(DuplicateError), storage.write() as s:
+            s.insert_entry(EntryRecord(entry_id=h(1), entry_type=2, body=b"other"))
+        with storage.read() as s:
+            assert s.get_entry(h(1)).body == b"body1"  # type: ignore[union-attr]
+            assert len(s.unsealed_entries(10)) == 1
+
+    def test_sealing_assigns_block_positions(self, storage: Storage) -> None:
+        with storage.write() as s:
+            for n in (1, 2, 3):
+                s.insert_entry(entry(n))
+            s.insert_block(block(1))
+            s.seal_entries(1, [h(2), h(1)])
+        with storage.read() as s:
+            assert [e.entry_id for e in s.entries_in_block(1)] == [h(2), h(1)]
+            assert [e.block_index for e in s.entries_in_block(1)] == [0, 1]
+            assert [e.entry_id for e in s.unsealed_entries(10)] == [h(3)]
+
+    def test_sealing_unknown_or_sealed_entries_fails(self, storage: Storage) -> None:
+        with storage.write() as s:
+            s.insert_entry(entry(1))
+            s.seal_entries(1, [h(1)])
+        for ids in ([h(1)], [h(42)]):
+            with pytest.raises(StorageError), storage.write() as s:
+                s.seal_entries(2, ids)
+        with storage.read() as s:
+            assert s.entries_in_block(2) == []
+
+    # -- UTXOs ----------------------------------------------------------------
+
+    def test_utxos_insert_get_balance(self, storage: Storage) -> None:
+        big = 2**62 + 7  # exact integers far beyond a float's precision
+        with storage.write() as s:
+            s.insert_utxos([utxo(1), utxo(2, amount=big), utxo(3, owner=BOB, index=5)])
+        with storage.read() as s:
+            got = s.get_utxos([(h(1), 0), (h(3), 5), (h(9), 0)])
+            assert set(got) == {(h(1), 0), (h(3), 5)}
+            assert got[(h(3), 5)].owner == BOB
+            assert s.balance(ALICE) == 100 + big
+            assert isinstance(s.balance(ALICE), int)
+            assert s.balance(b"\x00" * 32) == 0
+            assert [u.txid for u in s.unspent_by_owner(ALICE)] == [h(1), h(2)]
+            assert len(s.unspent_by_owner(ALICE, limit=1)) == 1
+
+    def test_duplicate_output_is_refused(self, storage: Storage) -> None:
+        with storage.write() as s:
+            s.insert_utxos([utxo(1)])
+        with pytest.raises(DuplicateError), storage.write() as s:
+            s.insert_utxos([utxo(2), utxo(1, amount=5)])
+        with storage.read() as s:
+            assert s.get_utxos([(h(2), 0)]) == {}
+            assert s.balance(ALICE) == 100
+
+    def test_spend_marks_spent_and_updates_balance(self, storage: Storage) -> None:
+        with storage.write() as s:
+            s.insert_utxos([utxo(1), utxo(2)])
+            s.spend_utxos([(h(1), 0), (h(2), 0)], spent_by=h(50), seq=7)
+        with storage.read() as s:
+            assert s.balance(ALICE) == 0
+            assert s.unspent_by_owner(ALICE) == []
+            rec = s.get_utxos([(h(1), 0)])[(h(1), 0)]
+            assert rec.spent_by == h(50) and rec.spent_seq == 7
+
+    @pytest.mark.parametrize(
+        ("keys", "error"),
+        [
+            ([(h(1), 0)], InputSpentError),
+            ([(h(2), 0), (h(1), 0)], InputSpentError),
+            ([(h(2), 0), (h(9), 0)], UnknownInputError),
+            ([(h(2), 1)], UnknownInputError),
+        ],
+    )
+    def test_bad_spend_is_refused_whole(
+        self, storage: Storage, keys: list[tuple[bytes, int]], error: type[FontanaError]
+    ) -> None:
+        with storage.write() as s:
+            s.insert_utxos([utxo(1), utxo(2)])
+            s.spend_utxos([(h(1), 0)], spent_by=h(50), seq=1)
+        with pytest.raises(error), storage.write() as s:
+            s.spend_utxos(keys, spent_by=h(51), seq=2)
+        with storage.read() as s:
+            assert s.balance(ALICE) == 100  # utxo 2 still unspent
+            assert s.get_utxos([(h(1), 0)])[(h(1), 0)].spent_by == h(50)
+
+    def test_concurrent_conflicting_spends_have_one_winner(
+        self, storage: Storage, open_fresh: Callable[[], Storage]
+    ) -> None:
+        with storage.write() as s:
+            s.insert_utxos([utxo(1), utxo(2)])
+        stores = [open_fresh() for _ in range(6)]
+        barrier = threading.Barrier(len(stores))
+        outcomes: list[str] = []
+
+        def spend(i: int, store: Storage) -> None:
+            barrier.wait()
+            try:
+                with store.write() as s:
+                    # Alternate input order: the backend must not deadlock on it.
+                    keys = [(h(1), 0), (h(2), 0)] if i % 2 else [(h(2), 0), (h(1), 0)]
+                    s.spend_utxos(keys, spent_by=h(100 + i), seq=100 + i)
+                outcomes.append("won")
+            except InputSpentError:
+                outcomes.append("input_spent")
+
+        threads = [threading.Thread(target=spend, args=(i, st)) for i, st in enumerate(stores)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        assert sorted(outcomes) == ["input_spent"] * 5 + ["won"]
+        with storage.read() as s:
+            spenders = {u.spent_by for u in s.get_utxos([(h(1), 0), (h(2), 0)]).values()}
+        assert len(spenders) == 1
+
+    def test_unrelated_concurrent_spends_all_succeed(
+        self, storage: Storage, open_fresh: Callable[[], Storage]
+    ) -> None:
+        with storage.write() as s:
+            s.insert_utxos([utxo(n) for n in range(8)])
+        errors: list[BaseException] = []
+
+        def spend(n: int) -> None:
+            try:
+                with open_fresh().write() as s:
+                    s.spend_utxos([(h(n), 0)], spent_by=h(100 + n), seq=100 + n)
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=spend, args=(n,)) for n in range(8)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        assert errors == []
+        with storage.read() as s:
+            assert s.balance(ALICE) == 0
+
+    # -- blocks ---------------------------------------------------------------
+
+    def test_blocks_and_commit_state(self, storage: Storage) -> None:
+        with storage.write() as s:
+            assert s.latest_block() is None
+            for height in (0, 1, 2):
+                s.insert_block(block(height))
+            s.mark_committed(0, da_height=77, da_commitment=b"c" * 32)
+        with storage.read() as s:
+            assert s.latest_block() == block(2)
+            assert s.get_block(1) == block(1)
+            assert s.get_block(9) is None
+            assert [b.height for b in s.uncommitted_blocks(10)] == [1, 2]
+            committed = s.get_block(0)
+            assert committed is not None and committed.committed
+            assert (committed.da_height, committed.da_commitment) == (77, b"c" * 32)
+
+    def test_duplicate_block_and_unknown_commit_are_refused(self, storage: Storage) -> None:
+        with storage.write() as s:
+            s.insert_block(block(0))
+        with pytest.raises(DuplicateError), storage.write() as s:
+            s.insert_block(block(0))
+        with pytest.raises(StorageError), storage.write() as s:
+            s.mark_committed(5, da_height=1, da_commitment=b"x")
+
+    # -- bridge ---------------------------------------------------------------
+
+    def test_deposits_are_recorded_once(self, storage: Storage) -> None:
+        dep = DepositRecord(
+            l1_tx_hash=h(1), log_index=3, entry_id=h(2), recipient=BOB, amount=5, l1_block=9
+        )
+        with storage.write() as s:
+            assert s.insert_deposit(dep) is True
+            assert s.insert_deposit(dep) is False
+        with storage.read() as s:
+            assert s.get_deposit(h(1), 3) == dep
+            assert s.get_deposit(h(1), 4) is None
+
+    def test_withdrawal_confirmation_is_idempotent(self, storage: Storage) -> None:
+        w = WithdrawalRecord(burn_txid=h(1), l1_recipient=b"\x01" * 20, amount=9)
+        with storage.write() as s:
+            s.insert_withdrawal(w)
+            assert s.confirm_withdrawal(h(1), l1_tx_hash=h(2), confirm_entry_id=h(3)) is True
+            assert s.confirm_withdrawal(h(1), l1_tx_hash=h(2), confirm_entry_id=h(3)) is False
+            with pytest.raises(KeyError):
+                s.confirm_withdrawal(h(9), l1_tx_hash=h(2), confirm_entry_id=h(3))
+        with pytest.raises(DuplicateError), storage.write() as s:
+            s.insert_withdrawal(w)
+        with storage.read() as s:
+            got = s.get_withdrawal(h(1))
+            assert got is not None and got.status == "confirmed" and got.l1_tx_hash == h(2)
+
+    # -- receipts and DA ----------------------------------------------------------
+
+    def test_receipts(self, storage: Storage) -> None:
+        r = ReceiptRecord(
+            receipt_id=h(1), txid=h(2), payer=ALICE, payee=BOB, amount=3, body=b"r", issued_at_ms=1
+        )
+        with storage.write() as s:
+            assert s.insert_receipt(r) is True
+            assert s.insert_receipt(r) is False
+        with storage.read() as s:
+            assert s.get_receipt(h(1)) == r
+            assert s.receipts_for(h(2)) == [r]
+            assert s.receipts_for(h(3)) == []
+
+    def test_da_submissions(self, storage: Storage) -> None:
+        failed = DASubmissionRecord(block_height=0, attempted_at_ms=1, ok=False, error="timeout")
+        ok = DASubmissionRecord(
+            block_height=0, attempted_at_ms=2, ok=True, da_height=5, commitment=b"c"
+        )
+        with storage.write() as s:
+            s.insert_block(block(0))
+            s.record_da_submission(failed)
+            s.record_da_submission(ok)
+        with storage.read() as s:
+            assert s.da_submissions(0) == [failed, ok]
+
+    # -- state-tree nodes -----------------------------------------------------
+
+    def test_tree_nodes_and_pruning(self, storage: Storage) -> None:
+        with storage.write() as s:
+            s.put_tree_nodes({b"k1": b"n1", b"k2": b"n2", b"k3": b"n3"})
+            s.put_tree_nodes({b"k1": b"n1"})  # rewriting an immutable node is harmless
+            s.add_stale_tree_nodes([(2, b"k1"), (5, b"k2")])
+        with storage.write() as s:
+            assert s.prune_tree(before_version=3) == 1
+        with storage.read() as s:
+            assert s.get_tree_node(b"k1") is None
+            assert s.get_tree_node(b"k2") == b"n2"
+            assert s.get_tree_node(b"k3") == b"n3"
