@@ -249,7 +249,9 @@ def _read_toml(path: Path) -> dict[str, Any]:
 def _read_dotenv(path: Path) -> dict[str, str]:
     from dotenv import dotenv_values
 
-    return {k: v for k, v in dotenv_values(path).items() if k.startswith(ENV_PREFIX) and v is not None}
+    return {
+        k: v for k, v in dotenv_values(path).items() if k.startswith(ENV_PREFIX) and v is not None
+    }
 
 
 def load_settings(
@@ -286,14 +288,20 @@ def load_settings(
     home_raw = env_layer.get("FONTANA_HOME", (DEFAULT_HOME, "default"))[0]
     if config_file is None:
         explicit = env_layer.get("FONTANA_CONFIG")
-        candidates = [Path(explicit[0]).expanduser()] if explicit else [
-            cwd / "fontana.toml",
-            Path(home_raw).expanduser() / "fontana.toml",
-        ]
+        candidates = (
+            [Path(explicit[0]).expanduser()]
+            if explicit
+            else [
+                cwd / "fontana.toml",
+                Path(home_raw).expanduser() / "fontana.toml",
+            ]
+        )
         config_file = next((p for p in candidates if p.is_file()), None)
         if explicit and config_file is None:
             raise ConfigError(f"FONTANA_CONFIG = {explicit[0]!r}: no such file")
-    file_layer = _flatten_toml(_read_toml(config_file), sections, config_file) if config_file else {}
+    file_layer = (
+        _flatten_toml(_read_toml(config_file), sections, config_file) if config_file else {}
+    )
 
     known_env: set[str] = set()
     values: dict[str, dict[str, Any]] = {name: {} for name in sections}
@@ -331,9 +339,7 @@ def load_settings(
         sorted(
             k
             for k in env_layer
-            if k not in known_env
-            and k not in CONTROL_VARS
-            and not k.startswith(TEST_VAR_PREFIXES)
+            if k not in known_env and k not in CONTROL_VARS and not k.startswith(TEST_VAR_PREFIXES)
         )
     )
     for name in unknown:
@@ -352,9 +358,7 @@ def load_settings(
     )
 
 
-def _flatten_toml(
-    data: dict[str, Any], sections: Mapping[str, type], path: Path
-) -> dict[str, Any]:
+def _flatten_toml(data: dict[str, Any], sections: Mapping[str, type], path: Path) -> dict[str, Any]:
     flat: dict[str, Any] = {}
     top = {f.name for f in attrs.fields(sections[""])}
     for key, value in data.items():

@@ -114,9 +114,10 @@ class BackendRegistry(Generic[F]):
                 if spec.name == name_or_url:
                     return spec
             wanted = f"name {name_or_url!r}"
-        available = ", ".join(
-            f"{s.name} ({'/'.join(s.schemes) or 'by name'})" for s in self._specs
-        ) or "none"
+        available = (
+            ", ".join(f"{s.name} ({'/'.join(s.schemes) or 'by name'})" for s in self._specs)
+            or "none"
+        )
         hint = f"; plugins that failed to load: {', '.join(self._failed)}" if self._failed else ""
         raise UnknownBackendError(
             f"no {self.family} backend for {wanted}; available: {available}{hint}"

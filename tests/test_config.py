@@ -39,7 +39,9 @@ def test_precedence_default_file_dotenv_env(tmp_path: Path) -> None:
     assert s.log_level == "debug" and s.sources["log_level"].startswith("file ")
     assert s.storage.lock_timeout_ms == 10
     assert s.storage.pool_size == 3 and s.sources["storage.pool_size"].startswith(".env ")
-    assert s.wallet.key_name == "env" and s.sources["wallet.key_name"] == "env FONTANA_WALLET_KEY_NAME"
+    assert (
+        s.wallet.key_name == "env" and s.sources["wallet.key_name"] == "env FONTANA_WALLET_KEY_NAME"
+    )
 
 
 def test_config_file_from_home_and_from_variable(tmp_path: Path) -> None:

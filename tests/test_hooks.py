@@ -110,7 +110,11 @@ def test_hook_fontana_register_settings(register_plugin: Register, tmp_path: Pat
 
     register_plugin(Plugin(), "greeter")
     (tmp_path / "fontana.toml").write_text('[greeter]\ngreeting = "hi"\n')
-    env = {"FONTANA_HOME": str(tmp_path), "FONTANA_GREETER_TIMES": "3", "FONTANA_GREETER_TOKEN": "s"}
+    env = {
+        "FONTANA_HOME": str(tmp_path),
+        "FONTANA_GREETER_TIMES": "3",
+        "FONTANA_GREETER_TOKEN": "s",
+    }
     settings: Settings = load_settings(environ=env, cwd=tmp_path)
     assert settings.section("greeter") == GreeterSettings("hi", 3, "s")
     assert settings.sources["greeter.times"] == "env FONTANA_GREETER_TIMES"

@@ -16,7 +16,9 @@ from fontana.hookspecs import hookimpl
 from fontana.plugins import PluginHost
 
 
-def fake_distribution(root: Path, name: str, entry_points: dict[str, str], modules: dict[str, str]) -> Path:
+def fake_distribution(
+    root: Path, name: str, entry_points: dict[str, str], modules: dict[str, str]
+) -> Path:
     """A minimal installed distribution on a path of its own, for a subprocess."""
     dist = root / f"{name.replace('-', '_')}-0.9.dist-info"
     dist.mkdir(parents=True)
@@ -28,7 +30,9 @@ def fake_distribution(root: Path, name: str, entry_points: dict[str, str], modul
     return root
 
 
-def run_cli(*args: str, extra_path: Path | None = None, **env: str) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, extra_path: Path | None = None, **env: str
+) -> subprocess.CompletedProcess[str]:
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("FONTANA_")}
     full_env.update(env)
     if extra_path is not None:
@@ -103,7 +107,9 @@ def test_strict_mode_reraises(broken_path: Path) -> None:
 def test_only_and_disable_variables() -> None:
     only = by_name(json.loads(run_cli("plugins", "--json", FONTANA_PLUGINS="sqlite").stdout))
     assert set(only) == {"sqlite"}
-    every = by_name(json.loads(run_cli("plugins", "--all", "--json", FONTANA_PLUGINS="sqlite").stdout))
+    every = by_name(
+        json.loads(run_cli("plugins", "--all", "--json", FONTANA_PLUGINS="sqlite").stdout)
+    )
     assert every["postgres"]["status"] == "disabled"
     rest = by_name(
         json.loads(run_cli("plugins", "--json", FONTANA_DISABLE_PLUGINS="fontana-postgres").stdout)

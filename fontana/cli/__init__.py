@@ -12,8 +12,8 @@ from typing import Any
 import click
 
 from fontana import __version__
-from fontana.errors import FontanaError
 from fontana.cli.output import JSON_META_KEY, fail
+from fontana.errors import FontanaError
 
 
 class FontanaGroup(click.Group):

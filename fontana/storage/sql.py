@@ -305,7 +305,8 @@ class SQLSession:
 
     def insert_deposit(self, deposit: DepositRecord) -> bool:
         result = self.conn.execute(
-            self._storage.insert_ignore(t.deposits).values(
+            self._storage.insert_ignore(t.deposits)
+            .values(
                 l1_tx_hash=deposit.l1_tx_hash,
                 log_index=deposit.log_index,
                 entry_id=deposit.entry_id,
@@ -365,7 +366,8 @@ class SQLSession:
 
     def insert_receipt(self, receipt: ReceiptRecord) -> bool:
         result = self.conn.execute(
-            self._storage.insert_ignore(t.receipts).values(
+            self._storage.insert_ignore(t.receipts)
+            .values(
                 receipt_id=receipt.receipt_id,
                 txid=receipt.txid,
                 payer=receipt.payer,
@@ -386,7 +388,9 @@ class SQLSession:
 
     def receipts_for(self, txid: bytes) -> list[ReceiptRecord]:
         rows = self.conn.execute(
-            sa.select(t.receipts).where(t.receipts.c.txid == txid).order_by(t.receipts.c.issued_at_ms)
+            sa.select(t.receipts)
+            .where(t.receipts.c.txid == txid)
+            .order_by(t.receipts.c.issued_at_ms)
         )
         return [_row_to(ReceiptRecord, r) for r in rows]
 

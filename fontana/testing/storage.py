@@ -292,7 +292,7 @@ class StorageConformance:
             try:
                 with open_fresh().write() as s:
                     s.spend_utxos([(h(n), 0)], spent_by=h(100 + n), seq=100 + n)
-            except BaseException as exc:  # noqa: BLE001 - reported below
+            except BaseException as exc:
                 errors.append(exc)
 
         threads = [threading.Thread(target=spend, args=(n,)) for n in range(8)]

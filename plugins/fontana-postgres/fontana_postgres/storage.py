@@ -12,7 +12,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-
 from sqlalchemy.engine import Connection
 
 from fontana.config import Settings

@@ -1,0 +1,24 @@
+# The two quick-start commands (see README.md) and their shared set-up.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PLUGINS := $(sort $(dir $(wildcard plugins/*/setup.cfg)))
+STAMP := $(VENV)/.fontana-installed
+
+.PHONY: devnet test lint
+
+# A venv with the core, its test tools and every plugin in this repository, editable.
+$(STAMP): setup.cfg $(wildcard plugins/*/setup.cfg)
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install -e ".[test]" $(foreach p,$(PLUGINS),-e $(p))
+	touch $@
+
+devnet: $(STAMP)
+	$(BIN)/fontana devnet
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+test: lint
+	$(BIN)/python -m pytest
