@@ -18,6 +18,7 @@ Outside pytest::
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import pwd
 import re
@@ -378,10 +379,8 @@ class PgCluster(PgServer):
             )
 
     def _pg_ctl_quiet(self, mode: str) -> None:
-        try:
+        with contextlib.suppress(PgClusterError):
             self._run("pg_ctl", ["-D", str(self.data_dir), "-m", mode, "-w", "stop"])
-        except PgClusterError:
-            pass
 
     def _log_size(self) -> int:
         try:
