@@ -197,12 +197,19 @@ class StorageSession(Protocol):
     # -- state-tree nodes (opaque to storage)
     def put_tree_nodes(self, nodes: Mapping[bytes, bytes]) -> None: ...
     def get_tree_node(self, node_key: bytes) -> bytes | None: ...
-    def add_stale_tree_nodes(self, stale: Sequence[tuple[int, bytes]]) -> None:
-        """``(stale_since_version, node_key)`` pairs: nodes unused from that version on."""
+    def set_tree_root(self, version: int, root_key: bytes) -> None: ...
+    def get_tree_root(self, version: int) -> bytes | None:
+        """Root node key of ``version``; ``None`` if that version is not retained."""
         ...
 
-    def prune_tree(self, before_version: int) -> int:
-        """Delete nodes stale since a version < ``before_version``; return how many."""
+    def latest_tree_version(self) -> int | None: ...
+    def add_stale_tree_nodes(self, stale: Sequence[tuple[bytes, int]]) -> None:
+        """``(node_key, stale_since_version)`` pairs: nodes unused from that version on."""
+        ...
+
+    def prune_tree(self, keep_from_version: int) -> int:
+        """Forget versions before ``keep_from_version``: delete nodes stale since a
+        version <= it and older roots; return how many nodes went."""
         ...
 
 

@@ -129,6 +129,13 @@ tree_nodes = sa.Table(
     sa.Column("node", sa.LargeBinary, nullable=False),
 )
 
+tree_roots = sa.Table(
+    "tree_roots",
+    metadata,
+    sa.Column("version", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("root_key", sa.LargeBinary, nullable=False),  # empty: the empty tree
+)
+
 tree_stale = sa.Table(
     "tree_stale",
     metadata,

@@ -440,21 +440,39 @@ class SQLSession:
             sa.select(t.tree_nodes.c.node).where(t.tree_nodes.c.node_key == node_key)
         )
 
-    def add_stale_tree_nodes(self, stale: Sequence[tuple[int, bytes]]) -> None:
+    def set_tree_root(self, version: int, root_key: bytes) -> None:
+        try:
+            with self.conn.begin_nested():
+                self.conn.execute(t.tree_roots.insert().values(version=version, root_key=root_key))
+        except sa.exc.IntegrityError:
+            raise DuplicateError(f"tree version {version} exists already") from None
+
+    def get_tree_root(self, version: int) -> bytes | None:
+        return self.conn.scalar(
+            sa.select(t.tree_roots.c.root_key).where(t.tree_roots.c.version == version)
+        )
+
+    def latest_tree_version(self) -> int | None:
+        return self.conn.scalar(sa.select(sa.func.max(t.tree_roots.c.version)))
+
+    def add_stale_tree_nodes(self, stale: Sequence[tuple[bytes, int]]) -> None:
         if stale:
             self.conn.execute(
                 self._storage.insert_ignore(t.tree_stale),
-                [{"stale_since": v, "node_key": k} for v, k in stale],
+                [{"node_key": k, "stale_since": v} for k, v in stale],
             )
 
-    def prune_tree(self, before_version: int) -> int:
+    def prune_tree(self, keep_from_version: int) -> int:
         doomed = sa.select(t.tree_stale.c.node_key).where(
-            t.tree_stale.c.stale_since < before_version
+            t.tree_stale.c.stale_since <= keep_from_version
         )
         deleted = self.conn.execute(
             t.tree_nodes.delete().where(t.tree_nodes.c.node_key.in_(doomed))
         ).rowcount
-        self.conn.execute(t.tree_stale.delete().where(t.tree_stale.c.stale_since < before_version))
+        self.conn.execute(
+            t.tree_stale.delete().where(t.tree_stale.c.stale_since <= keep_from_version)
+        )
+        self.conn.execute(t.tree_roots.delete().where(t.tree_roots.c.version < keep_from_version))
         return int(deleted)
 
 

@@ -384,14 +384,24 @@ class StorageConformance:
 
     # -- state-tree nodes -----------------------------------------------------
 
-    def test_tree_nodes_and_pruning(self, storage: Storage) -> None:
+    def test_tree_nodes_roots_and_pruning(self, storage: Storage) -> None:
         with storage.write() as s:
+            assert s.latest_tree_version() is None
             s.put_tree_nodes({b"k1": b"n1", b"k2": b"n2", b"k3": b"n3"})
             s.put_tree_nodes({b"k1": b"n1"})  # rewriting an immutable node is harmless
-            s.add_stale_tree_nodes([(2, b"k1"), (5, b"k2")])
+            for version in (1, 2, 5):
+                s.set_tree_root(version, b"k%d" % version)
+            s.set_tree_root(6, b"")  # the empty tree
+            s.add_stale_tree_nodes([(b"k1", 2), (b"k2", 5)])
+        with pytest.raises(DuplicateError), storage.write() as s:
+            s.set_tree_root(5, b"other")
         with storage.write() as s:
-            assert s.prune_tree(before_version=3) == 1
+            assert s.prune_tree(keep_from_version=3) == 1
         with storage.read() as s:
             assert s.get_tree_node(b"k1") is None
             assert s.get_tree_node(b"k2") == b"n2"
             assert s.get_tree_node(b"k3") == b"n3"
+            assert s.get_tree_root(2) is None
+            assert s.get_tree_root(5) == b"k5"
+            assert s.get_tree_root(6) == b""
+            assert s.latest_tree_version() == 6
