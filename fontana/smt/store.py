@@ -8,7 +8,7 @@ block, so the state commitment and the ledger can never disagree after a crash.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import Protocol
@@ -109,9 +109,8 @@ class MemoryNodeStore:
         # Appended batch by batch, so it is sorted by stale_since.
         self.stale: list[tuple[bytes, int]] = []
         self._latest: int | None = None
-
-    def get_node(self, node_key: bytes) -> bytes | None:
-        return self.nodes.get(node_key)
+        # The dict's own lookup, not a wrapper: node reads are the tree's hottest call.
+        self.get_node: Callable[[bytes], bytes | None] = self.nodes.get
 
     def get_root_key(self, version: int) -> bytes | None:
         return self.roots.get(version)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Mapping
 from hashlib import sha256
+from typing import Any
 
 from fontana.errors import EncodingError, StorageError
 from fontana.smt.proof import (
@@ -40,9 +41,8 @@ __all__ = ["SparseMerkleTree"]
 # kind) or a new leaf not yet placed (hash, None, serialized leaf). Leaves move while a
 # batch runs (pushed down by inserts, lifted by deletes), so they are written only once
 # their final depth is known.
-_Stored = tuple[bytes, bytes, int]
-_Floating = tuple[bytes, None, bytes]
-_Ref = _Stored | _Floating | None
+_Stored = tuple[bytes, bytes, int]  # a child as stored in its parent
+_Ref = tuple[bytes, bytes | None, Any] | None
 
 _LEAF_BYTE = bytes([LEAF_TAG])
 _ROOT_SUFFIX = bytes(2)
@@ -150,49 +150,54 @@ class SparseMerkleTree:
         v8 = version.to_bytes(8, "big")
         new_nodes: dict[bytes, bytes] = {}
         stale: list[tuple[bytes, int]] = []
+        get = self.store.get_node
         read = self._read
         sha = sha256
         header = _HEADER
+        dbytes, nbytes, pad = _DEPTH, _NBYTES, _PAD
 
-        def lift(ref: _Stored, depth: int, path: int) -> _Floating:
+        def lift(ref: _Ref, depth: int, path: int) -> _Ref:
             """Unplace a stored leaf so its parent can move it up."""
             nk = ref[1] + _suffix(depth, path)
             stale.append((nk, version))
             return (ref[0], None, read(nk))
 
-        def combine(depth: int, path: int, left: _Ref, right: _Ref) -> _Ref:
-            """The node at (depth, path) over two final children; collapses lone leaves."""
+        def combine(depth: int, path: int, sfx: bytes, left: _Ref, right: _Ref) -> _Ref:
+            """The node at (depth, path) (key suffix ``sfx``) over two final children.
+
+            A lone leaf child is not placed but handed up: that is the collapse rule.
+            """
             if left is None:
                 if right is None:
                     return None
                 if right[1] is None:
                     return right
                 if right[2] == KIND_LEAF:
-                    return lift(right, depth + 1, path << 1 | 1)  # type: ignore[arg-type]
+                    return lift(right, depth + 1, path << 1 | 1)
             elif right is None:
                 if left[1] is None:
                     return left
                 if left[2] == KIND_LEAF:
-                    return lift(left, depth + 1, path << 1)  # type: ignore[arg-type]
+                    return lift(left, depth + 1, path << 1)
             if left is None:
                 lkind, lpart, lh = 0, b"", EMPTY
             else:
                 lh = left[0]
                 if left[1] is None:
-                    new_nodes[v8 + _suffix(depth + 1, path << 1)] = left[2]  # type: ignore[assignment]
+                    new_nodes[v8 + _suffix(depth + 1, path << 1)] = left[2]
                     lkind, lpart = KIND_LEAF, v8 + lh
                 else:
-                    lkind, lpart = left[2], left[1] + lh  # type: ignore[assignment]
+                    lkind, lpart = left[2], left[1] + lh
             if right is None:
                 rkind, rpart, rh = 0, b"", EMPTY
             else:
                 rh = right[0]
                 if right[1] is None:
-                    new_nodes[v8 + _suffix(depth + 1, path << 1 | 1)] = right[2]  # type: ignore[assignment]
+                    new_nodes[v8 + _suffix(depth + 1, path << 1 | 1)] = right[2]
                     rkind, rpart = KIND_LEAF, v8 + rh
                 else:
-                    rkind, rpart = right[2], right[1] + rh  # type: ignore[assignment]
-            new_nodes[v8 + _suffix(depth, path)] = header[lkind, rkind] + lpart + rpart
+                    rkind, rpart = right[2], right[1] + rh
+            new_nodes[v8 + sfx] = header[lkind, rkind] + lpart + rpart
             return (sha(NODE_DOMAIN + lh + rh).digest(), v8, KIND_INTERNAL)
 
         def build(
@@ -210,14 +215,17 @@ class SparseMerkleTree:
             child = path << 1
             left = build(ks, vs, depth + 1, child, lo, mid) if mid > lo else None
             right = build(ks, vs, depth + 1, child | 1, mid, hi) if hi > mid else None
-            return combine(depth, path, left, right)
+            return combine(depth, path, _suffix(depth, path), left, right)
 
         def update(ref: _Stored | None, depth: int, path: int, lo: int, hi: int) -> _Ref:
             """Apply keys[lo:hi] (all under this path) to the stored subtree ``ref``."""
             if ref is None:
                 return build(keys, vals, depth, path, lo, hi)
-            nk = ref[1] + _suffix(depth, path)
-            node = read(nk)
+            sfx = dbytes[depth] + (path << pad[depth]).to_bytes(nbytes[depth], "big")
+            nk = ref[1] + sfx
+            node = get(nk)
+            if node is None:
+                node = read(nk)  # raises the missing-node error
             if ref[2] == KIND_LEAF:
                 other = node[1:33]
                 i = bisect_left(keys, other, lo, hi)
@@ -234,25 +242,28 @@ class SparseMerkleTree:
                 stale.append((nk, version))
                 return result
             left, right = _parse_internal(node)
-            pivot = ((path << 1 | 1) << (255 - depth)).to_bytes(32, "big")
-            mid = bisect_left(keys, pivot, lo, hi)
+            if hi - lo == 1:  # most nodes of a batch lie on a single key's path
+                mid = lo if keys[lo][depth >> 3] >> (7 - (depth & 7)) & 1 else hi
+            else:
+                pivot = ((path << 1 | 1) << (255 - depth)).to_bytes(32, "big")
+                mid = bisect_left(keys, pivot, lo, hi)
             child = path << 1
             new_left = update(left, depth + 1, child, lo, mid) if mid > lo else left
             new_right = update(right, depth + 1, child | 1, mid, hi) if hi > mid else right
             if new_left is left and new_right is right:
                 return ref
             stale.append((nk, version))
-            return combine(depth, path, new_left, new_right)
+            return combine(depth, path, sfx, new_left, new_right)
 
         result = update(root, 0, 0, 0, len(keys)) if keys else root
         if result is None:
             return TreeBatch(version, EMPTY, EMPTY_ROOT_KEY, new_nodes, stale)
         root_key = v8 + _ROOT_SUFFIX if result[1] is None else result[1] + _ROOT_SUFFIX
         if result[1] is None:
-            new_nodes[root_key] = result[2]  # type: ignore[assignment]
+            new_nodes[root_key] = result[2]
         return TreeBatch(version, result[0], root_key, new_nodes, stale)
 
-    def _root_ref(self, version: int | None) -> _Stored | None:
+    def _root_ref(self, version: int | None) -> _Ref:
         """The root as a stored ref, or None for an empty tree."""
         if version is None:
             version = self.store.latest_version()
