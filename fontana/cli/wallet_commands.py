@@ -1,0 +1,87 @@
+"""``fontana init`` and ``fontana show``: create and inspect the local signing key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from fontana.cli.output import emit, fail, json_option
+from fontana.config import load_settings
+from fontana.errors import FontanaError
+from fontana.wallet import KeyInfo, create_key, key_info
+
+_name_option = click.option(
+    "--name", default=None, help="Key name (default: wallet.key_name, usually 'default')."
+)
+
+
+def _as_dict(info: KeyInfo) -> dict[str, Any]:
+    return {
+        "name": info.name,
+        "address": info.address,
+        "public_key": info.public_key.hex(),
+        "path": str(info.path),
+        "encrypted": info.encrypted,
+    }
+
+
+def _human(data: dict[str, Any]) -> str:
+    rows = {**data, "encrypted": "yes" if data["encrypted"] else "no"}
+    labels = {"public_key": "public key"}
+    width = max(len(labels.get(k, k)) for k in rows) + 1
+    return "\n".join(f"{(labels.get(k, k) + ':').ljust(width)} {v}" for k, v in rows.items())
+
+
+def _read_passphrase_file(path: Path) -> str:
+    # A trailing newline is an artefact of editors and `echo`, not part of the secret.
+    try:
+        return path.read_text(encoding="utf-8").rstrip("\r\n")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise click.FileError(str(path), hint=str(exc)) from None
+
+
+@click.command("init")
+@_name_option
+@click.option("--force", is_flag=True, help="Replace an existing key of the same name.")
+@click.option(
+    "--passphrase-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Encrypt the key with the passphrase in this file.",
+)
+@click.option("--encrypt", is_flag=True, help="Encrypt the key; prompts for a passphrase twice.")
+@json_option
+def init_command(
+    name: str | None, force: bool, passphrase_file: Path | None, encrypt: bool, as_json: bool
+) -> None:
+    """Create a signing key (never replaces one without --force)."""
+    if passphrase_file is not None and encrypt:
+        raise click.UsageError("use either --passphrase-file or --encrypt, not both")
+    try:
+        settings = load_settings()
+        if passphrase_file is not None:
+            passphrase = _read_passphrase_file(passphrase_file)
+        elif encrypt:
+            passphrase = click.prompt("Passphrase", hide_input=True, confirmation_prompt=True)
+        else:
+            passphrase = settings.wallet.passphrase
+        name = name or settings.wallet.key_name
+        create_key(settings.home, name, passphrase=passphrase, force=force)
+        info = key_info(settings.home, name)
+        emit(_as_dict(info), as_json, lambda d: f"created key {d['name']!r}\n{_human(d)}")
+    except FontanaError as exc:
+        fail(exc, as_json)
+
+
+@click.command("show")
+@_name_option
+@json_option
+def show_command(name: str | None, as_json: bool) -> None:
+    """Print the key's address and public key; needs no passphrase."""
+    try:
+        settings = load_settings()
+        info = key_info(settings.home, name or settings.wallet.key_name)
+        emit(_as_dict(info), as_json, _human)
+    except FontanaError as exc:
+        fail(exc, as_json)
