@@ -112,8 +112,8 @@ def fontana_register_l1_watchers(register: RegisterBackend[L1WatcherFactory]) ->
 def fontana_register_proof_providers(register: RegisterBackend[ProofProviderFactory]) -> None:
     """Declare state-commitment trees (the sparse Merkle tree and its replacements).
 
-    ``proofs.provider`` selects one by name. ``factory(storage, settings)``
-    returns a :class:`fontana.interfaces.ProofProvider` whose roots and proofs
+    ``proofs.provider`` selects one by name. ``factory(settings)`` returns a
+    :class:`fontana.interfaces.ProofProvider` whose roots and proofs
     must be byte-identical to the reference tree's (see ``docs/protocol.md``);
     a native implementation can thus replace the Python one transparently.
 

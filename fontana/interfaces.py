@@ -15,7 +15,7 @@ import attrs
 
 if TYPE_CHECKING:
     from fontana.config import Settings
-    from fontana.storage.base import Storage
+    from fontana.storage.base import Storage, StorageSession
 
 
 # --- data availability ----------------------------------------------------
@@ -87,19 +87,26 @@ class ProofProvider(Protocol):
     """A versioned authenticated map from 32-byte keys to 32-byte value hashes.
 
     The ledger feeds it one batch per block; ``version`` is the block height.
+    It keeps its nodes in the ledger's storage through the ``session`` it is
+    handed, so a block and its tree nodes commit in one database transaction.
     """
 
-    def apply_batch(self, version: int, updates: Mapping[bytes, bytes | None]) -> bytes:
-        """Apply all changes of one block at once and return the new root."""
+    def apply_batch(
+        self, session: StorageSession, version: int, updates: Mapping[bytes, bytes | None]
+    ) -> bytes:
+        """Apply all changes of one block at once (``None`` deletes); return the new root."""
 
-    def root(self, version: int | None = None) -> bytes:
+    def root(self, session: StorageSession, version: int | None = None) -> bytes:
         """Root at ``version`` (default: latest)."""
 
-    def prove(self, key: bytes, version: int | None = None) -> bytes:
+    def prove(self, session: StorageSession, key: bytes, version: int | None = None) -> bytes:
         """Canonical proof bytes of ``key``'s presence or absence at ``version``."""
 
     def verify(self, root: bytes, key: bytes, value_hash: bytes | None, proof: bytes) -> bool:
         """Pure check of a proof; needs no storage."""
+
+    def prune(self, session: StorageSession, keep_from_version: int) -> int:
+        """Forget versions older than ``keep_from_version``; return nodes deleted."""
 
 
 # --- charging (web framework integrations) ---------------------------------
@@ -121,7 +128,7 @@ class ChargingAdapter(Protocol):
 StorageFactory = Callable[[str, "Settings"], "Storage"]
 DAFactory = Callable[[str, "Settings"], DALayer]
 L1WatcherFactory = Callable[[str, "Settings"], L1Watcher]
-ProofProviderFactory = Callable[["Storage", "Settings"], ProofProvider]
+ProofProviderFactory = Callable[["Settings"], ProofProvider]
 ChargingAdapterFactory = Callable[["Settings"], ChargingAdapter]
 
 F = TypeVar("F", contravariant=True)
