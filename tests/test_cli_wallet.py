@@ -27,7 +27,8 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def run(home: Path, *args: str, stdin: str | None = None, **env: str) -> Result:
-    return CliRunner().invoke(GROUP, list(args), input=stdin, env={"FONTANA_HOME": str(home), **env})
+    env = {"FONTANA_HOME": str(home), **env}
+    return CliRunner().invoke(GROUP, list(args), input=stdin, env=env)
 
 
 def snapshot(home: Path) -> dict[str, tuple[bytes, int, int]]:
