@@ -120,6 +120,20 @@ class StorageSession(Protocol):
     # -- metadata
     def get_meta(self, key: str) -> str | None: ...
     def set_meta(self, key: str, value: str) -> None: ...
+    def lock_meta(self, key: str, *, exclusive: bool) -> str | None:
+        """Read ``key`` and hold a lock on it until the session ends.
+
+        Shared locks do not block each other; an exclusive one waits for all
+        shared holders and blocks new ones. The ledger uses this as a cheap
+        epoch lock: payments hold it shared, block sealing exclusively, so a
+        block cut never splits an in-flight payment. Backends that serialize
+        all writers (SQLite) may treat it as a plain read.
+        """
+        ...
+
+    def insert_meta(self, key: str, value: str) -> None:
+        """Create ``key``; ``DuplicateError`` if it exists (e.g. a second genesis)."""
+        ...
 
     # -- the ordered log of state changes
     def insert_entry(self, entry: EntryRecord) -> int:

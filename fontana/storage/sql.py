@@ -115,6 +115,17 @@ class SQLSession:
         if updated.rowcount == 0:
             self.conn.execute(t.meta.insert().values(key=key, value=value))
 
+    def lock_meta(self, key: str, *, exclusive: bool) -> str | None:
+        stmt = sa.select(t.meta.c.value).where(t.meta.c.key == key)
+        return self.conn.scalar(stmt.with_for_update(read=not exclusive))
+
+    def insert_meta(self, key: str, value: str) -> None:
+        try:
+            with self.conn.begin_nested():
+                self.conn.execute(t.meta.insert().values(key=key, value=value))
+        except sa.exc.IntegrityError:
+            raise DuplicateError(f"meta key {key!r} exists already") from None
+
     # -- entries
 
     def insert_entry(self, entry: EntryRecord) -> int:

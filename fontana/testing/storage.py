@@ -134,6 +134,41 @@ class StorageConformance:
         with storage.read() as s:
             assert s.get_meta("k") == "v2"
 
+    def test_insert_meta_refuses_existing_keys(self, storage: Storage) -> None:
+        with storage.write() as s:
+            s.insert_meta("genesis", "a")
+        with pytest.raises(DuplicateError), storage.write() as s:
+            s.insert_meta("genesis", "b")
+        with storage.read() as s:
+            assert s.get_meta("genesis") == "a"
+
+    def test_exclusive_meta_lock_waits_for_shared_holders(
+        self, storage: Storage, open_fresh: Callable[[], Storage]
+    ) -> None:
+        with storage.write() as s:
+            s.set_meta("epoch", "1")
+        order: list[str] = []
+        shared_holds = threading.Event()
+
+        def sealer() -> None:
+            shared_holds.wait()
+            with open_fresh().write() as s:
+                s.lock_meta("epoch", exclusive=True)
+                order.append("sealer")
+                s.set_meta("epoch", "2")
+
+        thread = threading.Thread(target=sealer)
+        thread.start()
+        with storage.write() as s:
+            assert s.lock_meta("epoch", exclusive=False) == "1"
+            shared_holds.set()
+            thread.join(timeout=0.5)  # the sealer must still be waiting for us
+            order.append("payment")
+        thread.join()
+        assert order == ["payment", "sealer"]
+        with storage.read() as s:
+            assert s.lock_meta("epoch", exclusive=False) == "2"
+
     def test_error_rolls_back_the_whole_session(self, storage: Storage) -> None:
         with pytest.raises(RuntimeError), storage.write() as s:
             s.insert_utxos([utxo(1)])
