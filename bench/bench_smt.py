@@ -1,0 +1,108 @@
+"""Benchmark of the sparse Merkle tree (run by hand: ``python bench/bench_smt.py [--quick]``).
+
+Absolute figures depend on the machine, so each one is also given against raw SHA-256
+calls per second measured in the same run: a block's cost in "hash equivalents" moves
+far less between machines than its cost in seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import time
+from hashlib import sha256
+
+from fontana.smt import MemoryNodeStore, SparseMerkleTree, prune
+
+BUILD_BATCH = 50_000
+
+
+def sha256_per_second(n: int = 1_000_000) -> float:
+    """Baseline: one-shot SHA-256 of 64-byte inputs, the size of a node hash's payload."""
+    data = [bytes([i & 255]) * 64 for i in range(1024)]
+    start = time.perf_counter()
+    for i in range(n):
+        sha256(data[i & 1023]).digest()
+    return n / (time.perf_counter() - start)
+
+
+def build(size: int, rng: random.Random) -> tuple[SparseMerkleTree, MemoryNodeStore, list[bytes]]:
+    """A tree of ``size`` leaves, old versions pruned so memory holds one version."""
+    store = MemoryNodeStore()
+    tree = SparseMerkleTree(store)
+    keys = [rng.randbytes(32) for _ in range(size)]
+    for version, start in enumerate(range(0, size, BUILD_BATCH), start=1):
+        tree.apply_batch(
+            version, {k: sha256(k).digest() for k in keys[start : start + BUILD_BATCH]}
+        )
+        prune(store, version)
+    return tree, store, keys
+
+
+def blocks(
+    tree: SparseMerkleTree, keys: list[bytes], rng: random.Random, count: int, size: int
+) -> tuple[float, float]:
+    """UTXO-like blocks (half spends of live keys, half new keys): (updates/s, hashes/update)."""
+    version = tree.latest_version or 0
+    work = []
+    for _ in range(count):
+        updates: dict[bytes, bytes | None] = {}
+        while len(updates) < size // 2:
+            i = rng.randrange(len(keys))
+            keys[i], keys[-1] = keys[-1], keys[i]
+            updates[keys.pop()] = None
+        for _ in range(size - size // 2):
+            key = rng.randbytes(32)
+            keys.append(key)
+            updates[key] = sha256(key).digest()
+        work.append(updates)
+    hashes = 0
+    start = time.perf_counter()
+    for updates in work:
+        version += 1
+        batch = tree.compute_batch(version, updates)
+        tree.store.write_batch(batch)
+        hashes += len(batch.new_nodes)  # one hash per new node, leaf or internal
+    elapsed = time.perf_counter() - start
+    return count * size / elapsed, hashes / (count * size)
+
+
+def proofs(
+    tree: SparseMerkleTree, keys: list[bytes], rng: random.Random, n: int
+) -> tuple[float, int]:
+    """(proofs/s for present keys, median encoded size in bytes)."""
+    sample = rng.sample(keys, n)
+    start = time.perf_counter()
+    made = [tree.prove(k) for k in sample]
+    elapsed = time.perf_counter() - start
+    return n / elapsed, int(statistics.median(len(p.to_bytes()) for p in made))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="10k and 100k leaves only")
+    parser.add_argument("--block", type=int, default=2000, help="updates per block")
+    parser.add_argument("--blocks", type=int, default=20, help="blocks per size")
+    args = parser.parse_args()
+    sizes = [10_000, 100_000] if args.quick else [10_000, 100_000, 1_000_000]
+    rng = random.Random(2026)
+    base = sha256_per_second()
+    print(f"baseline: {base:,.0f} sha256(64 B)/s\n")
+    print(
+        f"{'leaves':>9} {'updates/s':>10} {'hash/upd':>8} {'upd cost':>9} "
+        f"{'proofs/s':>9} {'proof cost':>10} {'median proof':>12}"
+    )
+    for size in sizes:
+        tree, _, keys = build(size, rng)
+        rate, per_update = blocks(tree, keys, rng, args.blocks, args.block)
+        prate, median = proofs(tree, keys, rng, 5000)
+        # Costs in hash equivalents: how many raw SHA-256 calls fit in the time of one.
+        print(
+            f"{size:>9,} {rate:>10,.0f} {per_update:>8.1f} {base / rate:>8.1f}h "
+            f"{prate:>9,.0f} {base / prate:>9.1f}h {median:>10} B"
+        )
+
+
+if __name__ == "__main__":
+    main()
