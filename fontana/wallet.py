@@ -231,11 +231,10 @@ def _write_atomic(path: Path, data: bytes, mode: int, overwrite: bool) -> None:
     tmp = path.with_name(f".{path.name}.tmp-{secrets.token_hex(6)}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     try:
-        try:
-            os.write(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
         if overwrite:
             os.replace(tmp, path)
         else:
