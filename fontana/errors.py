@@ -169,8 +169,27 @@ class ValueMismatchError(RejectedError):
     code = "value_mismatch"
 
 
-class AlreadyAppliedError(RejectedError):
-    """The exact transaction was applied before; not a double spend."""
+class UnknownWithdrawalError(RejectedError):
+    """A withdrawal event names a burn the ledger never saw."""
 
-    code = "already_applied"
-    exit_code = 0
+    code = "unknown_withdrawal"
+
+
+class AmountOverflowError(RejectedError):
+    """A sum of amounts beyond what the ledger can hold (2**63 - 1 utia)."""
+
+    code = "amount_overflow"
+
+
+# --- chain set-up -----------------------------------------------------------
+
+
+class GenesisError(FontanaError):
+    code = "genesis_invalid"
+    exit_code = 65
+
+
+class AlreadyInitializedError(GenesisError):
+    """The database holds a ledger already; genesis never overwrites one."""
+
+    code = "already_initialized"

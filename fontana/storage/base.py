@@ -150,6 +150,9 @@ class StorageSession(Protocol):
         ...
 
     def entries_in_block(self, height: int) -> list[EntryRecord]: ...
+    def entry_block_height(self, seq: int) -> int | None:
+        """Height of the block holding entry ``seq``; ``None`` while unsealed or unknown."""
+        ...
 
     # -- UTXO set
     def insert_utxos(self, utxos: Sequence[UtxoRecord]) -> None:

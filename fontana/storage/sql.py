@@ -187,6 +187,11 @@ class SQLSession:
         )
         return [_entry(r) for r in rows]
 
+    def entry_block_height(self, seq: int) -> int | None:
+        return self.conn.scalar(
+            sa.select(t.entries.c.block_height).where(t.entries.c.seq == seq)
+        )
+
     # -- UTXO set
 
     def insert_utxos(self, utxos: Sequence[UtxoRecord]) -> None:

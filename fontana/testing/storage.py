@@ -219,6 +219,11 @@ class StorageConformance:
             assert [e.entry_id for e in s.entries_in_block(1)] == [h(2), h(1)]
             assert [e.block_index for e in s.entries_in_block(1)] == [0, 1]
             assert [e.entry_id for e in s.unsealed_entries(10)] == [h(3)]
+            sealed, unsealed = s.get_entry(h(1)), s.get_entry(h(3))
+            assert sealed is not None and unsealed is not None
+            assert s.entry_block_height(sealed.seq or 0) == 1
+            assert s.entry_block_height(unsealed.seq or 0) is None
+            assert s.entry_block_height(10**9) is None
 
     def test_sealing_unknown_or_sealed_entries_fails(self, storage: Storage) -> None:
         with storage.write() as s:
