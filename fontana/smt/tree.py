@@ -27,6 +27,7 @@ from fontana.smt.proof import (
 )
 from fontana.smt.store import (
     EMPTY_ROOT_KEY,
+    INTERNAL_TAG,
     KIND_INTERNAL,
     KIND_LEAF,
     LEAF_TAG,
@@ -50,7 +51,7 @@ _DEPTH = [d.to_bytes(2, "big") for d in range(MAX_DEPTH + 1)]
 _NBYTES = [(d + 7) // 8 for d in range(MAX_DEPTH + 1)]
 _PAD = [8 * ((d + 7) // 8) - d for d in range(MAX_DEPTH + 1)]
 # Internal node header per (left kind, right kind): tag, then kinds byte.
-_HEADER = {(lk, rk): bytes([0x01, lk << 4 | rk]) for lk in range(3) for rk in range(3)}
+_HEADER = {(lk, rk): bytes([INTERNAL_TAG, lk << 4 | rk]) for lk in range(3) for rk in range(3)}
 
 
 def _suffix(depth: int, path: int) -> bytes:
