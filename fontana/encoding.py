@@ -101,7 +101,8 @@ class Reader:
         self._pos = 0
         self._path = [what]
 
-    def _name(self, field: str) -> str:
+    def path(self, field: str = "") -> str:
+        """Dotted name of ``field`` under the current scope, for error messages."""
         return ".".join([*self._path, field]) if field else ".".join(self._path)
 
     @contextmanager
@@ -120,7 +121,7 @@ class Reader:
     def fixed(self, size: int, field: str) -> bytes:
         if self.remaining < size:
             raise EncodingError(
-                f"{self._name(field)}: truncated, needs {size} bytes, {self.remaining} left"
+                f"{self.path(field)}: truncated, needs {size} bytes, {self.remaining} left"
             )
         out = self._data[self._pos : self._pos + size]
         self._pos += size
@@ -144,28 +145,28 @@ class Reader:
     def varbytes(self, max_len: int, field: str) -> bytes:
         n = self.u32(field)
         if n > max_len:
-            raise EncodingError(f"{self._name(field)}: length {n} above the maximum {max_len}")
+            raise EncodingError(f"{self.path(field)}: length {n} above the maximum {max_len}")
         return self.fixed(n, field)
 
     def string(self, max_len: int, field: str) -> str:
         n = self.u8(field)
         if n > max_len:
-            raise EncodingError(f"{self._name(field)}: length {n} above the maximum {max_len}")
+            raise EncodingError(f"{self.path(field)}: length {n} above the maximum {max_len}")
         try:
             return self.fixed(n, field).decode("utf-8")
         except UnicodeDecodeError:
-            raise EncodingError(f"{self._name(field)}: not valid UTF-8") from None
+            raise EncodingError(f"{self.path(field)}: not valid UTF-8") from None
 
     def count(self, max_count: int, field: str) -> int:
         n = self.u16(field)
         if n > max_count:
-            raise EncodingError(f"{self._name(field)}: {n} items, above the maximum {max_count}")
+            raise EncodingError(f"{self.path(field)}: {n} items, above the maximum {max_count}")
         return n
 
     def option(self, field: str) -> bool:
         tag = self.u8(field)
         if tag > 1:
-            raise EncodingError(f"{self._name(field)}: option tag {tag}, expected 0 or 1")
+            raise EncodingError(f"{self.path(field)}: option tag {tag}, expected 0 or 1")
         return tag == 1
 
     def enum(self, allowed: type[E], field: str) -> E:
@@ -174,12 +175,12 @@ class Reader:
         try:
             return allowed(value)
         except ValueError:
-            raise EncodingError(f"{self._name(field)}: unknown value {value}") from None
+            raise EncodingError(f"{self.path(field)}: unknown value {value}") from None
 
     def error(self, field: str, message: str) -> EncodingError:
         """An error for a semantic check the caller makes, named like the others."""
-        return EncodingError(f"{self._name(field)}: {message}")
+        return EncodingError(f"{self.path(field)}: {message}")
 
     def finish(self) -> None:
         if self.remaining:
-            raise EncodingError(f"{self._name('')}: {self.remaining} trailing bytes")
+            raise EncodingError(f"{self.path('')}: {self.remaining} trailing bytes")

@@ -1,0 +1,69 @@
+"""Fontana's data model: every value that is hashed, signed, stored or sent.
+
+Each model is a frozen attrs class, validated on construction, with one
+canonical byte form (``to_bytes``/``from_bytes``, see docs/protocol.md) and
+one JSON form (``to_json``/``from_json``). Decoding either form is strict.
+"""
+
+from fontana.models.chain import Block, BlockHeader, SignedHeader
+from fontana.models.entry import (
+    MAX_ENTRY_BODY,
+    Entry,
+    EntryType,
+    decode_entry,
+    encode_entry,
+    entry_from_json,
+    entry_id,
+    entry_to_json,
+    entry_type,
+)
+from fontana.models.genesis import MAX_ALLOCATIONS, Allocation, Genesis
+from fontana.models.receipt import Receipt, SignedReceipt
+from fontana.models.records import UTXO, Deposit, FeeCredit, WithdrawalConfirmation, utxo_key
+from fontana.models.tx import (
+    MAX_INPUTS,
+    MAX_MEMO,
+    MAX_OUTPUTS,
+    MAX_WITNESSES,
+    OutPoint,
+    Transaction,
+    TxKind,
+    TxOutput,
+    WithdrawalRequest,
+    Witness,
+)
+
+__all__ = [
+    "MAX_ALLOCATIONS",
+    "MAX_ENTRY_BODY",
+    "MAX_INPUTS",
+    "MAX_MEMO",
+    "MAX_OUTPUTS",
+    "MAX_WITNESSES",
+    "UTXO",
+    "Allocation",
+    "Block",
+    "BlockHeader",
+    "Deposit",
+    "Entry",
+    "EntryType",
+    "FeeCredit",
+    "Genesis",
+    "OutPoint",
+    "Receipt",
+    "SignedHeader",
+    "SignedReceipt",
+    "Transaction",
+    "TxKind",
+    "TxOutput",
+    "WithdrawalConfirmation",
+    "WithdrawalRequest",
+    "Witness",
+    "decode_entry",
+    "encode_entry",
+    "entry_from_json",
+    "entry_id",
+    "entry_to_json",
+    "entry_type",
+    "utxo_key",
+]
