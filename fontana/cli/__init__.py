@@ -37,16 +37,12 @@ def cli(verbose: int) -> None:
 
 def _register_builtin_commands() -> None:
     from fontana.cli.config_commands import config_group
+    from fontana.cli.ledger_commands import LEDGER_COMMANDS
     from fontana.cli.plugin_commands import plugins_command
+    from fontana.cli.wallet_commands import init_command, show_command
 
-    cli.add_command(plugins_command)
-    cli.add_command(config_group)
-    try:
-        from fontana.cli.wallet_commands import init_command, show_command
-    except ImportError:  # pragma: no cover - only while the wallet is being written
-        return
-    cli.add_command(init_command)
-    cli.add_command(show_command)
+    for command in (plugins_command, config_group, init_command, show_command, *LEDGER_COMMANDS):
+        cli.add_command(command)
 
 
 def _register_plugin_commands() -> None:

@@ -1,0 +1,228 @@
+"""Ledger commands: genesis, balance, utxos, transfer, trigger-deposit."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import click
+
+from fontana.address import decode_address, encode_address
+from fontana.amounts import format_amount, parse_amount
+from fontana.cli.output import emit, json_option
+from fontana.config import Settings, load_settings
+from fontana.errors import InsufficientFundsError
+from fontana.ledger import Ledger, open_ledger
+from fontana.models import UTXO, Deposit, OutPoint, Transaction, TxKind, TxOutput
+from fontana.wallet import load_key
+
+#: How long a CLI transfer stays valid if it is not sealed.
+DEFAULT_EXPIRY_S = 600
+
+
+def _address_or_own(settings: Settings, address: str | None) -> bytes:
+    if address is not None:
+        return decode_address(address)
+    return load_key(settings.home, settings.wallet.key_name, settings.wallet.passphrase).public_key
+
+
+def _utxo_json(u: UTXO) -> dict[str, Any]:
+    return {"txid": u.txid.hex(), "index": u.index, "amount": str(u.amount)}
+
+
+@click.command("genesis")
+@click.argument("genesis_file", type=click.Path(dir_okay=False, path_type=Path))
+@json_option
+def genesis_command(genesis_file: Path, as_json: bool) -> None:
+    """Create the ledger from GENESIS_FILE: schema, genesis UTXOs and block 0."""
+    from fontana.genesis import initialize, load_genesis_file
+    from fontana.ledger import open_proofs
+    from fontana.storage import open_storage
+
+    settings = load_settings()
+    genesis = load_genesis_file(genesis_file)
+    block = initialize(open_storage(settings), open_proofs(settings), genesis)
+    data = {
+        "chain_id": genesis.chain_id,
+        "genesis_hash": genesis.hash.hex(),
+        "allocations": len(genesis.allocations),
+        "block": {"height": block.height, "hash": block.hash.hex()},
+        "state_root": block.state_root.hex(),
+    }
+    emit(
+        data,
+        as_json,
+        lambda d: (
+            f"chain {d['chain_id']} created: block 0 {d['block']['hash']}\n"
+            f"state root {d['state_root']} ({d['allocations']} allocations)"
+        ),
+    )
+
+
+@click.command("balance")
+@click.argument("address", required=False)
+@json_option
+def balance_command(address: str | None, as_json: bool) -> None:
+    """Spendable balance of ADDRESS (default: your wallet)."""
+    settings = load_settings()
+    owner = _address_or_own(settings, address)
+    amount = open_ledger(settings).balance(owner)
+    data = {"address": encode_address(owner), "balance": str(amount)}
+    emit(data, as_json, lambda d: f"{d['address']}: {format_amount(amount)}")
+
+
+@click.command("utxos")
+@click.argument("address", required=False)
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many.")
+@json_option
+def utxos_command(address: str | None, limit: int | None, as_json: bool) -> None:
+    """Unspent outputs of ADDRESS (default: your wallet), oldest first."""
+    settings = load_settings()
+    owner = _address_or_own(settings, address)
+    utxos = open_ledger(settings).utxos(owner, limit)
+    data = {"address": encode_address(owner), "utxos": [_utxo_json(u) for u in utxos]}
+    emit(
+        data,
+        as_json,
+        lambda d: (
+            "\n".join(f"{u['txid']}:{u['index']}  {u['amount']} utia" for u in d["utxos"])
+            or "no unspent outputs"
+        ),
+    )
+
+
+def select_utxos(utxos: list[UTXO], needed: int) -> list[UTXO]:
+    """Largest first: fewest inputs, so fewest signatures and smallest transactions."""
+    chosen, total = [], 0
+    for utxo in sorted(utxos, key=lambda u: u.amount, reverse=True):
+        if total >= needed:
+            break
+        chosen.append(utxo)
+        total += utxo.amount
+    if total < needed:
+        raise InsufficientFundsError(f"wallet holds {total} utia, the transfer needs {needed}")
+    return chosen[:64]
+
+
+def build_transfer(
+    ledger: Ledger,
+    signing_key: Any,
+    recipient: bytes,
+    amount: int,
+    fee: int,
+    expiry_ms: int,
+    memo: bytes = b"",
+) -> Transaction:
+    """A signed transfer from the key's UTXOs to ``recipient``, change back to the key."""
+    owner = bytes(signing_key.verify_key)
+    inputs = select_utxos(ledger.utxos(owner), amount + fee)
+    change = sum(u.amount for u in inputs) - amount - fee
+    outputs = [TxOutput(recipient, amount)] + ([TxOutput(owner, change)] if change else [])
+    tx = Transaction(
+        kind=TxKind.TRANSFER,
+        chain_id=ledger.chain_id,
+        inputs=tuple(OutPoint(u.txid, u.index) for u in inputs),
+        outputs=tuple(outputs),
+        fee=fee,
+        expiry_ms=expiry_ms,
+        payload_hash=None,
+        memo=memo,
+        withdrawal=None,
+        witnesses=(),
+    )
+    return tx.sign(signing_key)
+
+
+@click.command("transfer")
+@click.argument("amount")
+@click.argument("address")
+@click.option("--fee", default=None, help="Fee (default: the chain's minimum).")
+@click.option("--memo", default="", help="Free text recorded with the transfer (UTF-8).")
+@click.option("--expiry-seconds", type=click.IntRange(min=1), default=DEFAULT_EXPIRY_S)
+@json_option
+def transfer_command(
+    amount: str, address: str, fee: str | None, memo: str, expiry_seconds: int, as_json: bool
+) -> None:
+    """Send AMOUNT (e.g. 1500, 1500utia, 1.5tia) to ADDRESS from your wallet."""
+    settings = load_settings()
+    value = parse_amount(amount)
+    recipient = decode_address(address)
+    wallet = load_key(settings.home, settings.wallet.key_name, settings.wallet.passphrase)
+    ledger = open_ledger(settings)
+    fee_value = ledger.min_fee if fee is None else parse_amount(fee, allow_zero=True)
+    tx = build_transfer(
+        ledger,
+        wallet.signing_key,
+        recipient,
+        value,
+        fee_value,
+        ledger.clock() + expiry_seconds * 1000,
+        memo.encode("utf-8"),
+    )
+    result = ledger.apply_transaction(tx)
+    data = {
+        "txid": result.txid.hex(),
+        "seq": result.seq,
+        "amount": str(value),
+        "fee": str(fee_value),
+        "to": address,
+        "status": "already_applied" if result.already_applied else "pending",
+    }
+    emit(data, as_json, lambda d: f"sent {format_amount(value)} to {address}\ntxid {d['txid']}")
+
+
+@click.command("trigger-deposit")
+@click.argument("amount")
+@click.argument("address", required=False)
+@click.option("--l1-tx", default=None, help="L1 transaction hash (hex); a retry credits nothing.")
+@click.option("--log-index", type=click.IntRange(min=0, max=2**32 - 1), default=0)
+@json_option
+def trigger_deposit_command(
+    amount: str, address: str | None, l1_tx: str | None, log_index: int, as_json: bool
+) -> None:
+    """Credit a devnet deposit of AMOUNT to ADDRESS (default: your wallet)."""
+    settings = load_settings()
+    value = parse_amount(amount)
+    recipient = _address_or_own(settings, address)
+    try:
+        l1_tx_hash = bytes.fromhex(l1_tx) if l1_tx is not None else os.urandom(32)
+    except ValueError:
+        raise click.BadParameter(f"{l1_tx!r} is not hex", param_hint="--l1-tx") from None
+    deposit = Deposit(
+        l1_chain_id=0,
+        vault=bytes(20),
+        l1_tx_hash=l1_tx_hash,
+        log_index=log_index,
+        l1_block=0,
+        depositor=bytes(20),
+        recipient=recipient,
+        amount=value,
+    )
+    result = open_ledger(settings).process_deposit_event(deposit)
+    data = {
+        "deposit_id": result.entry_id.hex(),
+        "l1_tx_hash": l1_tx_hash.hex(),
+        "log_index": log_index,
+        "to": encode_address(recipient),
+        "amount": str(value),
+        "credited": result.credited,
+    }
+    emit(
+        data,
+        as_json,
+        lambda d: (
+            f"credited {format_amount(value)} to {d['to']}"
+            if d["credited"]
+            else f"deposit {d['l1_tx_hash']}:{log_index} was credited before; nothing changed"
+        ),
+    )
+
+
+LEDGER_COMMANDS = (
+    genesis_command,
+    balance_command,
+    utxos_command,
+    transfer_command,
+    trigger_deposit_command,
+)

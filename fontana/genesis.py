@@ -1,0 +1,81 @@
+"""Creating a chain: the genesis file, block 0 and the ledger's first state.
+
+Block 0 is derived from the genesis file alone (it is never signed or
+posted to DA: its signature is 64 zero bytes), so anyone holding
+``genesis.json`` rebuilds it bit for bit. Its ``prev_hash`` is the genesis
+hash, which binds every later block to this one genesis.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from fontana.errors import AlreadyInitializedError, DuplicateError, EncodingError, GenesisError
+from fontana.hashing import merkle_root
+from fontana.interfaces import ProofProvider
+from fontana.ledger.ledger import MAX_LEDGER_AMOUNT, META_GENESIS, META_OPEN_TS, block_record
+from fontana.models import UTXO, BlockHeader, Genesis, SignedHeader, utxo_key
+from fontana.storage.base import BlockRecord, Storage, UtxoRecord
+
+UNSIGNED = bytes(64)
+
+
+def load_genesis_file(path: Path) -> Genesis:
+    """Parse and validate ``genesis.json``; errors name the file and the problem."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise GenesisError(f"{path}: cannot read: {exc.strerror}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise GenesisError(f"{path}: not valid JSON: {exc}") from None
+    try:
+        genesis = Genesis.from_json(data)
+    except EncodingError as exc:
+        raise GenesisError(f"{path}: {exc.message}") from None
+    total = sum(amount for _, amount in genesis.allocations)
+    if total > MAX_LEDGER_AMOUNT:
+        raise GenesisError(f"{path}: allocations total {total} utia, above {MAX_LEDGER_AMOUNT}")
+    return genesis
+
+
+def genesis_utxos(genesis: Genesis) -> list[UTXO]:
+    gid = genesis.hash
+    return [UTXO(owner, amount, gid, i) for i, (owner, amount) in enumerate(genesis.allocations)]
+
+
+def genesis_header(genesis: Genesis, state_root: bytes) -> SignedHeader:
+    header = BlockHeader(
+        version=1,
+        chain_id=genesis.chain_id,
+        height=0,
+        prev_hash=genesis.hash,
+        timestamp_ms=genesis.genesis_time_ms,
+        tx_root=merkle_root([]),
+        state_root=state_root,
+        tx_count=0,
+        proposer=genesis.sequencer,
+    )
+    return SignedHeader(header, UNSIGNED)
+
+
+def initialize(storage: Storage, proofs: ProofProvider, genesis: Genesis) -> BlockRecord:
+    """Create the schema, the genesis UTXOs and block 0; refuse an initialized database."""
+    storage.create_schema()
+    utxos = genesis_utxos(genesis)
+    with storage.write() as s:
+        try:
+            s.insert_meta(META_GENESIS, genesis.to_bytes().hex())
+        except DuplicateError:
+            raise AlreadyInitializedError(
+                f"{storage.url} already holds a ledger; genesis never overwrites one "
+                "(use a new database)"
+            ) from None
+        s.insert_meta(META_OPEN_TS, str(genesis.genesis_time_ms))
+        s.insert_utxos(
+            [UtxoRecord(u.txid, u.index, u.owner, u.amount, created_seq=None) for u in utxos]
+        )
+        root = proofs.apply_batch(s, 0, {utxo_key(u.outpoint): u.leaf_value_hash() for u in utxos})
+        record = block_record(genesis_header(genesis, root), committed=True)
+        s.insert_block(record)
+    return record

@@ -1,0 +1,28 @@
+"""The ledger engine: validation, atomic application, blocks and proofs."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from fontana.ledger.ledger import ApplyResult, DepositResult, Ledger, TxStatus
+
+if TYPE_CHECKING:
+    from fontana.config import Settings
+    from fontana.interfaces import ProofProvider
+
+__all__ = ["ApplyResult", "DepositResult", "Ledger", "TxStatus", "open_ledger", "open_proofs"]
+
+
+def open_proofs(settings: Settings) -> ProofProvider:
+    """The proof provider ``proofs.provider`` names, via its plugin."""
+    from fontana.plugins import get_host
+
+    spec = get_host().backends("proofs").resolve(settings.proofs.provider)
+    return spec.factory(settings)  # type: ignore[no-any-return]
+
+
+def open_ledger(settings: Settings) -> Ledger:
+    """The configured ledger (storage and proof provider from the settings)."""
+    from fontana.storage import open_storage
+
+    return Ledger.load(open_storage(settings), open_proofs(settings))

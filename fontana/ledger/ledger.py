@@ -1,0 +1,442 @@
+"""The ledger: validates state changes and applies each atomically.
+
+Checks run cheapest first and signatures before any database work, so a
+flood of bad payments never holds a lock. Everything that changes state
+(payments, credited deposits, withdrawal confirmations, fee credits) is an
+*entry* in one ordered log; the sequencer cuts that log into blocks, which
+is why the genesis file plus the blocks reproduce the whole state.
+
+Time: a transaction is valid in a block iff ``expiry_ms >= block timestamp``.
+A block's timestamp is the moment its collection window opened (the previous
+block's seal), kept in storage as the ``open_block_ts`` epoch value. Payments
+read it under a shared lock and sealing takes it exclusively, so the block
+that carries a payment is always the one whose timestamp the payment was
+checked against, and replaying blocks gives the same verdicts without any
+wall clock. Payments are also refused once the wall clock passes their expiry
+(a stricter check, so replay never disagrees).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+
+import attrs
+from nacl.signing import SigningKey
+
+from fontana.errors import (
+    AmountOverflowError,
+    BadSignatureError,
+    DuplicateError,
+    ExpiredError,
+    FeeTooLowError,
+    InputSpentError,
+    InsufficientFundsError,
+    NotInitializedError,
+    UnknownInputError,
+    UnknownWithdrawalError,
+    ValueMismatchError,
+    WrongChainError,
+)
+from fontana.hashing import merkle_root
+from fontana.interfaces import ProofProvider
+from fontana.ledger.changes import created_utxos, tree_updates
+from fontana.models import (
+    UTXO,
+    Block,
+    BlockHeader,
+    Deposit,
+    Entry,
+    EntryType,
+    FeeCredit,
+    Genesis,
+    OutPoint,
+    SignedHeader,
+    Transaction,
+    WithdrawalConfirmation,
+    decode_entry,
+    entry_id,
+    utxo_key,
+)
+from fontana.storage.base import (
+    BlockRecord,
+    DepositRecord,
+    EntryRecord,
+    Storage,
+    StorageSession,
+    UtxoRecord,
+    WithdrawalRecord,
+)
+
+#: Largest amount or sum the ledger holds: databases store signed 64-bit integers.
+MAX_LEDGER_AMOUNT = 2**63 - 1
+
+META_GENESIS = "genesis"
+META_OPEN_TS = "open_block_ts"
+
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@attrs.frozen
+class ApplyResult:
+    """A payment the ledger holds; ``already_applied`` when it was a resubmission."""
+
+    txid: bytes
+    seq: int
+    fee: int
+    already_applied: bool = False
+
+
+@attrs.frozen
+class DepositResult:
+    entry_id: bytes
+    utxo: UTXO
+    credited: bool  # False: this L1 event was credited before
+
+
+@attrs.frozen
+class TxStatus:
+    """``pending`` (applied, not yet in a block), ``sealed`` or ``unknown``."""
+
+    state: str
+    seq: int | None = None
+    block_height: int | None = None
+
+
+def _checked_sum(amounts: Sequence[int], what: str) -> int:
+    total = sum(amounts)
+    if total > MAX_LEDGER_AMOUNT:
+        raise AmountOverflowError(f"{what} total {total} utia exceeds {MAX_LEDGER_AMOUNT}")
+    return total
+
+
+class Ledger:
+    """One chain's ledger on one storage; safe to use from many processes at once."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        proofs: ProofProvider,
+        genesis: Genesis,
+        clock: Callable[[], int] = now_ms,
+    ) -> None:
+        self.storage = storage
+        self.proofs = proofs
+        self.genesis = genesis
+        self.chain_id = genesis.chain_id
+        self.min_fee = genesis.min_fee
+        self.clock = clock
+
+    @classmethod
+    def load(
+        cls, storage: Storage, proofs: ProofProvider, clock: Callable[[], int] = now_ms
+    ) -> Ledger:
+        """The ledger a ``fontana genesis`` run created in ``storage``."""
+        with storage.read() as s:
+            raw = s.get_meta(META_GENESIS)
+        if raw is None:
+            raise NotInitializedError(
+                f"{storage.url} has no genesis; run `fontana genesis genesis.json` first"
+            )
+        return cls(storage, proofs, Genesis.from_bytes(bytes.fromhex(raw)), clock)
+
+    # -- payments -----------------------------------------------------------------
+
+    def check_stateless(self, tx: Transaction, wall_ms: int | None) -> None:
+        """Everything that needs no database: chain, shape, fee, expiry, signatures."""
+        if tx.chain_id != self.chain_id:
+            raise WrongChainError(
+                f"transaction is for chain {tx.chain_id!r}, not {self.chain_id!r}"
+            )
+        if tx.fee < self.min_fee:
+            raise FeeTooLowError(f"fee {tx.fee} utia is below the minimum {self.min_fee}")
+        if wall_ms is not None and tx.expiry_ms < wall_ms:
+            raise ExpiredError(f"transaction expired at {tx.expiry_ms} (now {wall_ms})")
+        if not tx.witnesses:
+            raise BadSignatureError("transaction is not signed")
+        if not tx.verify_witnesses():
+            raise BadSignatureError("a signature does not verify")
+
+    def _apply_tx(
+        self, s: StorageSession, tx: Transaction, block_ts: int, applied_at_ms: int
+    ) -> ApplyResult:
+        """The stateful half, inside the caller's session. Raises on any rejection."""
+        txid = tx.txid
+        if tx.expiry_ms < block_ts:
+            raise ExpiredError(f"transaction expired at {tx.expiry_ms}, block time {block_ts}")
+        existing = s.get_entry(txid)
+        if existing is not None:
+            return ApplyResult(txid, existing.seq or 0, existing.fee, already_applied=True)
+        keys = [(i.txid, i.index) for i in tx.inputs]
+        found = s.get_utxos(keys)
+        for key in keys:
+            record = found.get(key)
+            if record is None:
+                raise UnknownInputError(f"input {key[0].hex()}:{key[1]} does not exist")
+            if record.spent_seq is not None:
+                raise InputSpentError(f"input {key[0].hex()}:{key[1]} is spent already")
+        owners = {r.owner for r in found.values()}
+        signers = {w.pubkey for w in tx.witnesses}
+        if owners != signers:
+            missing = owners - signers
+            raise BadSignatureError(
+                f"missing signature of input owner {next(iter(missing)).hex()}"
+                if missing
+                else "signed by a key that owns no input"
+            )
+        total_in = _checked_sum([r.amount for r in found.values()], "input")
+        burn = tx.withdrawal.amount if tx.withdrawal is not None else 0
+        total_out = _checked_sum([o.amount for o in tx.outputs] + [tx.fee, burn], "output")
+        if total_in < total_out:
+            raise InsufficientFundsError(
+                f"inputs hold {total_in} utia, outputs + fee{' + burn' if burn else ''} "
+                f"need {total_out}"
+            )
+        if total_in > total_out:
+            raise ValueMismatchError(
+                f"inputs hold {total_in} utia but outputs + fee account for {total_out}; "
+                "add a change output"
+            )
+        seq = s.insert_entry(
+            EntryRecord(txid, EntryType.TRANSACTION, tx.to_bytes(), tx.fee, applied_at_ms)
+        )
+        s.spend_utxos(keys, spent_by=txid, seq=seq)
+        s.insert_utxos([_record(u, seq) for u in created_utxos(tx)])
+        if tx.withdrawal is not None:
+            s.insert_withdrawal(
+                WithdrawalRecord(txid, tx.withdrawal.l1_recipient, tx.withdrawal.amount)
+            )
+        return ApplyResult(txid, seq, tx.fee)
+
+    def apply_transaction(self, tx: Transaction) -> ApplyResult:
+        """Validate and apply one payment atomically; typed error and no change otherwise."""
+        wall = self.clock()
+        self.check_stateless(tx, wall)
+        try:
+            with self.storage.write() as s:
+                block_ts = self._epoch(s, exclusive=False)
+                return self._apply_tx(s, tx, block_ts, wall)
+        except (InputSpentError, DuplicateError):
+            # Lost a race: to the same transaction (a retry) or to a double spend.
+            status = self.transaction_status(tx.txid)
+            if status.state == "unknown":
+                raise
+            return ApplyResult(tx.txid, status.seq or 0, tx.fee, already_applied=True)
+
+    # -- bridge events -------------------------------------------------------------
+
+    def process_deposit_event(self, deposit: Deposit) -> DepositResult:
+        """Credit an L1 deposit once, whatever the number of deliveries."""
+        did = deposit.id
+        utxo = UTXO(deposit.recipient, deposit.amount, did, 0)
+        if deposit.amount > MAX_LEDGER_AMOUNT:
+            raise AmountOverflowError(f"deposit of {deposit.amount} utia is too large")
+        with self.storage.write() as s:
+            self._epoch(s, exclusive=False)
+            fresh = s.insert_deposit(
+                DepositRecord(
+                    deposit.l1_tx_hash,
+                    deposit.log_index,
+                    did,
+                    deposit.recipient,
+                    deposit.amount,
+                    deposit.l1_block,
+                )
+            )
+            if fresh:
+                seq = s.insert_entry(
+                    EntryRecord(did, EntryType.DEPOSIT, deposit.to_bytes(), 0, self.clock())
+                )
+                s.insert_utxos([_record(utxo, seq)])
+        return DepositResult(did, utxo, credited=fresh)
+
+    def process_withdrawal_event(self, confirmation: WithdrawalConfirmation) -> bool:
+        """Mark a burn released on L1; ``False`` if it already was."""
+        with self.storage.write() as s:
+            self._epoch(s, exclusive=False)
+            if s.get_withdrawal(confirmation.burn_txid) is None:
+                raise UnknownWithdrawalError(
+                    f"no withdrawal burn {confirmation.burn_txid.hex()} on this ledger"
+                )
+            cid = confirmation.id
+            if not s.confirm_withdrawal(confirmation.burn_txid, confirmation.l1_tx_hash, cid):
+                return False
+            s.insert_entry(
+                EntryRecord(
+                    cid,
+                    EntryType.WITHDRAWAL_CONFIRMATION,
+                    confirmation.to_bytes(),
+                    0,
+                    self.clock(),
+                )
+            )
+        return True
+
+    # -- blocks ----------------------------------------------------------------
+
+    def _epoch(self, s: StorageSession, *, exclusive: bool) -> int:
+        value = s.lock_meta(META_OPEN_TS, exclusive=exclusive)
+        if value is None:
+            raise NotInitializedError(f"{self.storage.url} has no genesis")
+        return int(value)
+
+    def seal_block(
+        self,
+        signer: SigningKey,
+        *,
+        max_entries: int = 50_000,
+        max_entry_bytes: int | None = None,
+    ) -> Block:
+        """Cut the pending entries into the next block, with its fee credit and state root.
+
+        The tree batch, the block and the sealing of its entries commit in one
+        database transaction, so each header's root is exactly the tree's root
+        at that height. Entries that do not fit (``max_entries``,
+        ``max_entry_bytes`` of encoded entries) wait for the next block, which
+        then keeps this block's timestamp so their expiry checks still hold.
+        """
+        proposer = bytes(signer.verify_key)
+        with self.storage.write() as s:
+            block_ts = self._epoch(s, exclusive=True)
+            prev = s.latest_block()
+            if prev is None:
+                raise NotInitializedError(f"{self.storage.url} has no genesis block")
+            height = prev.height + 1
+            pending = s.unsealed_entries(max_entries + 1)
+            records, size = [], 0
+            budget = max_entry_bytes if max_entry_bytes is not None else None
+            for record in pending[:max_entries]:
+                entry_size = len(record.body) + 5
+                if budget is not None and size + entry_size > budget - FEE_ENTRY_ROOM:
+                    break
+                records.append(record)
+                size += entry_size
+            leftovers = len(records) < len(pending)
+            entries: list[Entry] = [decode_entry_record(r) for r in records]
+            fees = _checked_sum([r.fee for r in records], "fee")
+            if fees:
+                credit = FeeCredit(height, proposer, fees)
+                seq = s.insert_entry(
+                    EntryRecord(credit.id, EntryType.FEE_CREDIT, credit.to_bytes(), 0, block_ts)
+                )
+                s.insert_utxos([_record(u, seq) for u in created_utxos(credit)])
+                entries.append(credit)
+            ids = [entry_id(e) for e in entries]
+            root = self.proofs.apply_batch(s, height, tree_updates(entries))
+            header = BlockHeader(
+                version=1,
+                chain_id=self.chain_id,
+                height=height,
+                prev_hash=prev.hash,
+                timestamp_ms=block_ts,
+                tx_root=merkle_root(ids),
+                state_root=root,
+                tx_count=len(entries),
+                proposer=proposer,
+            )
+            signed = SignedHeader.sign(header, signer)
+            s.insert_block(block_record(signed))
+            s.seal_entries(height, ids)
+            if not leftovers:
+                s.set_meta(META_OPEN_TS, str(max(self.clock(), block_ts)))
+        return Block(signed, tuple(entries))
+
+    # -- queries -----------------------------------------------------------------
+
+    def balance(self, owner: bytes) -> int:
+        with self.storage.read() as s:
+            return s.balance(owner)
+
+    def utxos(self, owner: bytes, limit: int | None = None) -> list[UTXO]:
+        with self.storage.read() as s:
+            return [
+                UTXO(r.owner, r.amount, r.txid, r.output_index)
+                for r in s.unspent_by_owner(owner, limit)
+            ]
+
+    def transaction_status(self, txid: bytes) -> TxStatus:
+        with self.storage.read() as s:
+            record = s.get_entry(txid)
+        if record is None:
+            return TxStatus("unknown")
+        if record.block_height is None:
+            return TxStatus("pending", record.seq)
+        return TxStatus("sealed", record.seq, record.block_height)
+
+    def current_state_root(self) -> bytes:
+        """Root of the latest sealed block: the tree moves block by block, never between."""
+        with self.storage.read() as s:
+            latest = s.latest_block()
+            if latest is None:
+                raise NotInitializedError(f"{self.storage.url} has no genesis block")
+            return latest.state_root
+
+    def latest_block(self) -> BlockRecord:
+        with self.storage.read() as s:
+            latest = s.latest_block()
+        if latest is None:
+            raise NotInitializedError(f"{self.storage.url} has no genesis block")
+        return latest
+
+    def prove_utxo(self, outpoint: OutPoint, height: int) -> tuple[bytes, bytes | None, bytes]:
+        """``(state root, value hash or None, proof)`` of a UTXO at block ``height``.
+
+        A withdrawal is proven against the root of a block before its burn.
+        """
+        key = utxo_key(outpoint)
+        with self.storage.read() as s:
+            block = s.get_block(height)
+            if block is None:
+                raise KeyError(f"no block at height {height}")
+            proof = self.proofs.prove(s, key, height)
+            value = _proof_value(s, outpoint, block.height)
+        return block.state_root, value, proof
+
+
+#: Bytes kept free in a size-limited block for its fee-credit entry.
+FEE_ENTRY_ROOM = 128
+
+
+def _proof_value(s: StorageSession, outpoint: OutPoint, height: int) -> bytes | None:
+    """The UTXO's value hash if it existed at ``height``: created by then, not yet spent."""
+    key = (outpoint.txid, outpoint.index)
+    record = s.get_utxos([key]).get(key)
+    if record is None:
+        return None
+    # Genesis allocations have no entry: they exist from block 0.
+    created = 0 if record.created_seq is None else s.entry_block_height(record.created_seq)
+    if created is None or created > height:
+        return None
+    if record.spent_seq is not None:
+        spent = s.entry_block_height(record.spent_seq)
+        if spent is not None and spent <= height:
+            return None
+    return UTXO(record.owner, record.amount, record.txid, record.output_index).leaf_value_hash()
+
+
+def decode_entry_record(record: EntryRecord) -> Entry:
+    return decode_entry(
+        bytes([record.entry_type]) + len(record.body).to_bytes(4, "big") + record.body
+    )
+
+
+def _record(utxo: UTXO, seq: int | None) -> UtxoRecord:
+    return UtxoRecord(utxo.txid, utxo.index, utxo.owner, utxo.amount, created_seq=seq)
+
+
+def block_record(signed: SignedHeader, committed: bool = False) -> BlockRecord:
+    h = signed.header
+    return BlockRecord(
+        height=h.height,
+        hash=h.hash,
+        prev_hash=h.prev_hash,
+        header=signed.to_bytes(),
+        state_root=h.state_root,
+        tx_root=h.tx_root,
+        tx_count=h.tx_count,
+        timestamp_ms=h.timestamp_ms,
+        committed=committed,
+    )
