@@ -121,6 +121,37 @@ class DuplicateError(StorageError):
     code = "duplicate"
 
 
+# --- data availability ------------------------------------------------------
+
+
+class DAError(FontanaError):
+    """A DA layer refused or failed an operation."""
+
+    code = "da_error"
+
+    #: Whether trying the same call again later can succeed.
+    retryable: bool = False
+
+
+class DARetryableError(DAError):
+    """A passing failure: timeout, mempool congestion, node briefly unavailable."""
+
+    code = "da_retryable"
+    retryable = True
+
+
+class DAFatalError(DAError):
+    """A failure that repeating the same call cannot fix (bad auth, bad namespace)."""
+
+    code = "da_fatal"
+
+
+class BlobTooLargeError(DAFatalError):
+    """The blob exceeds the layer's size limit; the block must be cut smaller."""
+
+    code = "blob_too_large"
+
+
 # --- ledger rejections (codes are part of the public API) -----------------
 
 

@@ -84,8 +84,9 @@ def fontana_register_da_backends(register: RegisterBackend[DAFactory]) -> None:
     """Declare data-availability layers that blocks are posted to.
 
     ``da.url`` in the config selects one by scheme or name (``local:///dir``,
-    ``celestia+ws://host:26658``). ``factory(url, settings)`` returns a
-    :class:`fontana.interfaces.DALayer`.
+    ``celestia+ws://host:26658``). ``factory(url, settings, namespace)``
+    returns a :class:`fontana.interfaces.DALayer` bound to ``namespace`` (the
+    chain's 10 namespace bytes from its genesis).
 
     :param register: callback taking ``name``, ``factory``, and keyword-only
         ``schemes`` and ``description``.

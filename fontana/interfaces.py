@@ -32,13 +32,25 @@ class DAReference:
 
 @runtime_checkable
 class DALayer(Protocol):
-    """A data-availability layer that stores opaque blobs in one namespace."""
+    """A data-availability layer that stores opaque blobs in one namespace.
+
+    Failures raise :class:`fontana.errors.DAError` subclasses:
+    ``DARetryableError`` for what may pass, ``DAFatalError`` (and
+    ``BlobTooLargeError``) for what will not.
+    """
 
     #: Largest blob, in bytes, the layer accepts; the sequencer never exceeds it.
     max_blob_size: int
 
     def submit(self, blob: bytes) -> DAReference:
         """Post ``blob``; return once the layer has included it."""
+
+    def commitment(self, blob: bytes) -> bytes:
+        """The commitment ``submit`` would give ``blob``, computed locally.
+
+        Lets a poster that crashed after a submit find its blob on the layer
+        instead of posting it twice.
+        """
 
     def get(self, ref: DAReference) -> bytes | None:
         """The blob at ``ref``, or ``None`` if the layer has no such blob."""
@@ -126,7 +138,7 @@ class ChargingAdapter(Protocol):
 # --- factories handed to the register callbacks ---------------------------
 
 StorageFactory = Callable[[str, "Settings"], "Storage"]
-DAFactory = Callable[[str, "Settings"], DALayer]
+DAFactory = Callable[[str, "Settings", bytes], DALayer]
 L1WatcherFactory = Callable[[str, "Settings"], L1Watcher]
 ProofProviderFactory = Callable[["Settings"], ProofProvider]
 ChargingAdapterFactory = Callable[["Settings"], ChargingAdapter]
