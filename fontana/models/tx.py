@@ -110,7 +110,7 @@ class TxOutput(Canonical):
 class WithdrawalRequest(Canonical):
     """The burn a WITHDRAWAL transaction carries: who is paid on L1, and how much."""
 
-    NAME: ClassVar[str] = "withdrawal"
+    NAME: ClassVar[str] = "withdrawal_request"
     l1_recipient: bytes = attrs.field(validator=fixed_bytes(20))
     amount: int = attrs.field(validator=positive_amount)
 
@@ -126,7 +126,7 @@ class WithdrawalRequest(Canonical):
         return {"l1_recipient": self.l1_recipient.hex(), "amount": str(self.amount)}
 
     @classmethod
-    def from_json(cls, d: Any, what: str = "withdrawal") -> Self:
+    def from_json(cls, d: Any, what: str = "withdrawal_request") -> Self:
         d = json_fields(d, what, ("l1_recipient", "amount"))
         return cls(
             json_hex(d["l1_recipient"], f"{what}.l1_recipient", 20),

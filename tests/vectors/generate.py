@@ -1,0 +1,465 @@
+"""Write tests/vectors/encoding.json: canonical-encoding vectors for other implementations.
+
+Run ``python tests/vectors/generate.py``. Everything is derived from fixed
+seeds, so the output is byte-for-byte reproducible; tests/test_vectors.py
+checks that the committed file equals a fresh run. Invalid vectors are built
+from raw bytes, not through the models, so they can hold what the models refuse.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import struct
+import sys
+from pathlib import Path
+from typing import Any
+
+from nacl.signing import SigningKey
+
+from fontana.address import _CHARSET, _convertbits, _hrp_expand, _polymod, encode_address
+from fontana.hashing import ALL_TAGS, merkle_root, tagged_hash
+from fontana.models import (
+    UTXO,
+    Allocation,
+    Block,
+    BlockHeader,
+    Deposit,
+    FeeCredit,
+    Genesis,
+    OutPoint,
+    Receipt,
+    SignedHeader,
+    SignedReceipt,
+    Transaction,
+    TxKind,
+    TxOutput,
+    WithdrawalConfirmation,
+    WithdrawalRequest,
+    encode_entry,
+    entry_id,
+    entry_to_json,
+    utxo_key,
+)
+
+OUT = Path(__file__).with_name("encoding.json")
+U64_MAX = 2**64 - 1
+
+
+def h(label: str) -> bytes:
+    """A fixed 32-byte value named by ``label``."""
+    return hashlib.sha256(b"fontana/vectors/" + label.encode()).digest()
+
+
+def seed(i: int) -> bytes:
+    return bytes([i]) * 32
+
+
+def key(i: int) -> SigningKey:
+    return SigningKey(seed(i))
+
+
+def pub(i: int) -> bytes:
+    return bytes(key(i).verify_key)
+
+
+# --- valid values -------------------------------------------------------------------
+
+
+def transactions() -> list[tuple[str, Transaction, list[int]]]:
+    base = Transaction(
+        kind=TxKind.TRANSFER,
+        chain_id="devnet",
+        inputs=(OutPoint(h("genesis"), 0),),
+        outputs=(TxOutput(pub(2), 1_500_000), TxOutput(pub(1), 8_490_000)),
+        fee=10_000,
+        expiry_ms=1_764_000_000_000,
+    )
+    payment = Transaction(
+        kind=TxKind.PAYMENT,
+        chain_id="fontana-1",
+        inputs=(OutPoint(h("a"), 3), OutPoint(h("b"), 65535)),
+        outputs=(TxOutput(pub(2), 1),),
+        fee=0,
+        expiry_ms=U64_MAX,
+        payload_hash=h("GET /weather?city=lisbon"),
+        memo="invoice 42 ✓".encode(),
+    )
+    withdrawal = Transaction(
+        kind=TxKind.WITHDRAWAL,
+        chain_id="devnet",
+        inputs=(OutPoint(h("c"), 0),),
+        outputs=(),
+        fee=1,
+        expiry_ms=0,
+        withdrawal=WithdrawalRequest(bytes(range(20)), 2_000_000),
+    )
+    largest = Transaction(
+        kind=TxKind.PAYMENT,
+        chain_id="a" * 20 + "-0123456789",
+        inputs=tuple(OutPoint(h(f"in {i}"), i) for i in range(64)),
+        outputs=tuple(TxOutput(pub(i % 8 + 1), U64_MAX - i) for i in range(64)),
+        fee=U64_MAX,
+        expiry_ms=U64_MAX,
+        payload_hash=bytes(32),
+        memo=bytes(range(256)),
+    )
+    multisig = Transaction(
+        kind=TxKind.TRANSFER,
+        chain_id="devnet",
+        inputs=(OutPoint(h("d"), 0), OutPoint(h("e"), 1)),
+        outputs=(TxOutput(pub(3), 5),),
+        fee=2,
+        expiry_ms=1,
+    )
+    many = list(range(1, 65))
+    return [
+        ("transaction unsigned", base, []),
+        ("transaction transfer signed", base.sign(key(1)), [1]),
+        ("transaction payment with payload hash and memo", payment.sign(key(1)), [1]),
+        ("transaction withdrawal, no outputs", withdrawal.sign(key(4)), [4]),
+        ("transaction two witnesses", multisig.sign(key(1)).sign(key(2)), [1, 2]),
+        ("transaction every list and field at its maximum", _sign_all(largest, many), many),
+    ]
+
+
+def _sign_all(tx: Transaction, seeds: list[int]) -> Transaction:
+    for i in seeds:
+        tx = tx.sign(key(i))
+    return tx
+
+
+def records() -> list[tuple[str, Any]]:
+    deposit = Deposit(
+        l1_chain_id=31337,
+        vault=bytes.fromhex("5fbdb2315678afecb367f032d93f642f64180aa3"),
+        l1_tx_hash=h("l1 tx"),
+        log_index=7,
+        l1_block=1234,
+        depositor=bytes.fromhex("f39fd6e51aad88f6f4ce6ab8827279cfffb92266"),
+        recipient=pub(1),
+        amount=25_000_000,
+    )
+    deposit_max = Deposit(U64_MAX, b"\xff" * 20, b"\xff" * 32, 2**32 - 1, U64_MAX, b"\xff" * 20,
+                          b"\xff" * 32, U64_MAX)  # fmt: skip
+    return [
+        ("outpoint", OutPoint(h("x"), 1)),
+        ("outpoint max index", OutPoint(b"\xff" * 32, 65535)),
+        ("output", TxOutput(pub(1), 1)),
+        ("output max amount", TxOutput(pub(1), U64_MAX)),
+        ("withdrawal request", WithdrawalRequest(b"\x11" * 20, 1)),
+        ("utxo", UTXO(pub(1), 1_500_000, h("tx"), 0)),
+        ("utxo max", UTXO(b"\xff" * 32, U64_MAX, b"\xff" * 32, 65535)),
+        ("deposit", deposit),
+        ("deposit max", deposit_max),
+        ("withdrawal confirmation", WithdrawalConfirmation(h("burn"), h("payout"), 0, 99)),
+        ("fee credit", FeeCredit(7, pub(3), 30_000)),
+    ]
+
+
+def chain() -> list[tuple[str, Any, list[int]]]:
+    tx = transactions()[1][1]
+    deposit = records()[7][1]
+    confirmation = WithdrawalConfirmation(h("burn"), h("payout"), 0, 99)
+    credit = FeeCredit(7, pub(3), 10_000)
+    entries = (tx, deposit, confirmation, credit)
+
+    def header(height: int, count: int, root: bytes) -> BlockHeader:
+        return BlockHeader(
+            version=1,
+            chain_id="devnet",
+            height=height,
+            prev_hash=h(f"block {height - 1}"),
+            timestamp_ms=1_764_000_000_000 + height,
+            tx_root=root,
+            state_root=h(f"state {height}"),
+            tx_count=count,
+            proposer=pub(3),
+        )
+
+    empty_header = header(6, 0, merkle_root([]))
+    full_header = header(7, 4, merkle_root([entry_id(e) for e in entries]))
+    receipt = Receipt(
+        version=1,
+        chain_id="devnet",
+        txid=tx.txid,
+        payer=pub(1),
+        payee=pub(2),
+        amount=1_500_000,
+        resource_hash=h("GET /weather?city=lisbon"),
+        issued_at_ms=1_764_000_000_123,
+        ledger_seq=42,
+    )
+    genesis = Genesis(
+        chain_id="devnet",
+        genesis_time_ms=1_764_000_000_000,
+        sequencer=pub(3),
+        da_namespace=b"fontana\x00\x00\x01",
+        block_time_ms=1000,
+        min_fee=1000,
+        l1_confirmations=12,
+        allocations=(Allocation(pub(1), 10_000_000), Allocation(pub(2), 1), Allocation(pub(1), 5)),
+    )
+    empty_genesis = Genesis("x", 0, pub(3), bytes(10), 1, 0, 0, ())
+    return [
+        *[(f"entry {type(e).__name__}", ("entry", e), [1] if e is tx else []) for e in entries],
+        ("header", full_header, []),
+        ("signed header", SignedHeader.sign(full_header, key(3)), [3]),
+        ("block without entries", Block(SignedHeader.sign(empty_header, key(3)), ()), [3]),
+        (
+            "block with one entry of each type",
+            Block(SignedHeader.sign(full_header, key(3)), entries),
+            [1, 3],
+        ),
+        ("receipt", receipt, []),
+        ("signed receipt", SignedReceipt.sign(receipt, key(2)), [2]),
+        ("genesis", genesis, []),
+        ("genesis without allocations", empty_genesis, []),
+    ]
+
+
+def valid_vector(name: str, value: Any, seeds: list[int]) -> dict[str, Any]:
+    if isinstance(value, tuple):  # ("entry", entry): the tagged union, not the bare body
+        entry = value[1]
+        out = {"name": name, "type": "entry", "json": entry_to_json(entry)}
+        out |= {"hex": encode_entry(entry).hex(), "id": entry_id(entry).hex()}
+    else:
+        out = {
+            "name": name,
+            "type": value.NAME,
+            "json": value.to_json(),
+            "hex": value.to_bytes().hex(),
+        }
+        ident = _id(value)
+        if ident is not None:
+            out["id"] = ident.hex()
+    if isinstance(value, Transaction):
+        out["unsigned_hex"] = value.unsigned_bytes().hex()
+    if isinstance(value, UTXO):
+        out["key"] = utxo_key(value.outpoint).hex()
+    if seeds:
+        out["signing_seed"] = [seed(i).hex() for i in seeds]
+    return out
+
+
+def _id(value: Any) -> bytes | None:
+    """The tagged hash that names a value, for the types that have one."""
+    match value:
+        case Transaction():
+            return value.txid
+        case Deposit() | WithdrawalConfirmation() | FeeCredit() | Receipt():
+            return value.id
+        case BlockHeader() | Genesis():
+            return value.hash
+        case SignedHeader():
+            return value.header.hash
+        case SignedReceipt():
+            return value.receipt.id
+        case Block():
+            return value.header.header.hash
+        case UTXO():
+            return value.leaf_value_hash()
+    return None
+
+
+# --- invalid bytes ------------------------------------------------------------------
+
+
+def u8(v: int) -> bytes:
+    return struct.pack(">B", v)
+
+
+def u16(v: int) -> bytes:
+    return struct.pack(">H", v)
+
+
+def u32(v: int) -> bytes:
+    return struct.pack(">I", v)
+
+
+def u64(v: int) -> bytes:
+    return struct.pack(">Q", v)
+
+
+def raw_tx(**over: bytes) -> bytes:
+    """A hand-assembled transaction; ``over`` replaces named fields with raw bytes."""
+    parts = {
+        "version": u8(1),
+        "kind": u8(1),
+        "chain_id": u8(6) + b"devnet",
+        "inputs": u16(1) + h("in") + u16(0),
+        "outputs": u16(1) + pub(1) + u64(5),
+        "fee": u64(1),
+        "expiry_ms": u64(1000),
+        "payload_hash": u8(0),
+        "memo": u32(0),
+        "withdrawal": u8(0),
+        "witnesses": u16(0),
+    }
+    unknown = set(over) - set(parts)
+    assert not unknown, unknown
+    return b"".join(over.get(name, part) for name, part in parts.items())
+
+
+def invalid() -> list[dict[str, str]]:
+    good = raw_tx()
+    Transaction.from_bytes(good)  # the base of the mutations is itself valid
+    deposit = records()[7][1].to_bytes()
+    tx_entry = encode_entry(transactions()[1][1])
+    burn = u8(1) + b"\x22" * 20
+    header = chain()[4][1].to_bytes()
+    genesis = chain()[10][1].to_bytes()
+    cases: list[tuple[str, str, bytes, str, str]] = [
+        ("tx truncated", "transaction", good[:-1], "malformed", "last byte missing"),
+        ("tx empty input", "transaction", b"", "malformed", "no bytes at all"),
+        ("tx trailing byte", "transaction", good + b"\x00", "malformed", "one byte after the end"),
+        ("tx version 2", "transaction", raw_tx(version=u8(2)), "malformed", "unknown version"),
+        ("tx kind 0", "transaction", raw_tx(kind=u8(0)), "malformed", "enum value 0"),
+        ("tx kind 4", "transaction", raw_tx(kind=u8(4)), "malformed", "enum value 4"),
+        ("tx chain id upper case", "transaction", raw_tx(chain_id=u8(6) + b"Devnet"), "malformed",
+         "chain id outside [a-z0-9-]"),
+        ("tx chain id empty", "transaction", raw_tx(chain_id=u8(0)), "malformed", "chain id empty"),
+        ("tx chain id 33 chars", "transaction", raw_tx(chain_id=u8(33) + b"a" * 33), "malformed",
+         "chain id longer than 32"),
+        ("tx chain id not utf-8", "transaction", raw_tx(chain_id=u8(2) + b"\xc3\x28"),
+         "malformed", "invalid UTF-8"),
+        ("tx no inputs", "transaction", raw_tx(inputs=u16(0)), "malformed", "inputs need 1..64"),
+        ("tx 65 inputs", "transaction",
+         raw_tx(inputs=u16(65) + b"".join(h(f"i{i}") + u16(0) for i in range(65))),
+         "malformed", "list count above 64"),
+        ("tx duplicate input", "transaction", raw_tx(inputs=u16(2) + (h("in") + u16(0)) * 2),
+         "malformed", "the same outpoint twice"),
+        ("tx 65 outputs", "transaction", raw_tx(outputs=u16(65) + (pub(1) + u64(1)) * 65),
+         "malformed", "list count above 64"),
+        ("tx zero output", "transaction", raw_tx(outputs=u16(1) + pub(1) + u64(0)), "bad_amount",
+         "output amounts are positive"),
+        ("tx payload option tag 2", "transaction", raw_tx(payload_hash=u8(2) + bytes(32)),
+         "malformed", "option tag must be 0 or 1"),
+        ("tx memo 257 bytes", "transaction", raw_tx(memo=u32(257) + bytes(257)), "malformed",
+         "varbytes above its maximum of 256"),
+        ("tx memo length past end", "transaction", raw_tx(memo=u32(10) + bytes(3)), "malformed",
+         "declared length longer than the input"),
+        ("tx withdrawal kind without burn", "transaction", raw_tx(kind=u8(3)), "malformed",
+         "a withdrawal must carry a burn"),
+        ("tx burn on a transfer", "transaction", raw_tx(withdrawal=burn + u64(5)), "malformed",
+         "only a withdrawal carries a burn"),
+        ("tx zero burn", "transaction", raw_tx(kind=u8(3), withdrawal=burn + u64(0)),
+         "bad_amount", "burn amounts are positive"),
+        ("tx 65 witnesses", "transaction",
+         raw_tx(witnesses=u16(65) + b"".join(pub(i + 1) + bytes(64) for i in range(65))),
+         "malformed", "list count above 64"),
+        ("tx same witness twice", "transaction",
+         raw_tx(witnesses=u16(2) + (pub(1) + bytes(64)) * 2), "malformed", "one key signs once"),
+        ("deposit zero amount", "deposit", deposit[:-8] + u64(0), "bad_amount",
+         "deposits are positive"),
+        ("deposit truncated", "deposit", deposit[:-1], "malformed", "last byte missing"),
+        ("utxo zero amount", "utxo", pub(1) + u64(0) + h("tx") + u16(0), "bad_amount",
+         "outputs are positive"),
+        ("fee credit zero amount", "fee_credit", u64(1) + pub(3) + u64(0), "bad_amount",
+         "credits are positive"),
+        ("entry type 0", "entry", u8(0) + tx_entry[1:], "malformed", "enum value 0"),
+        ("entry type 5", "entry", u8(5) + tx_entry[1:], "malformed", "enum value 5"),
+        ("entry body over 1 MiB", "entry", u8(1) + u32(2**20 + 1), "malformed",
+         "rejected from the length alone, before reading the body"),
+        ("entry body with a trailing byte", "entry",
+         tx_entry[:1] + u32(len(tx_entry) - 4) + tx_entry[5:] + b"\x00", "malformed",
+         "the body holds one byte after the transaction"),
+        ("entry body of another type", "entry", u8(2) + tx_entry[1:], "malformed",
+         "a transaction body labelled as a deposit"),
+        ("header version 2", "header", u8(2) + header[1:], "malformed", "unknown version"),
+        ("header trailing byte", "header", header + b"\x00", "malformed", "one byte after the end"),
+        ("block count differs from header", "block",
+         chain()[6][1].to_bytes()[:-4] + u32(1) + tx_entry, "malformed",
+         "header.tx_count is 0 but the block holds one entry"),
+        ("genesis block time 0", "genesis",
+         genesis[:7 + 8 + 32 + 10] + u32(0) + genesis[7 + 8 + 32 + 10 + 4:], "malformed",
+         "block_time_ms must be positive"),
+        ("genesis zero allocation", "genesis", genesis[:-8] + u64(0), "bad_amount",
+         "allocations are positive"),
+        ("receipt version 0", "receipt", u8(0) + chain()[8][1].to_bytes()[1:], "malformed",
+         "unknown version"),
+    ]  # fmt: skip
+    return [{"name": n, "type": t, "hex": b.hex(), "error": e, "why": w} for n, t, b, e, w in cases]
+
+
+# --- hashes and addresses -------------------------------------------------------------
+
+
+def merkle_vectors() -> list[dict[str, Any]]:
+    out = []
+    for n in (0, 1, 2, 3, 4, 5, 7, 8, 9, 16, 17):
+        ids = [h(f"id {i}") for i in range(n)]
+        out.append({"ids": [i.hex() for i in ids], "root": merkle_root(ids).hex()})
+    return out
+
+
+def tagged_hash_vectors() -> list[dict[str, str]]:
+    return [
+        {"tag": tag, "data": data.hex(), "hash": tagged_hash(tag, data).hex()}
+        for tag in ALL_TAGS
+        for data in (b"", b"\x00\xff")
+    ]
+
+
+def _bech32(hrp: str, payload: bytes, const: int) -> str:
+    """Any bech32 variant of any payload: the invalid address vectors need both."""
+    data = _convertbits(payload, 8, 5, pad=True)
+    poly = _polymod(_hrp_expand(hrp) + data + [0] * 6) ^ const
+    check = [(poly >> 5 * (5 - i)) & 31 for i in range(6)]
+    return hrp + "1" + "".join(_CHARSET[d] for d in data + check)
+
+
+def address_vectors() -> dict[str, list[dict[str, str]]]:
+    raws = [bytes(32), b"\xff" * 32, pub(1), pub(2)]
+    good = encode_address(pub(1))
+    typo = good[:10] + ("q" if good[10] != "q" else "p") + good[11:]
+    swap = good[:-3] + good[-2] + good[-3] + good[-1]
+    assert typo != good and swap != good
+    bad = [
+        (typo, "one character changed"),
+        (swap, "two adjacent characters swapped"),
+        (good[:5] + good[5:].upper(), "mixed case"),
+        (good[:-1], "last character missing"),
+        ("fnx" + good[3:], "wrong prefix"),
+        (_bech32("cosmos", pub(1), 0x2BC830A3), "another chain's prefix, valid checksum"),
+        (_bech32("fnt", pub(1), 1), "bech32 checksum instead of bech32m"),
+        (_bech32("fnt", pub(1)[:20], 0x2BC830A3), "20-byte payload"),
+        (good[:8] + "b" + good[9:], "'b' is not in the bech32 alphabet"),
+        ("", "empty"),
+    ]
+    return {
+        "valid": [{"hex": raw.hex(), "text": encode_address(raw)} for raw in raws],
+        "invalid": [{"text": text, "why": why} for text, why in bad],
+    }
+
+
+# --- file --------------------------------------------------------------------------
+
+
+def build() -> dict[str, Any]:
+    valid = [valid_vector(n, v, s) for n, v, s in transactions()]
+    valid += [valid_vector(n, v, []) for n, v in records()]
+    valid += [valid_vector(n, v, s) for n, v, s in chain()]
+    return {
+        "version": 1,
+        "description": "Fontana canonical encoding vectors; see docs/protocol.md",
+        "hash_tags": list(ALL_TAGS),
+        "valid": valid,
+        "invalid": invalid(),
+        "merkle_root": merkle_vectors(),
+        "tagged_hash": tagged_hash_vectors(),
+        "addresses": address_vectors(),
+    }
+
+
+def render(vectors: dict[str, Any]) -> str:
+    return json.dumps(vectors, indent=1, ensure_ascii=True) + "\n"
+
+
+def main(argv: list[str]) -> None:
+    path = Path(argv[1]) if len(argv) > 1 else OUT
+    path.write_text(render(build()), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main(sys.argv)
