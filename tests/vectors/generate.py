@@ -36,6 +36,7 @@ from fontana.models import (
     TxOutput,
     WithdrawalConfirmation,
     WithdrawalRequest,
+    Witness,
     encode_entry,
     entry_id,
     entry_to_json,
@@ -148,6 +149,7 @@ def records() -> list[tuple[str, Any]]:
         ("output", TxOutput(pub(1), 1)),
         ("output max amount", TxOutput(pub(1), U64_MAX)),
         ("withdrawal request", WithdrawalRequest(b"\x11" * 20, 1)),
+        ("witness", Witness(pub(1), key(1).sign(h("message")).signature)),
         ("utxo", UTXO(pub(1), 1_500_000, h("tx"), 0)),
         ("utxo max", UTXO(b"\xff" * 32, U64_MAX, b"\xff" * 32, 65535)),
         ("deposit", deposit),
@@ -159,7 +161,7 @@ def records() -> list[tuple[str, Any]]:
 
 def chain() -> list[tuple[str, Any, list[int]]]:
     tx = transactions()[1][1]
-    deposit = records()[7][1]
+    deposit = records()[8][1]
     confirmation = WithdrawalConfirmation(h("burn"), h("payout"), 0, 99)
     credit = FeeCredit(7, pub(3), 10_000)
     entries = (tx, deposit, confirmation, credit)
@@ -304,7 +306,7 @@ def raw_tx(**over: bytes) -> bytes:
 def invalid() -> list[dict[str, str]]:
     good = raw_tx()
     Transaction.from_bytes(good)  # the base of the mutations is itself valid
-    deposit = records()[7][1].to_bytes()
+    deposit = records()[8][1].to_bytes()
     tx_entry = encode_entry(transactions()[1][1])
     burn = u8(1) + b"\x22" * 20
     header = chain()[4][1].to_bytes()
