@@ -1,0 +1,372 @@
+"""Models: round trips in both forms, every rejection, signatures and ids."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from nacl.signing import SigningKey
+
+from fontana.address import encode_address
+from fontana.errors import AddressError, AmountError, EncodingError
+from fontana.hashing import merkle_root, tagged_hash
+from fontana.models import (
+    UTXO,
+    Allocation,
+    Block,
+    BlockHeader,
+    Deposit,
+    FeeCredit,
+    Genesis,
+    OutPoint,
+    Receipt,
+    SignedHeader,
+    SignedReceipt,
+    Transaction,
+    TxKind,
+    TxOutput,
+    WithdrawalConfirmation,
+    WithdrawalRequest,
+    decode_entry,
+    encode_entry,
+    entry_from_json,
+    entry_id,
+    entry_to_json,
+    utxo_key,
+)
+
+U64 = 2**64 - 1
+KEY = SigningKey(b"\x01" * 32)
+PK = bytes(KEY.verify_key)
+OTHER = SigningKey(b"\x02" * 32)
+
+b20 = st.binary(min_size=20, max_size=20)
+b32 = st.binary(min_size=32, max_size=32)
+b64 = st.binary(min_size=64, max_size=64)
+u16 = st.integers(0, 2**16 - 1)
+u32 = st.integers(0, 2**32 - 1)
+u64 = st.integers(0, U64)
+amount = st.integers(1, U64)
+chain_ids = st.text("abcdefghijklmnopqrstuvwxyz0123456789-", min_size=1, max_size=32)
+
+outpoints = st.builds(OutPoint, b32, u16)
+outputs = st.builds(TxOutput, b32, amount)
+requests = st.builds(WithdrawalRequest, b20, amount)
+
+
+@st.composite
+def transactions(draw: st.DrawFn) -> Transaction:
+    kind = draw(st.sampled_from(TxKind))
+    return Transaction(
+        kind=kind,
+        chain_id=draw(chain_ids),
+        inputs=tuple(draw(st.lists(outpoints, min_size=1, max_size=5, unique=True))),
+        outputs=tuple(draw(st.lists(outputs, max_size=5))),
+        fee=draw(u64),
+        expiry_ms=draw(u64),
+        payload_hash=draw(st.none() | b32),
+        memo=draw(st.binary(max_size=256)),
+        withdrawal=draw(requests) if kind == TxKind.WITHDRAWAL else None,
+    )
+
+
+utxos = st.builds(UTXO, b32, amount, b32, u16)
+deposits = st.builds(Deposit, u64, b20, b32, u32, u64, b20, b32, amount)
+confirmations = st.builds(WithdrawalConfirmation, b32, b32, u32, u64)
+credits = st.builds(FeeCredit, u64, b32, amount)
+entries = transactions() | deposits | confirmations | credits
+headers = st.builds(BlockHeader, st.just(1), chain_ids, u64, b32, u64, b32, b32, u32, b32)
+receipts = st.builds(Receipt, st.just(1), chain_ids, b32, b32, b32, u64, b32, u64, u64)
+geneses = st.builds(
+    Genesis, chain_ids, u64, b32, st.binary(min_size=10, max_size=10), st.integers(1, 2**32 - 1),
+    u64, u32, st.lists(st.builds(Allocation, b32, amount), max_size=4).map(tuple),
+)  # fmt: skip
+
+
+@st.composite
+def blocks(draw: st.DrawFn) -> Block:
+    items = tuple(draw(st.lists(entries, max_size=4)))
+    header = attrs.evolve(draw(headers), tx_count=len(items))
+    return Block(SignedHeader(header, draw(b64)), items)
+
+
+ALL = (outpoints | outputs | requests | transactions() | utxos | deposits | confirmations
+       | credits | headers | receipts | geneses | blocks()
+       | st.builds(SignedReceipt, receipts, b64))  # fmt: skip
+
+
+@settings(max_examples=300)
+@given(ALL)
+def test_round_trips(value: Any) -> None:
+    cls = type(value)
+    raw = value.to_bytes()
+    assert cls.from_bytes(raw) == value
+    assert cls.from_json(value.to_json()) == value
+    with pytest.raises(EncodingError):
+        cls.from_bytes(raw + b"\x00")
+    with pytest.raises(EncodingError):
+        cls.from_bytes(raw[:-1])
+
+
+@given(entries)
+def test_entry_round_trip(entry: Any) -> None:
+    raw = encode_entry(entry)
+    assert decode_entry(raw) == entry
+    assert entry_from_json(entry_to_json(entry)) == entry
+    assert raw[5:] == entry.to_bytes()
+
+
+@given(transactions())
+def test_truncation_anywhere_is_rejected(tx: Transaction) -> None:
+    raw = tx.to_bytes()
+    for cut in range(len(raw)):
+        with pytest.raises(EncodingError):
+            Transaction.from_bytes(raw[:cut])
+
+
+def _tx(**changes: Any) -> Transaction:
+    base = Transaction(
+        kind=TxKind.TRANSFER,
+        chain_id="devnet",
+        inputs=(OutPoint(b"\xaa" * 32, 0),),
+        outputs=(TxOutput(PK, 10),),
+        fee=1,
+        expiry_ms=1000,
+    )
+    return attrs.evolve(base, **changes)
+
+
+def test_signing_and_txid() -> None:
+    tx = _tx()
+    signed = tx.sign(KEY)
+    assert signed.txid == tx.txid == tagged_hash("fontana/tx", tx.unsigned_bytes())
+    assert signed.to_bytes().startswith(tx.unsigned_bytes())
+    assert signed.verify_witnesses()
+    assert signed.witnesses[0].pubkey == PK
+    twice = signed.sign(OTHER)
+    assert twice.txid == tx.txid and twice.verify_witnesses() and len(twice.witnesses) == 2
+    with pytest.raises(EncodingError, match="twice"):
+        signed.sign(KEY)
+
+
+def test_tampered_transaction_fails_verification() -> None:
+    signed = _tx().sign(KEY)
+    for change in ({"fee": 2}, {"memo": b"x"}, {"outputs": (TxOutput(PK, 11),)},
+                   {"chain_id": "other"}, {"expiry_ms": 1001}):  # fmt: skip
+        assert not attrs.evolve(signed, **change).verify_witnesses()
+    witness = signed.witnesses[0]
+    flipped = bytes([witness.signature[0] ^ 1]) + witness.signature[1:]
+    bad = attrs.evolve(signed, witnesses=(attrs.evolve(witness, signature=flipped),))
+    assert not bad.verify_witnesses()
+    wrong_key = attrs.evolve(signed, witnesses=(attrs.evolve(witness, pubkey=b"\x00" * 32),))
+    assert not wrong_key.verify_witnesses()
+    raw = bytearray(signed.to_bytes())
+    raw[-70] ^= 1  # inside the signature
+    assert not Transaction.from_bytes(bytes(raw)).verify_witnesses()
+
+
+def test_total_output() -> None:
+    assert _tx(outputs=(TxOutput(PK, 3), TxOutput(PK, 4))).total_output() == 7
+    assert _tx(outputs=()).total_output() == 0
+
+
+@pytest.mark.parametrize(
+    ("changes", "error"),
+    [
+        ({"inputs": ()}, EncodingError),
+        ({"inputs": tuple(OutPoint(bytes([i]) * 32, 0) for i in range(65))}, EncodingError),
+        ({"inputs": (OutPoint(b"\xaa" * 32, 0),) * 2}, EncodingError),
+        ({"outputs": (TxOutput(PK, 1),) * 65}, EncodingError),
+        ({"chain_id": ""}, EncodingError),
+        ({"chain_id": "a" * 33}, EncodingError),
+        ({"chain_id": "Devnet"}, EncodingError),
+        ({"chain_id": "dev net"}, EncodingError),
+        ({"chain_id": "dévnet"}, EncodingError),
+        ({"fee": -1}, EncodingError),
+        ({"fee": 2**64}, EncodingError),
+        ({"fee": True}, EncodingError),
+        ({"expiry_ms": 1.0}, EncodingError),
+        ({"memo": b"x" * 257}, EncodingError),
+        ({"memo": "text"}, EncodingError),
+        ({"payload_hash": b"x" * 31}, EncodingError),
+        ({"kind": 1}, EncodingError),
+        ({"kind": TxKind.WITHDRAWAL}, EncodingError),
+        ({"withdrawal": WithdrawalRequest(b"\x01" * 20, 5)}, EncodingError),
+        ({"inputs": ("not an outpoint",)}, EncodingError),
+    ],
+)
+def test_transaction_rejections(changes: dict[str, Any], error: type[Exception]) -> None:
+    with pytest.raises(error):
+        _tx(**changes)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: TxOutput(PK, 0),
+        lambda: TxOutput(PK, 2**64),
+        lambda: TxOutput(PK, -1),
+        lambda: WithdrawalRequest(b"\x01" * 20, 0),
+        lambda: UTXO(PK, 0, PK, 0),
+        lambda: Deposit(1, bytes(20), bytes(32), 0, 0, bytes(20), PK, 0),
+        lambda: FeeCredit(1, PK, 0),
+        lambda: Genesis("x", 0, PK, bytes(10), 1, 0, 0, ((PK, 0),)),
+    ],
+)
+def test_zero_amounts_are_amount_errors(make: Any) -> None:
+    with pytest.raises(AmountError):
+        make()
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: OutPoint(b"x" * 31, 0),
+        lambda: OutPoint(b"x" * 32, 65536),
+        lambda: OutPoint(bytearray(32), 0),
+        lambda: Deposit(1, bytes(21), bytes(32), 0, 0, bytes(20), PK, 1),
+        lambda: Deposit(1, bytes(20), bytes(32), 2**32, 0, bytes(20), PK, 1),
+        lambda: Genesis("x", 0, PK, bytes(10), 0, 0, 0, ()),
+        lambda: Genesis("x", 0, PK, bytes(29), 1, 0, 0, ()),
+        lambda: Genesis("x", 0, PK, bytes(10), 1, 0, 0, ((PK,),)),
+        lambda: Genesis("x", 0, PK, bytes(10), 1, 0, 0, ((PK, 1),) * 65536),
+        lambda: BlockHeader(2, "x", 0, PK, 0, PK, PK, 0, PK),
+        lambda: Receipt(0, "x", PK, PK, PK, 0, PK, 0, 0),
+        lambda: Block(SignedHeader(_header(1), bytes(64)), ()),
+        lambda: Block(SignedHeader(_header(1), bytes(64)), (OutPoint(PK, 0),)),
+    ],
+)
+def test_construction_rejections(make: Any) -> None:
+    with pytest.raises(EncodingError):
+        make()
+
+
+def test_reader_errors_name_the_field() -> None:
+    raw = bytearray(_tx().to_bytes())
+    raw[1] = 9
+    with pytest.raises(EncodingError, match=r"transaction\.kind: unknown value 9"):
+        Transaction.from_bytes(bytes(raw))
+    with pytest.raises(EncodingError, match=r"transaction\.inputs\[0\]\.txid: truncated"):
+        Transaction.from_bytes(_tx().to_bytes()[:20])
+    with pytest.raises(EncodingError, match=r"entry\.transaction.*trailing"):
+        tx = _tx().to_bytes() + b"\x00"
+        decode_entry(b"\x01" + len(tx).to_bytes(4, "big") + tx)
+
+
+def test_ids_and_utxos() -> None:
+    deposit = Deposit(1, bytes(20), bytes(32), 0, 0, bytes(20), PK, 5)
+    assert deposit.id == tagged_hash("fontana/deposit", deposit.to_bytes())
+    credit = FeeCredit(3, PK, 7)
+    assert credit.id == tagged_hash("fontana/fee", credit.to_bytes())
+    conf = WithdrawalConfirmation(PK, PK, 0, 1)
+    assert conf.id == tagged_hash("fontana/withdrawal", conf.to_bytes())
+    utxo = UTXO(PK, 5, deposit.id, 0)
+    assert utxo.outpoint == OutPoint(deposit.id, 0)
+    assert utxo_key(utxo.outpoint) == tagged_hash("fontana/utxo/key", deposit.id + b"\x00\x00")
+    assert utxo.leaf_value_hash() == tagged_hash("fontana/utxo", utxo.to_bytes())
+    assert [entry_id(e) for e in (deposit, credit, conf)] == [deposit.id, credit.id, conf.id]
+    assert entry_id(_tx()) == _tx().txid
+    assert len({deposit.id, credit.id, conf.id, _tx().txid}) == 4
+
+
+def _header(count: int = 0, proposer: bytes = PK) -> BlockHeader:
+    return BlockHeader(1, "devnet", 5, b"\x01" * 32, 1000, merkle_root([]), b"\x02" * 32,
+                       count, proposer)  # fmt: skip
+
+
+def test_header_signature() -> None:
+    header = _header()
+    assert header.hash == tagged_hash("fontana/header", header.to_bytes())
+    signed = SignedHeader.sign(header, KEY)
+    assert signed.verify()
+    assert not attrs.evolve(signed, header=attrs.evolve(header, height=6)).verify()
+    assert not attrs.evolve(signed, signature=bytes(64)).verify()
+    with pytest.raises(EncodingError, match="proposer"):
+        SignedHeader.sign(header, OTHER)
+
+
+def test_block() -> None:
+    tx = _tx().sign(KEY)
+    credit = FeeCredit(5, PK, 1)
+    root = merkle_root([tx.txid, credit.id])
+    header = attrs.evolve(_header(2), tx_root=root)
+    block = Block(SignedHeader.sign(header, KEY), [tx, credit])
+    assert block.entries == (tx, credit)
+    assert block.compute_tx_root() == root == block.header.header.tx_root
+    assert Block.from_bytes(block.to_bytes()) == block
+    with pytest.raises(EncodingError, match="tx_count"):
+        Block(block.header, (tx,))
+
+
+def test_receipt_signature() -> None:
+    receipt = Receipt(1, "devnet", b"\x03" * 32, bytes(OTHER.verify_key), PK, 10, bytes(32), 1, 2)
+    assert receipt.id == tagged_hash("fontana/receipt", receipt.to_bytes())
+    signed = SignedReceipt.sign(receipt, KEY)
+    assert signed.verify()
+    assert SignedReceipt.from_bytes(signed.to_bytes()) == signed
+    assert not attrs.evolve(signed, receipt=attrs.evolve(receipt, amount=11)).verify()
+    with pytest.raises(EncodingError, match="payee"):
+        SignedReceipt.sign(receipt, OTHER)
+
+
+def test_genesis_json_is_the_file_format() -> None:
+    genesis = Genesis("devnet", 1_764_000_000_000, PK, b"fontana\x00\x00\x01", 1000, 1000, 12,
+                      (Allocation(PK, 10_000_000), (PK, 5)))  # fmt: skip
+    data = genesis.to_json()
+    assert data["sequencer"] == encode_address(PK)
+    assert data["allocations"][0] == {"owner": encode_address(PK), "amount": "10000000"}
+    data["genesis_time_ms"] = 1_764_000_000_000
+    data["allocations"][1]["amount"] = 5
+    assert Genesis.from_json(data) == genesis
+    assert genesis.hash == tagged_hash("fontana/genesis", genesis.to_bytes())
+
+
+def test_json_is_strict() -> None:
+    good = _tx().sign(KEY).to_json()
+    assert Transaction.from_json(good) == _tx().sign(KEY)
+    assert Transaction.from_json(good | {"fee": 1, "expiry_ms": 1000}) == _tx().sign(KEY)
+    cases: list[tuple[dict[str, Any], type[Exception], str]] = [
+        (good | {"extra": 1}, EncodingError, "unknown keys extra"),
+        ({k: v for k, v in good.items() if k != "memo"}, EncodingError, "missing keys memo"),
+        (good | {"fee": 1.0}, EncodingError, "transaction.fee"),
+        (good | {"fee": "1.0"}, EncodingError, "transaction.fee"),
+        (good | {"fee": "-1"}, EncodingError, "transaction.fee"),
+        (good | {"fee": "01"}, EncodingError, "transaction.fee"),
+        (good | {"fee": True}, EncodingError, "transaction.fee"),
+        (good | {"fee": str(2**64)}, EncodingError, "transaction.fee"),
+        (good | {"kind": "TRANSFER"}, EncodingError, "transaction.kind"),
+        (good | {"kind": 1}, EncodingError, "transaction.kind"),
+        (good | {"memo": "0xab"}, EncodingError, "transaction.memo"),
+        (good | {"memo": "AB"}, EncodingError, "transaction.memo"),
+        (good | {"memo": "abc"}, EncodingError, "transaction.memo"),
+        (good | {"payload_hash": "00"}, EncodingError, "transaction.payload_hash"),
+        (good | {"inputs": {}}, EncodingError, "transaction.inputs"),
+        (good | {"inputs": [{"txid": "aa" * 32, "index": "0"}]}, EncodingError, r"inputs\[0\]"),
+        (good | {"outputs": [{"owner": "fnt1xyz", "amount": "1"}]}, AddressError, "owner"),
+        (good | {"outputs": [{"owner": encode_address(PK), "amount": "0"}]}, AmountError, "amount"),
+        (good | {"outputs": [{"owner": encode_address(PK), "amount": 1.5}]}, AmountError, "amount"),
+        (
+            good | {"outputs": [{"owner": encode_address(PK), "amount": False}]},
+            AmountError,
+            "amount",
+        ),
+        (good | {"chain_id": 5}, EncodingError, "chain_id"),
+        (good | {"withdrawal": {"l1_recipient": "00" * 20}}, EncodingError, "missing"),
+    ]
+    for data, error, match in cases:
+        with pytest.raises(error, match=match):
+            Transaction.from_json(data)
+    with pytest.raises(EncodingError, match="JSON object"):
+        Transaction.from_json([])
+
+
+def test_entry_json_is_strict() -> None:
+    credit = FeeCredit(1, PK, 2)
+    assert entry_to_json(credit)["type"] == "fee_credit"
+    with pytest.raises(EncodingError, match="entry.type"):
+        entry_from_json({"type": "coinbase", "body": credit.to_json()})
+    with pytest.raises(EncodingError, match="unknown keys amount"):
+        entry_from_json({"type": "transaction", "body": credit.to_json()})
