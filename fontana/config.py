@@ -87,6 +87,8 @@ class DASettings:
 
     #: Empty means ``local:///<home>/da``.
     url: str = ""
+    #: Upper bound on a block's blob, in bytes; a backend may impose a lower one.
+    max_blob_size: int = attrs.field(default=1_900_000, validator=_positive)
 
 
 @attrs.frozen
