@@ -160,8 +160,8 @@ def records() -> list[tuple[str, Any]]:
 
 
 def chain() -> list[tuple[str, Any, list[int]]]:
-    tx = transactions()[1][1]
-    deposit = records()[8][1]
+    tx = transactions()[1][1]  # the signed transfer
+    deposit = dict(records())["deposit"]
     confirmation = WithdrawalConfirmation(h("burn"), h("payout"), 0, 99)
     credit = FeeCredit(7, pub(3), 10_000)
     entries = (tx, deposit, confirmation, credit)
@@ -306,11 +306,12 @@ def raw_tx(**over: bytes) -> bytes:
 def invalid() -> list[dict[str, str]]:
     good = raw_tx()
     Transaction.from_bytes(good)  # the base of the mutations is itself valid
-    deposit = records()[8][1].to_bytes()
-    tx_entry = encode_entry(transactions()[1][1])
+    deposit = dict(records())["deposit"].to_bytes()
+    tx_entry = encode_entry(transactions()[1][1])  # the signed transfer
     burn = u8(1) + b"\x22" * 20
-    header = chain()[4][1].to_bytes()
-    genesis = chain()[10][1].to_bytes()
+    named = {name: value for name, value, _ in chain()}
+    header = named["header"].to_bytes()
+    genesis = named["genesis"].to_bytes()
     cases: list[tuple[str, str, bytes, str, str]] = [
         ("tx truncated", "transaction", good[:-1], "malformed", "last byte missing"),
         ("tx empty input", "transaction", b"", "malformed", "no bytes at all"),
@@ -371,14 +372,14 @@ def invalid() -> list[dict[str, str]]:
         ("header version 2", "header", u8(2) + header[1:], "malformed", "unknown version"),
         ("header trailing byte", "header", header + b"\x00", "malformed", "one byte after the end"),
         ("block count differs from header", "block",
-         chain()[6][1].to_bytes()[:-4] + u32(1) + tx_entry, "malformed",
+         named["block without entries"].to_bytes()[:-4] + u32(1) + tx_entry, "malformed",
          "header.tx_count is 0 but the block holds one entry"),
         ("genesis block time 0", "genesis",
          genesis[:7 + 8 + 32 + 10] + u32(0) + genesis[7 + 8 + 32 + 10 + 4:], "malformed",
          "block_time_ms must be positive"),
         ("genesis zero allocation", "genesis", genesis[:-8] + u64(0), "bad_amount",
          "allocations are positive"),
-        ("receipt version 0", "receipt", u8(0) + chain()[8][1].to_bytes()[1:], "malformed",
+        ("receipt version 0", "receipt", u8(0) + named["receipt"].to_bytes()[1:], "malformed",
          "unknown version"),
     ]  # fmt: skip
     return [{"name": n, "type": t, "hex": b.hex(), "error": e, "why": w} for n, t, b, e, w in cases]
