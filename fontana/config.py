@@ -113,12 +113,36 @@ class ProofSettings:
     keep_versions: int = attrs.field(default=0, validator=_non_negative)
 
 
+@attrs.frozen
+class SequencerSettings:
+    """The block producer."""
+
+    #: Wallet key that signs blocks; it must be the genesis ``sequencer``.
+    key_name: str = "sequencer"
+    #: 0 uses the genesis ``block_time_ms``.
+    block_time_ms: int = attrs.field(default=0, validator=_non_negative)
+
+
+@attrs.frozen
+class PosterSettings:
+    """The daemon that puts every block on the DA layer."""
+
+    #: Consecutive failures before a critical alert.
+    alert_after: int = attrs.field(default=5, validator=_positive)
+    #: First retry delay; it doubles up to the block time.
+    initial_backoff_ms: int = attrs.field(default=100, validator=_positive)
+    #: How often to look for new blocks when idle.
+    poll_ms: int = attrs.field(default=500, validator=_positive)
+
+
 CORE_SECTIONS: Mapping[str, type] = {
     "storage": StorageSettings,
     "da": DASettings,
     "l1": L1Settings,
     "wallet": WalletSettings,
     "proofs": ProofSettings,
+    "sequencer": SequencerSettings,
+    "poster": PosterSettings,
 }
 
 
@@ -133,6 +157,8 @@ class Settings:
     l1: L1Settings
     wallet: WalletSettings
     proofs: ProofSettings
+    sequencer: SequencerSettings
+    poster: PosterSettings
     plugin_sections: Mapping[str, Any] = attrs.Factory(dict)
     #: ``"storage.url" -> "env FONTANA_STORAGE_URL"`` and so on.
     sources: Mapping[str, str] = attrs.Factory(dict)
@@ -354,6 +380,8 @@ def load_settings(
         l1=built.pop("l1"),
         wallet=built.pop("wallet"),
         proofs=built.pop("proofs"),
+        sequencer=built.pop("sequencer"),
+        poster=built.pop("poster"),
         plugin_sections=built,
         sources=sources,
         unknown_env=unknown,

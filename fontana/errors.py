@@ -212,6 +212,12 @@ class AmountOverflowError(RejectedError):
     code = "amount_overflow"
 
 
+class RecoveryError(FontanaError):
+    """Data on DA does not rebuild the chain it claims; the message names the height."""
+
+    code = "recovery_mismatch"
+
+
 # --- chain set-up -----------------------------------------------------------
 
 

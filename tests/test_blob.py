@@ -60,11 +60,11 @@ def test_empty_block_is_header_only() -> None:
         (lambda d: b"XXXX" + d[4:], "not a Fontana blob"),
         (lambda d: d[:4] + b"\x02" + d[5:], "unsupported blob version"),
         (lambda d: d + b"\x00", "trailing"),
-        (lambda d: d[:-1], ""),
-        (lambda d: d[:40], ""),
+        (lambda d: d[:-1], None),
+        (lambda d: d[:40], None),
     ],
 )
-def test_malformed_blobs_are_refused(mutate, message: str) -> None:  # type: ignore[no-untyped-def]
+def test_malformed_blobs_are_refused(mutate, message: str | None) -> None:  # type: ignore[no-untyped-def]
     data = encode_blob(block((DEPOSIT,)))
     with pytest.raises(EncodingError, match=message):
         decode_blob(mutate(data), "fontana-test")

@@ -30,9 +30,11 @@ from fontana.errors import (
     DuplicateError,
     ExpiredError,
     FeeTooLowError,
+    FontanaError,
     InputSpentError,
     InsufficientFundsError,
     NotInitializedError,
+    RecoveryError,
     UnknownInputError,
     UnknownWithdrawalError,
     ValueMismatchError,
@@ -228,52 +230,54 @@ class Ledger:
 
     # -- bridge events -------------------------------------------------------------
 
-    def process_deposit_event(self, deposit: Deposit) -> DepositResult:
-        """Credit an L1 deposit once, whatever the number of deliveries."""
-        did = deposit.id
-        utxo = UTXO(deposit.recipient, deposit.amount, did, 0)
+    def _credit_deposit(self, s: StorageSession, deposit: Deposit, at_ms: int) -> bool:
         if deposit.amount > MAX_LEDGER_AMOUNT:
             raise AmountOverflowError(f"deposit of {deposit.amount} utia is too large")
+        did = deposit.id
+        fresh = s.insert_deposit(
+            DepositRecord(
+                deposit.l1_tx_hash,
+                deposit.log_index,
+                did,
+                deposit.recipient,
+                deposit.amount,
+                deposit.l1_block,
+            )
+        )
+        if fresh:
+            seq = s.insert_entry(EntryRecord(did, EntryType.DEPOSIT, deposit.to_bytes(), 0, at_ms))
+            s.insert_utxos([_record(u, seq) for u in created_utxos(deposit)])
+        return fresh
+
+    def process_deposit_event(self, deposit: Deposit) -> DepositResult:
+        """Credit an L1 deposit once, whatever the number of deliveries."""
         with self.storage.write() as s:
             self._epoch(s, exclusive=False)
-            fresh = s.insert_deposit(
-                DepositRecord(
-                    deposit.l1_tx_hash,
-                    deposit.log_index,
-                    did,
-                    deposit.recipient,
-                    deposit.amount,
-                    deposit.l1_block,
-                )
+            fresh = self._credit_deposit(s, deposit, self.clock())
+        return DepositResult(deposit.id, created_utxos(deposit)[0], credited=fresh)
+
+    def _confirm_withdrawal(
+        self, s: StorageSession, confirmation: WithdrawalConfirmation, at_ms: int
+    ) -> bool:
+        if s.get_withdrawal(confirmation.burn_txid) is None:
+            raise UnknownWithdrawalError(
+                f"no withdrawal burn {confirmation.burn_txid.hex()} on this ledger"
             )
-            if fresh:
-                seq = s.insert_entry(
-                    EntryRecord(did, EntryType.DEPOSIT, deposit.to_bytes(), 0, self.clock())
-                )
-                s.insert_utxos([_record(utxo, seq)])
-        return DepositResult(did, utxo, credited=fresh)
+        cid = confirmation.id
+        if not s.confirm_withdrawal(confirmation.burn_txid, confirmation.l1_tx_hash, cid):
+            return False
+        s.insert_entry(
+            EntryRecord(
+                cid, EntryType.WITHDRAWAL_CONFIRMATION, confirmation.to_bytes(), 0, at_ms
+            )
+        )
+        return True
 
     def process_withdrawal_event(self, confirmation: WithdrawalConfirmation) -> bool:
         """Mark a burn released on L1; ``False`` if it already was."""
         with self.storage.write() as s:
             self._epoch(s, exclusive=False)
-            if s.get_withdrawal(confirmation.burn_txid) is None:
-                raise UnknownWithdrawalError(
-                    f"no withdrawal burn {confirmation.burn_txid.hex()} on this ledger"
-                )
-            cid = confirmation.id
-            if not s.confirm_withdrawal(confirmation.burn_txid, confirmation.l1_tx_hash, cid):
-                return False
-            s.insert_entry(
-                EntryRecord(
-                    cid,
-                    EntryType.WITHDRAWAL_CONFIRMATION,
-                    confirmation.to_bytes(),
-                    0,
-                    self.clock(),
-                )
-            )
-        return True
+            return self._confirm_withdrawal(s, confirmation, self.clock())
 
     # -- blocks ----------------------------------------------------------------
 
@@ -283,12 +287,35 @@ class Ledger:
             raise NotInitializedError(f"{self.storage.url} has no genesis")
         return int(value)
 
+    def _credit_fees(self, s: StorageSession, credit: FeeCredit, at_ms: int) -> None:
+        seq = s.insert_entry(
+            EntryRecord(credit.id, EntryType.FEE_CREDIT, credit.to_bytes(), 0, at_ms)
+        )
+        s.insert_utxos([_record(u, seq) for u in created_utxos(credit)])
+
+    def _commit_block(
+        self,
+        s: StorageSession,
+        entries: Sequence[Entry],
+        header_for_root: Callable[[bytes, list[bytes]], SignedHeader],
+        da_ref: tuple[int, bytes] | None = None,
+    ) -> SignedHeader:
+        """Tree batch, block row and entry sealing: the common end of sealing and replay."""
+        ids = [entry_id(e) for e in entries]
+        height = s.latest_block().height + 1  # type: ignore[union-attr]
+        root = self.proofs.apply_batch(s, height, tree_updates(entries))
+        signed = header_for_root(root, ids)
+        s.insert_block(block_record(signed, committed=da_ref is not None, da_ref=da_ref))
+        s.seal_entries(signed.header.height, ids)
+        return signed
+
     def seal_block(
         self,
         signer: SigningKey,
         *,
         max_entries: int = 50_000,
         max_entry_bytes: int | None = None,
+        guard: Callable[[StorageSession], None] | None = None,
     ) -> Block:
         """Cut the pending entries into the next block, with its fee credit and state root.
 
@@ -297,20 +324,26 @@ class Ledger:
         at that height. Entries that do not fit (``max_entries``,
         ``max_entry_bytes`` of encoded entries) wait for the next block, which
         then keeps this block's timestamp so their expiry checks still hold.
+        ``guard`` runs inside the transaction first; raising aborts the seal
+        (the sequencer uses it to check that it still holds its lease).
         """
         proposer = bytes(signer.verify_key)
         with self.storage.write() as s:
             block_ts = self._epoch(s, exclusive=True)
+            if guard is not None:
+                guard(s)
             prev = s.latest_block()
             if prev is None:
                 raise NotInitializedError(f"{self.storage.url} has no genesis block")
             height = prev.height + 1
             pending = s.unsealed_entries(max_entries + 1)
-            records, size = [], 0
-            budget = max_entry_bytes if max_entry_bytes is not None else None
+            records: list[EntryRecord] = []
+            size = 0
             for record in pending[:max_entries]:
                 entry_size = len(record.body) + 5
-                if budget is not None and size + entry_size > budget - FEE_ENTRY_ROOM:
+                if max_entry_bytes is not None and size + entry_size > (
+                    max_entry_bytes - FEE_ENTRY_ROOM
+                ):
                     break
                 records.append(record)
                 size += entry_size
@@ -319,30 +352,106 @@ class Ledger:
             fees = _checked_sum([r.fee for r in records], "fee")
             if fees:
                 credit = FeeCredit(height, proposer, fees)
-                seq = s.insert_entry(
-                    EntryRecord(credit.id, EntryType.FEE_CREDIT, credit.to_bytes(), 0, block_ts)
-                )
-                s.insert_utxos([_record(u, seq) for u in created_utxos(credit)])
+                self._credit_fees(s, credit, block_ts)
                 entries.append(credit)
-            ids = [entry_id(e) for e in entries]
-            root = self.proofs.apply_batch(s, height, tree_updates(entries))
-            header = BlockHeader(
-                version=1,
-                chain_id=self.chain_id,
-                height=height,
-                prev_hash=prev.hash,
-                timestamp_ms=block_ts,
-                tx_root=merkle_root(ids),
-                state_root=root,
-                tx_count=len(entries),
-                proposer=proposer,
-            )
-            signed = SignedHeader.sign(header, signer)
-            s.insert_block(block_record(signed))
-            s.seal_entries(height, ids)
+
+            def header(root: bytes, ids: list[bytes]) -> SignedHeader:
+                return SignedHeader.sign(
+                    BlockHeader(
+                        version=1,
+                        chain_id=self.chain_id,
+                        height=height,
+                        prev_hash=prev.hash,
+                        timestamp_ms=block_ts,
+                        tx_root=merkle_root(ids),
+                        state_root=root,
+                        tx_count=len(ids),
+                        proposer=proposer,
+                    ),
+                    signer,
+                )
+
+            signed = self._commit_block(s, entries, header)
             if not leftovers:
                 s.set_meta(META_OPEN_TS, str(max(self.clock(), block_ts)))
         return Block(signed, tuple(entries))
+
+    def replay_block(self, block: Block, da_ref: tuple[int, bytes] | None = None) -> None:
+        """Apply a block read from DA exactly as it was sealed, checking everything.
+
+        Raises :class:`RecoveryError` naming the height and what differed; the
+        database then stays at the previous block.
+        """
+        h = block.header.header
+        with self.storage.write() as s:
+            prev = s.latest_block()
+            if prev is None:
+                raise NotInitializedError(f"{self.storage.url} has no genesis block")
+            where = f"block {h.height}"
+            checks = [
+                (h.height == prev.height + 1, f"expected height {prev.height + 1}"),
+                (h.chain_id == self.chain_id, f"chain {h.chain_id!r}, not {self.chain_id!r}"),
+                (
+                    h.prev_hash == prev.hash,
+                    f"prev_hash {h.prev_hash.hex()} is not block {prev.height}'s hash "
+                    f"{prev.hash.hex()}",
+                ),
+                (h.proposer == self.genesis.sequencer, "proposer is not the genesis sequencer"),
+                (block.header.verify(), "the sequencer's signature does not verify"),
+                (
+                    block.compute_tx_root() == h.tx_root,
+                    f"tx root {h.tx_root.hex()} does not match its entries "
+                    f"({block.compute_tx_root().hex()})",
+                ),
+                (h.timestamp_ms >= prev.timestamp_ms, "timestamp goes back in time"),
+            ]
+            for ok, problem in checks:
+                if not ok:
+                    raise RecoveryError(f"{where}: {problem}")
+            fees = 0
+            for i, entry in enumerate(block.entries):
+                try:
+                    fees += self._replay_entry(s, entry, h, fees, last=i == len(block.entries) - 1)
+                except FontanaError as exc:
+                    raise RecoveryError(
+                        f"{where}, entry {i} ({entry_id(entry).hex()}): {exc.code}: {exc.message}"
+                    ) from None
+            if fees and not isinstance(block.entries[-1], FeeCredit):
+                raise RecoveryError(f"{where}: {fees} utia of fees were not credited")
+
+            def header(root: bytes, ids: list[bytes]) -> SignedHeader:
+                if root != h.state_root:
+                    raise RecoveryError(
+                        f"{where}: state root after replay {root.hex()} differs from the "
+                        f"header's {h.state_root.hex()}"
+                    )
+                return block.header
+
+            self._commit_block(s, block.entries, header, da_ref)
+            s.set_meta(META_OPEN_TS, str(h.timestamp_ms))
+
+    def _replay_entry(
+        self, s: StorageSession, entry: Entry, h: BlockHeader, fees: int, last: bool
+    ) -> int:
+        """Apply one entry of a replayed block; return the fee it adds."""
+        if isinstance(entry, Transaction):
+            self.check_stateless(entry, None)
+            result = self._apply_tx(s, entry, h.timestamp_ms, h.timestamp_ms)
+            if result.already_applied:
+                raise RecoveryError("transaction appears twice in the chain")
+            return entry.fee
+        if isinstance(entry, Deposit):
+            if not self._credit_deposit(s, entry, h.timestamp_ms):
+                raise RecoveryError("deposit credited twice")
+        elif isinstance(entry, WithdrawalConfirmation):
+            if not self._confirm_withdrawal(s, entry, h.timestamp_ms):
+                raise RecoveryError("withdrawal confirmed twice")
+        else:
+            expected = FeeCredit(h.height, h.proposer, fees) if fees else None
+            if not last or entry != expected:
+                raise RecoveryError(f"fee credit {entry} does not credit {fees} utia of fees")
+            self._credit_fees(s, entry, h.timestamp_ms)
+        return 0
 
     # -- queries -----------------------------------------------------------------
 
@@ -427,7 +536,9 @@ def _record(utxo: UTXO, seq: int | None) -> UtxoRecord:
     return UtxoRecord(utxo.txid, utxo.index, utxo.owner, utxo.amount, created_seq=seq)
 
 
-def block_record(signed: SignedHeader, committed: bool = False) -> BlockRecord:
+def block_record(
+    signed: SignedHeader, committed: bool = False, da_ref: tuple[int, bytes] | None = None
+) -> BlockRecord:
     h = signed.header
     return BlockRecord(
         height=h.height,
@@ -439,4 +550,6 @@ def block_record(signed: SignedHeader, committed: bool = False) -> BlockRecord:
         tx_count=h.tx_count,
         timestamp_ms=h.timestamp_ms,
         committed=committed,
+        da_height=da_ref[0] if da_ref else None,
+        da_commitment=da_ref[1] if da_ref else None,
     )

@@ -244,6 +244,10 @@ class Storage(Protocol):
         """The database's schema version, ``None`` when it has no schema."""
         ...
 
+    def drop_schema(self) -> None:
+        """Delete every Fontana table and its data (``fontana recover --wipe``)."""
+        ...
+
     def read(self) -> AbstractContextManager[StorageSession]:
         """A session for reads (a consistent snapshot where the backend allows)."""
         ...

@@ -541,6 +541,14 @@ class SQLStorage:
                 session.set_meta("schema_version", str(version))
         self._checked = True
 
+    def drop_schema(self) -> None:
+        with self.engine.connect() as conn:
+            self._begin_write(conn)
+            with conn.begin():
+                self._lock_schema(conn)
+                t.metadata.drop_all(conn, checkfirst=True)
+        self._checked = False
+
     def _check(self) -> None:
         if self._checked:
             return

@@ -113,6 +113,15 @@ class StorageConformance:
         storage.create_schema()
         assert storage.schema_version() == SCHEMA_VERSION
 
+    def test_drop_schema_removes_everything(self, storage: Storage) -> None:
+        with storage.write() as s:
+            s.insert_utxos([utxo(1)])
+        storage.drop_schema()
+        assert storage.schema_version() is None
+        storage.create_schema()
+        with storage.read() as s:
+            assert s.balance(ALICE) == 0
+
     def test_newer_schema_is_refused(
         self, storage: Storage, open_fresh: Callable[[], Storage]
     ) -> None:
