@@ -218,8 +218,9 @@ def unspent(ledger: Ledger) -> list[UTXO]:
     engine: sa.Engine = ledger.storage.engine  # type: ignore[attr-defined]
     with engine.connect() as conn:
         rows = conn.execute(
-            sa.select(t.utxos.c.owner, t.utxos.c.amount, t.utxos.c.txid, t.utxos.c.output_index)
-            .where(t.utxos.c.spent_seq.is_(None))
+            sa.select(
+                t.utxos.c.owner, t.utxos.c.amount, t.utxos.c.txid, t.utxos.c.output_index
+            ).where(t.utxos.c.spent_seq.is_(None))
         ).all()
     return [UTXO(bytes(r[0]), int(r[1]), bytes(r[2]), int(r[3])) for r in rows]
 

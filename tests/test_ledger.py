@@ -10,6 +10,29 @@ from pathlib import Path
 
 import attrs
 import pytest
+from ledger_helpers import (
+    ALICE,
+    ALLOCATION,
+    BOB,
+    CAROL,
+    CHAIN_ID,
+    EXPIRY_MS,
+    GENESIS_TIME_MS,
+    MALLORY,
+    SEQUENCER,
+    Clock,
+    genesis_outpoint,
+    genesis_root,
+    make_deposit,
+    make_genesis,
+    make_transfer,
+    pay,
+    pub,
+    rebuild_root,
+    reopen_ledger,
+    snapshot,
+    unspent,
+)
 from nacl.signing import SigningKey
 
 from fontana.errors import (
@@ -44,29 +67,6 @@ from fontana.models import (
     utxo_key,
 )
 from fontana.state import PythonSMTProvider
-from ledger_helpers import (
-    ALICE,
-    ALLOCATION,
-    BOB,
-    CAROL,
-    CHAIN_ID,
-    EXPIRY_MS,
-    GENESIS_TIME_MS,
-    MALLORY,
-    SEQUENCER,
-    Clock,
-    genesis_outpoint,
-    genesis_root,
-    make_deposit,
-    make_genesis,
-    make_transfer,
-    pay,
-    pub,
-    rebuild_root,
-    reopen_ledger,
-    snapshot,
-    unspent,
-)
 
 A0, B1, C2 = genesis_outpoint(0), genesis_outpoint(1), genesis_outpoint(2)
 L1_RECIPIENT = b"\x44" * 20
@@ -122,10 +122,8 @@ def test_tampered_transaction_is_bad_signature(ledger: Ledger) -> None:
 
 
 def test_unsigned_transaction_is_bad_signature(ledger: Ledger) -> None:
-    assert_rejected(
-        ledger, make_transfer([A0], [(pub(BOB), ALLOCATION - 1)], []), BadSignatureError,
-        "bad_signature",
-    )  # fmt: skip
+    unsigned = make_transfer([A0], [(pub(BOB), ALLOCATION - 1)], [])
+    assert_rejected(ledger, unsigned, BadSignatureError, "bad_signature")
 
 
 def test_missing_owner_signature_is_bad_signature(ledger: Ledger) -> None:
