@@ -68,7 +68,7 @@ from fontana.models import (
 )
 from fontana.state import PythonSMTProvider
 
-A0, B1, C2 = genesis_outpoint(0), genesis_outpoint(1), genesis_outpoint(2)
+A0, B1 = genesis_outpoint(0), genesis_outpoint(1)
 L1_RECIPIENT = b"\x44" * 20
 
 
