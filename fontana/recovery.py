@@ -89,9 +89,7 @@ def recover(
             entries += len(block.entries)
         if progress is not None:
             progress(
-                RecoveryProgress(
-                    da_height, head, blocks, entries, time.perf_counter() - started
-                )
+                RecoveryProgress(da_height, head, blocks, entries, time.perf_counter() - started)
             )
     last = ledger.latest_block()
     return RecoveryReport(

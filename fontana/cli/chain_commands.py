@@ -99,9 +99,22 @@ def poster_command(once: bool) -> None:
 
 def posted_line(record: BlockRecord, da_height: int, commitment: bytes) -> str:
     return (
-        f"block {record.height} posted: DA height {da_height}, "
-        f"commitment {commitment.hex()[:16]}…"
+        f"block {record.height} posted: DA height {da_height}, commitment {commitment.hex()[:16]}…"
     )
+
+
+def print_progress(p: Any) -> None:
+    """One self-overwriting status line on stderr: progress is not output."""
+    rate_b = p.blocks / p.seconds if p.seconds else 0.0
+    rate_e = p.entries / p.seconds if p.seconds else 0.0
+    end = "\n" if p.da_height >= p.da_head else "\r"
+    click.echo(
+        f"DA height {p.da_height}/{p.da_head}: {p.blocks} blocks, {p.entries} entries "
+        f"({rate_b:,.0f} blocks/s, {rate_e:,.0f} entries/s)",
+        err=True,
+        nl=False,
+    )
+    click.echo(end, err=True, nl=False)
 
 
 @click.command("recover")
@@ -140,19 +153,14 @@ def recover_command(
                 "or --verify to check it against DA"
             )
     da = open_da(settings, genesis.da_namespace)
-    with click.progressbar(length=1, label="replaying", file=None) as bar:
-
-        def progress(p: Any) -> None:
-            bar.length = max(p.da_head - from_da_height + 1, 1)
-            bar.label = (
-                f"{p.blocks} blocks, {p.entries / p.seconds if p.seconds else 0:,.0f} entries/s"
-            )
-            bar.update(1)
-
-        report = recover(
-            genesis, da, target, open_proofs(settings), from_da_height=from_da_height,
-            progress=None if as_json else progress,
-        )
+    report = recover(
+        genesis,
+        da,
+        target,
+        open_proofs(settings),
+        from_da_height=from_da_height,
+        progress=None if as_json else print_progress,
+    )
     problems = compare_ledgers(live, target) if verify else []
     da.close()
     if scratch is not None:
