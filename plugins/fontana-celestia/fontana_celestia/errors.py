@@ -2,10 +2,10 @@
 
 celestia-node reports failures as free text in JSON-RPC errors, so matching on
 known fragments is the only contract there is. Unknown texts are fatal: a
-poster that retries a permanent error (no funds, bad namespace, a new node
-rule) would spin silently forever, while a fatal error stops it loudly, and a
-restart is safe because the poster finds an already-posted blob by its
-commitment before posting again.
+permanent error (no funds, a bad namespace, a new node rule) taken for a
+passing one would be retried quietly forever, while a fatal one alerts the
+operator at once. Nothing is lost either way: the poster finds a blob an
+earlier attempt did post by its commitment before posting it again.
 """
 
 from __future__ import annotations

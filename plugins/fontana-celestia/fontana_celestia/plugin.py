@@ -30,7 +30,8 @@ def open_celestia(url: str, settings: Settings, namespace: bytes) -> DALayer:
         namespace,
         auth_token=config.auth_token,
         timeout_ms=config.timeout_ms,
-        max_blob_size=config.max_blob_size,
+        # The core's bound applies too: never promise the sequencer more than it may use.
+        max_blob_size=min(config.max_blob_size, settings.da.max_blob_size),
     )
 
 
