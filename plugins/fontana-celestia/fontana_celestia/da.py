@@ -127,21 +127,18 @@ class CelestiaDA:
         return asyncio.run_coroutine_threadsafe(self._call(call), self._loop).result()
 
     async def _call(self, call: Callable[[NodeAPI], Awaitable[T]]) -> T:
-        # A socket the node closed may not be noticed until a send fails; such a
-        # request never left, so one retry on a fresh socket is always safe.
-        for attempt in (1, 2):
+        try:
             try:
-                session = await self._open()
-                return await call(session.api)
-            except ConnectionClosed as exc:
+                return await call((await self._open()).api)
+            except ConnectionClosed:
+                # The node closed the socket before this send noticed: the request
+                # never left, so one more try on a fresh socket is always safe.
                 await self._drop()
-                if attempt == 2:
-                    raise DARetryableError(f"celestia-node closed the connection: {exc}") from exc
-            except DAError:
-                raise
-            except Exception as exc:
-                raise _translate(exc) from exc
-        raise AssertionError("unreachable")
+                return await call((await self._open()).api)
+        except DAError:
+            raise
+        except Exception as exc:
+            raise _translate(exc) from exc
 
     async def _open(self) -> Session:
         async with self._connecting:
@@ -168,6 +165,6 @@ def _translate(exc: Exception) -> DAError:
         if status >= 500:
             return DARetryableError(f"celestia-node unavailable (HTTP {status})")
         return DAFatalError(f"celestia-node refused the connection (HTTP {status})")
-    if isinstance(exc, OSError | TimeoutError | InvalidHandshake):
+    if isinstance(exc, OSError | TimeoutError | InvalidHandshake | ConnectionClosed):
         return DARetryableError(f"celestia-node unreachable: {exc!r}")
     return DAFatalError(f"unexpected failure talking to celestia-node: {exc!r}")
