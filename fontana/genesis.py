@@ -14,7 +14,13 @@ from pathlib import Path
 from fontana.errors import AlreadyInitializedError, DuplicateError, EncodingError, GenesisError
 from fontana.hashing import merkle_root
 from fontana.interfaces import ProofProvider
-from fontana.ledger.ledger import MAX_LEDGER_AMOUNT, META_GENESIS, META_OPEN_TS, block_record
+from fontana.ledger.ledger import (
+    MAX_LEDGER_AMOUNT,
+    META_GENESIS,
+    META_OPEN_TS,
+    META_SUPPLY,
+    block_record,
+)
 from fontana.models import UTXO, BlockHeader, Genesis, SignedHeader, utxo_key
 from fontana.storage.base import BlockRecord, Storage, UtxoRecord
 
@@ -72,6 +78,7 @@ def initialize(storage: Storage, proofs: ProofProvider, genesis: Genesis) -> Blo
                 "(use a new database)"
             ) from None
         s.insert_meta(META_OPEN_TS, str(genesis.genesis_time_ms))
+        s.insert_meta(META_SUPPLY, str(sum(u.amount for u in utxos)))
         s.insert_utxos(
             [UtxoRecord(u.txid, u.index, u.owner, u.amount, created_seq=None) for u in utxos]
         )

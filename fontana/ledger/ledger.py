@@ -35,6 +35,7 @@ from fontana.errors import (
     InsufficientFundsError,
     NotInitializedError,
     RecoveryError,
+    RejectedError,
     UnknownInputError,
     UnknownWithdrawalError,
     ValueMismatchError,
@@ -64,6 +65,8 @@ from fontana.storage.base import (
     BlockRecord,
     DepositRecord,
     EntryRecord,
+    OutPointKey,
+    Spend,
     Storage,
     StorageSession,
     UtxoRecord,
@@ -75,6 +78,7 @@ MAX_LEDGER_AMOUNT = 2**63 - 1
 
 META_GENESIS = "genesis"
 META_OPEN_TS = "open_block_ts"
+META_SUPPLY = "supply"
 
 
 
@@ -147,40 +151,40 @@ class Ledger:
 
     # -- payments -----------------------------------------------------------------
 
-    def check_stateless(self, tx: Transaction, wall_ms: int | None) -> None:
-        """Everything that needs no database: chain, shape, fee, expiry, signatures."""
+    def check_stateless(self, tx: Transaction) -> bytes:
+        """Everything that needs neither database nor clock; returns the txid.
+
+        Signatures are checked here, before any lock is taken, so a flood of
+        forged payments never holds up honest ones.
+        """
         if tx.chain_id != self.chain_id:
             raise WrongChainError(
                 f"transaction is for chain {tx.chain_id!r}, not {self.chain_id!r}"
             )
         if tx.fee < self.min_fee:
             raise FeeTooLowError(f"fee {tx.fee} utia is below the minimum {self.min_fee}")
-        if wall_ms is not None and tx.expiry_ms < wall_ms:
-            raise ExpiredError(f"transaction expired at {tx.expiry_ms} (now {wall_ms})")
         if not tx.witnesses:
             raise BadSignatureError("transaction is not signed")
-        if not tx.verify_witnesses():
-            raise BadSignatureError("a signature does not verify")
-
-    def _apply_tx(
-        self, s: StorageSession, tx: Transaction, block_ts: int, applied_at_ms: int
-    ) -> ApplyResult:
-        """The stateful half, inside the caller's session. Raises on any rejection."""
         txid = tx.txid
-        if tx.expiry_ms < block_ts:
-            raise ExpiredError(f"transaction expired at {tx.expiry_ms}, block time {block_ts}")
-        existing = s.get_entry(txid)
-        if existing is not None:
-            return ApplyResult(txid, existing.seq or 0, existing.fee, already_applied=True)
-        keys = [(i.txid, i.index) for i in tx.inputs]
-        found = s.get_utxos(keys)
+        if not all(w.verify(txid) for w in tx.witnesses):
+            raise BadSignatureError("a signature does not verify")
+        return txid
+
+    def _check_inputs(
+        self,
+        tx: Transaction,
+        keys: list[OutPointKey],
+        view: dict[OutPointKey, UtxoRecord],
+        spent_here: set[OutPointKey],
+    ) -> None:
+        """Inputs exist, are unspent, are signed for by their owners, and balance."""
         for key in keys:
-            record = found.get(key)
+            record = view.get(key)
             if record is None:
                 raise UnknownInputError(f"input {key[0].hex()}:{key[1]} does not exist")
-            if record.spent_seq is not None:
+            if record.spent_seq is not None or key in spent_here:
                 raise InputSpentError(f"input {key[0].hex()}:{key[1]} is spent already")
-        owners = {r.owner for r in found.values()}
+        owners = {view[k].owner for k in keys}
         signers = {w.pubkey for w in tx.witnesses}
         if owners != signers:
             missing = owners - signers
@@ -189,7 +193,7 @@ class Ledger:
                 if missing
                 else "signed by a key that owns no input"
             )
-        total_in = _checked_sum([r.amount for r in found.values()], "input")
+        total_in = sum(view[k].amount for k in keys)  # bounded by the supply
         burn = tx.withdrawal.amount if tx.withdrawal is not None else 0
         total_out = _checked_sum([o.amount for o in tx.outputs] + [tx.fee, burn], "output")
         if total_in < total_out:
@@ -202,36 +206,146 @@ class Ledger:
                 f"inputs hold {total_in} utia but outputs + fee account for {total_out}; "
                 "add a change output"
             )
-        seq = s.insert_entry(
-            EntryRecord(txid, EntryType.TRANSACTION, tx.to_bytes(), tx.fee, applied_at_ms)
-        )
-        s.spend_utxos(keys, spent_by=txid, seq=seq)
-        s.insert_utxos([_record(u, seq) for u in created_utxos(tx)])
-        if tx.withdrawal is not None:
-            s.insert_withdrawal(
-                WithdrawalRecord(txid, tx.withdrawal.l1_recipient, tx.withdrawal.amount)
-            )
-        return ApplyResult(txid, seq, tx.fee)
 
-    def apply_transaction(self, tx: Transaction) -> ApplyResult:
-        """Validate and apply one payment atomically; typed error and no change otherwise."""
+    def _apply_many(
+        self,
+        s: StorageSession,
+        items: Sequence[tuple[Transaction, bytes]],
+        deadline_ms: int,
+        applied_at_ms: int,
+    ) -> list[ApplyResult | RejectedError]:
+        """Judge and write many payments in the caller's session, each on its own.
+
+        One read of every input and one write per table for the whole batch;
+        payments later in the batch see the spends and outputs of earlier
+        ones, exactly as if each had been applied alone, in order.
+        """
+        results: list[ApplyResult | RejectedError | int] = []
+        view = s.get_utxos(list({(i.txid, i.index) for tx, _ in items for i in tx.inputs}))
+        spent_here: set[OutPointKey] = set()
+        first: dict[bytes, int] = {}
+        accepted: list[tuple[int, Transaction, bytes, list[OutPointKey]]] = []
+        for n, (tx, txid) in enumerate(items):
+            if txid in first:  # the same payment twice in one batch
+                results.append(first[txid])
+                continue
+            existing = s.get_entry(txid)
+            if existing is not None:
+                results.append(ApplyResult(txid, existing.seq or 0, existing.fee, True))
+                continue
+            keys = [(i.txid, i.index) for i in tx.inputs]
+            try:
+                if tx.expiry_ms < deadline_ms:
+                    raise ExpiredError(f"transaction expired at {tx.expiry_ms} ({deadline_ms})")
+                self._check_inputs(tx, keys, view, spent_here)
+            except RejectedError as exc:
+                results.append(exc)
+                continue
+            spent_here.update(keys)
+            for j, out in enumerate(tx.outputs):
+                view[(txid, j)] = UtxoRecord(txid, j, out.owner, out.amount)
+            first[txid] = n
+            accepted.append((n, tx, txid, keys))
+            results.append(n)  # filled in below
+        spends: list[Spend] = []
+        outputs: list[UtxoRecord] = []
+        burned = 0
+        for n, tx, txid, keys in accepted:
+            seq = s.insert_entry(
+                EntryRecord(txid, EntryType.TRANSACTION, tx.to_bytes(), tx.fee, applied_at_ms)
+            )
+            spends.extend((key, txid, seq) for key in keys)
+            outputs.extend(
+                UtxoRecord(txid, j, o.owner, o.amount, created_seq=seq)
+                for j, o in enumerate(tx.outputs)
+            )
+            if tx.withdrawal is not None:
+                s.insert_withdrawal(
+                    WithdrawalRecord(txid, tx.withdrawal.l1_recipient, tx.withdrawal.amount)
+                )
+                burned += tx.withdrawal.amount
+            results[n] = ApplyResult(txid, seq, tx.fee)
+        s.insert_utxos(outputs)  # first: a later payment may spend an earlier one's output
+        s.spend_utxos(spends)
+        if burned:
+            self._change_supply(s, -burned)
+        return [
+            results[r] if isinstance(r, int) and not isinstance(r, bool) else r  # type: ignore[misc]
+            for r in results
+        ]
+
+    def _apply_tx(
+        self, s: StorageSession, tx: Transaction, block_ts: int, applied_at_ms: int
+    ) -> ApplyResult:
+        """One payment inside the caller's session (block replay); raises on rejection."""
+        result = self._apply_many(s, [(tx, tx.txid)], block_ts, applied_at_ms)[0]
+        if isinstance(result, RejectedError):
+            raise result
+        return result
+
+    def apply_transactions(
+        self, txs: Sequence[Transaction]
+    ) -> list[ApplyResult | RejectedError]:
+        """Validate and apply many payments in one database transaction (group commit).
+
+        Each payment is judged on its own, in order: a rejected one changes
+        nothing and does not affect the others. Returns, per payment, its
+        result or its typed rejection.
+        """
         wall = self.clock()
-        self.check_stateless(tx, wall)
+        results: list[ApplyResult | RejectedError | None] = [None] * len(txs)
+        items: list[tuple[Transaction, bytes]] = []
+        where: list[int] = []
+        for n, tx in enumerate(txs):
+            try:
+                items.append((tx, self.check_stateless(tx)))
+                where.append(n)
+            except RejectedError as exc:
+                results[n] = exc
+        if items:
+            try:
+                with self.storage.write() as s:
+                    block_ts = self._epoch(s, exclusive=False)
+                    applied = self._apply_many(s, items, max(block_ts, wall), wall)
+            except (InputSpentError, DuplicateError):
+                # Another process won a race after our read; judge each payment alone.
+                applied = [self._apply_alone(tx) for tx, _ in items]
+            for n, result in zip(where, applied, strict=True):
+                results[n] = result
+        return results  # type: ignore[return-value]
+
+    def _apply_alone(self, tx: Transaction) -> ApplyResult | RejectedError:
         try:
             with self.storage.write() as s:
                 block_ts = self._epoch(s, exclusive=False)
-                return self._apply_tx(s, tx, block_ts, wall)
-        except (InputSpentError, DuplicateError):
-            # Lost a race: to the same transaction (a retry) or to a double spend.
-            status = self.transaction_status(tx.txid)
+                wall = self.clock()
+                return self._apply_many(s, [(tx, tx.txid)], max(block_ts, wall), wall)[0]
+        except (InputSpentError, DuplicateError) as exc:
+            status = self.transaction_status(tx.txid)  # lost to itself (a retry) or a double spend
             if status.state == "unknown":
-                raise
+                return exc
             return ApplyResult(tx.txid, status.seq or 0, tx.fee, already_applied=True)
+
+    def apply_transaction(self, tx: Transaction) -> ApplyResult:
+        """Validate and apply one payment atomically; typed error and no change otherwise."""
+        result = self.apply_transactions([tx])[0]
+        if isinstance(result, RejectedError):
+            raise result
+        return result
+
+    def _change_supply(self, s: StorageSession, delta: int) -> None:
+        """Track all value in existence, so no sum of balances can overflow storage."""
+        supply = int(s.get_meta(META_SUPPLY) or 0) + delta
+        if supply > MAX_LEDGER_AMOUNT:
+            raise AmountOverflowError(
+                f"the ledger would hold {supply} utia, above its limit of {MAX_LEDGER_AMOUNT}"
+            )
+        s.set_meta(META_SUPPLY, str(supply))
 
     # -- bridge events -------------------------------------------------------------
 
     def _credit_deposit(self, s: StorageSession, deposit: Deposit, at_ms: int) -> bool:
-        if deposit.amount > MAX_LEDGER_AMOUNT:
+        if deposit.amount > MAX_LEDGER_AMOUNT:  # before storage sees a value it cannot hold
             raise AmountOverflowError(f"deposit of {deposit.amount} utia is too large")
         did = deposit.id
         fresh = s.insert_deposit(
@@ -245,6 +359,7 @@ class Ledger:
             )
         )
         if fresh:
+            self._change_supply(s, deposit.amount)
             seq = s.insert_entry(EntryRecord(did, EntryType.DEPOSIT, deposit.to_bytes(), 0, at_ms))
             s.insert_utxos([_record(u, seq) for u in created_utxos(deposit)])
         return fresh
@@ -435,7 +550,7 @@ class Ledger:
     ) -> int:
         """Apply one entry of a replayed block; return the fee it adds."""
         if isinstance(entry, Transaction):
-            self.check_stateless(entry, None)
+            self.check_stateless(entry)
             result = self._apply_tx(s, entry, h.timestamp_ms, h.timestamp_ms)
             if result.already_applied:
                 raise RecoveryError("transaction appears twice in the chain")

@@ -19,6 +19,7 @@ import attrs
 SCHEMA_VERSION = 1
 
 OutPointKey = tuple[bytes, int]  # (txid, output index)
+Spend = tuple[OutPointKey, bytes, int]  # (outpoint, spending entry id, its sequence number)
 
 
 @attrs.frozen
@@ -163,9 +164,10 @@ class StorageSession(Protocol):
         """The records that exist among ``keys`` (spent or not)."""
         ...
 
-    def spend_utxos(self, keys: Sequence[OutPointKey], spent_by: bytes, seq: int) -> None:
-        """Mark all ``keys`` spent, or none.
+    def spend_utxos(self, spends: Sequence[Spend]) -> None:
+        """Mark every outpoint spent by its entry, or none (the session must be discarded).
 
+        One call may carry the spends of many entries (a batch of payments).
         Raises ``UnknownInputError`` or ``InputSpentError``; under concurrent
         sessions exactly one spender of a UTXO succeeds.
         """

@@ -37,6 +37,7 @@ from fontana.storage.base import (
     EntryRecord,
     OutPointKey,
     ReceiptRecord,
+    Spend,
     UtxoRecord,
     WithdrawalRecord,
     iter_batches,
@@ -78,6 +79,15 @@ def _entry(row: Any) -> EntryRecord:
     )
 
 
+_ENTRY_COLS = "entry_id, entry_type, body, fee, applied_at_ms, seq, block_height, block_index"
+
+
+def _entry_row(row: Any) -> EntryRecord:
+    return EntryRecord(
+        bytes(row[0]), row[1], bytes(row[2]), int(row[3]), row[4], row[5], row[6], row[7]
+    )
+
+
 def _block(row: Any) -> BlockRecord:
     return BlockRecord(
         height=row.height,
@@ -104,6 +114,19 @@ class SQLSession:
     def __init__(self, conn: Connection, storage: SQLStorage) -> None:
         self.conn = conn
         self._storage = storage
+        self._cursor: Any = None
+
+    # The payment path (meta lock, UTXO reads, entry and UTXO writes) talks to
+    # the DBAPI cursor directly: SQLAlchemy's per-statement overhead is several
+    # times the cost of the statement itself there. Other methods use Core.
+
+    def _raw(self) -> Any:
+        if self._cursor is None:
+            self._cursor = self.conn.connection.cursor()
+        return self._cursor
+
+    def _sql(self, sql: str) -> str:
+        return self._storage.raw_sql(sql)
 
     # -- metadata
 
@@ -116,8 +139,11 @@ class SQLSession:
             self.conn.execute(t.meta.insert().values(key=key, value=value))
 
     def lock_meta(self, key: str, *, exclusive: bool) -> str | None:
-        stmt = sa.select(t.meta.c.value).where(t.meta.c.key == key)
-        return self.conn.scalar(stmt.with_for_update(read=not exclusive))
+        cur = self._raw()
+        lock = self._storage.lock_clause(exclusive)
+        cur.execute(self._sql(f"SELECT value FROM fontana_meta WHERE key = ?{lock}"), (key,))
+        row = cur.fetchone()
+        return None if row is None else str(row[0])
 
     def insert_meta(self, key: str, value: str) -> None:
         try:
@@ -129,26 +155,30 @@ class SQLSession:
     # -- entries
 
     def insert_entry(self, entry: EntryRecord) -> int:
-        values = {
-            "entry_id": entry.entry_id,
-            "entry_type": entry.entry_type,
-            "body": entry.body,
-            "fee": entry.fee,
-            "applied_at_ms": entry.applied_at_ms or _now_ms(),
-        }
-        result = self.conn.execute(
-            self._storage.insert_ignore(t.entries).values(**values).returning(t.entries.c.seq)
+        cur = self._raw()
+        cur.execute(
+            self._sql(
+                "INSERT INTO entries (entry_id, entry_type, body, fee, applied_at_ms) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING seq"
+            ),
+            (
+                entry.entry_id,
+                int(entry.entry_type),
+                entry.body,
+                entry.fee,
+                entry.applied_at_ms or _now_ms(),
+            ),
         )
-        seq = result.scalar()
-        if seq is None:
+        row = cur.fetchone()
+        if row is None:
             raise DuplicateError(f"entry {entry.entry_id.hex()} exists already")
-        return int(seq)
+        return int(row[0])
 
     def get_entry(self, entry_id: bytes) -> EntryRecord | None:
-        row = self.conn.execute(
-            sa.select(t.entries).where(t.entries.c.entry_id == entry_id)
-        ).first()
-        return _entry(row) if row else None
+        cur = self._raw()
+        cur.execute(self._sql(f"SELECT {_ENTRY_COLS} FROM entries WHERE entry_id = ?"), (entry_id,))
+        row = cur.fetchone()
+        return None if row is None else _entry_row(row)
 
     def unsealed_entries(self, limit: int) -> list[EntryRecord]:
         rows = self.conn.execute(
@@ -197,55 +227,67 @@ class SQLSession:
     def insert_utxos(self, utxos: Sequence[UtxoRecord]) -> None:
         if not utxos:
             return
-        rows = [
-            {
-                "txid": u.txid,
-                "output_index": u.output_index,
-                "owner": u.owner,
-                "amount": u.amount,
-                "created_seq": u.created_seq,
-                "spent_by": u.spent_by,
-                "spent_seq": u.spent_seq,
-            }
-            for u in utxos
-        ]
-        try:
-            with self.conn.begin_nested():
-                self.conn.execute(t.utxos.insert(), rows)
-        except sa.exc.IntegrityError as exc:
-            raise DuplicateError(f"an output exists already: {exc.orig}") from None
+        cur = self._raw()
+        cur.executemany(
+            self._sql(
+                "INSERT INTO utxos (txid, output_index, owner, amount, created_seq, spent_by, "
+                "spent_seq) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+            ),
+            [
+                (u.txid, u.output_index, u.owner, u.amount, u.created_seq, u.spent_by, u.spent_seq)
+                for u in utxos
+            ],
+        )
+        if cur.rowcount != len(utxos):
+            raise DuplicateError("an output exists already")
 
     def get_utxos(self, keys: Sequence[OutPointKey]) -> dict[OutPointKey, UtxoRecord]:
         found: dict[OutPointKey, UtxoRecord] = {}
-        key_col = sa.tuple_(t.utxos.c.txid, t.utxos.c.output_index)
+        cur = self._raw()
         for batch in iter_batches(keys, _BATCH):
-            for row in self.conn.execute(sa.select(t.utxos).where(key_col.in_(list(batch)))):
-                record = _utxo(row)
+            pairs = ", ".join(["(?, ?)"] * len(batch))
+            cur.execute(
+                self._sql(
+                    "SELECT txid, output_index, owner, amount, created_seq, spent_by, spent_seq "
+                    f"FROM utxos WHERE (txid, output_index) IN (VALUES {pairs})"
+                ),
+                [v for key in batch for v in key],
+            )
+            for row in cur.fetchall():
+                record = UtxoRecord(
+                    bytes(row[0]),
+                    row[1],
+                    bytes(row[2]),
+                    int(row[3]),
+                    row[4],
+                    None if row[5] is None else bytes(row[5]),
+                    row[6],
+                )
                 found[record.key] = record
         return found
 
-    def spend_utxos(self, keys: Sequence[OutPointKey], spent_by: bytes, seq: int) -> None:
+    def spend_utxos(self, spends: Sequence[Spend]) -> None:
+        keys = [key for key, _, _ in spends]
         if len(set(keys)) != len(keys):
-            raise StorageError("spend_utxos: duplicate keys")
-        key_col = sa.tuple_(t.utxos.c.txid, t.utxos.c.output_index)
+            raise StorageError("spend_utxos: an outpoint is spent twice in one call")
         # Sorted so concurrent multi-input spends lock rows in one global order.
-        ordered = sorted(keys)
-        changed = 0
-        for batch in iter_batches(ordered, _BATCH):
-            changed += self.conn.execute(
-                t.utxos.update()
-                .where(key_col.in_(list(batch)))
-                .where(t.utxos.c.spent_seq.is_(None))
-                .values(spent_by=spent_by, spent_seq=seq)
-            ).rowcount
-        if changed == len(keys):
+        ordered = sorted(spends)
+        cur = self._raw()
+        cur.executemany(
+            self._sql(
+                "UPDATE utxos SET spent_by = ?, spent_seq = ? "
+                "WHERE txid = ? AND output_index = ? AND spent_seq IS NULL"
+            ),
+            [(by, seq, key[0], key[1]) for key, by, seq in ordered],
+        )
+        if cur.rowcount == len(spends):
             return
-        existing = self.get_utxos(ordered)
-        missing = [k for k in ordered if k not in existing]
-        if missing:
-            txid, index = missing[0]
-            raise UnknownInputError(f"input {txid.hex()}:{index} does not exist")
-        txid, index = next(k for k in ordered if existing[k].spent_seq != seq)
+        wanted = {key: seq for key, _, seq in ordered}
+        existing = self.get_utxos(sorted(wanted))
+        for key in sorted(wanted):
+            if key not in existing:
+                raise UnknownInputError(f"input {key[0].hex()}:{key[1]} does not exist")
+        txid, index = next(k for k in sorted(wanted) if existing[k].spent_seq != wanted[k])
         raise InputSpentError(f"input {txid.hex()}:{index} is spent already")
 
     def unspent_by_owner(self, owner: bytes, limit: int | None = None) -> list[UtxoRecord]:
@@ -501,10 +543,24 @@ class SQLStorage:
         self.url = url
         self.engine = engine
         self._checked = False
+        self._raw_cache: dict[str, str] = {}
 
     def insert_ignore(self, table: sa.Table) -> Any:
         """``INSERT ... ON CONFLICT DO NOTHING`` in the backend's dialect."""
         raise NotImplementedError
+
+    def lock_clause(self, exclusive: bool) -> str:
+        """Row-lock suffix of a ``SELECT`` (empty where writers are serialized anyway)."""
+        return ""
+
+    def raw_sql(self, sql: str) -> str:
+        """``sql`` written with ``?`` placeholders, in the driver's parameter style."""
+        cached = self._raw_cache.get(sql)
+        if cached is None:
+            style = self.engine.dialect.paramstyle
+            cached = sql if style == "qmark" else sql.replace("?", "%s")
+            self._raw_cache[sql] = cached
+        return cached
 
     def _begin_write(self, conn: Connection) -> None:
         """Hook for backends whose writers must take a lock up front."""

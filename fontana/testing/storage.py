@@ -39,6 +39,7 @@ from fontana.storage.base import (
     DepositRecord,
     EntryRecord,
     ReceiptRecord,
+    Spend,
     Storage,
     UtxoRecord,
     WithdrawalRecord,
@@ -54,6 +55,10 @@ def h(n: int) -> bytes:
 
 def utxo(n: int, owner: bytes = ALICE, amount: int = 100, index: int = 0) -> UtxoRecord:
     return UtxoRecord(txid=h(n), output_index=index, owner=owner, amount=amount, created_seq=1)
+
+
+def spends(keys: list[tuple[bytes, int]], by: bytes, seq: int) -> list[Spend]:
+    return [(key, by, seq) for key in keys]
 
 
 def entry(n: int, fee: int = 0) -> EntryRecord:
@@ -269,10 +274,24 @@ class StorageConformance:
             assert s.get_utxos([(h(2), 0)]) == {}
             assert s.balance(ALICE) == 100
 
+    def test_one_call_spends_for_many_entries(self, storage: Storage) -> None:
+        with storage.write() as s:
+            s.insert_utxos([utxo(1), utxo(2), utxo(3)])
+            s.spend_utxos([((h(1), 0), h(50), 7), ((h(2), 0), h(51), 8)])
+        with pytest.raises(StorageError), storage.write() as s:
+            s.spend_utxos([((h(3), 0), h(52), 9), ((h(3), 0), h(53), 10)])
+        with storage.read() as s:
+            got = s.get_utxos([(h(1), 0), (h(2), 0), (h(3), 0)])
+        assert [(got[(h(n), 0)].spent_by, got[(h(n), 0)].spent_seq) for n in (1, 2, 3)] == [
+            (h(50), 7),
+            (h(51), 8),
+            (None, None),
+        ]
+
     def test_spend_marks_spent_and_updates_balance(self, storage: Storage) -> None:
         with storage.write() as s:
             s.insert_utxos([utxo(1), utxo(2)])
-            s.spend_utxos([(h(1), 0), (h(2), 0)], spent_by=h(50), seq=7)
+            s.spend_utxos(spends([(h(1), 0), (h(2), 0)], h(50), 7))
         with storage.read() as s:
             assert s.balance(ALICE) == 0
             assert s.unspent_by_owner(ALICE) == []
@@ -293,9 +312,9 @@ class StorageConformance:
     ) -> None:
         with storage.write() as s:
             s.insert_utxos([utxo(1), utxo(2)])
-            s.spend_utxos([(h(1), 0)], spent_by=h(50), seq=1)
+            s.spend_utxos(spends([(h(1), 0)], h(50), 1))
         with pytest.raises(error), storage.write() as s:
-            s.spend_utxos(keys, spent_by=h(51), seq=2)
+            s.spend_utxos(spends(keys, h(51), 2))
         with storage.read() as s:
             assert s.balance(ALICE) == 100  # utxo 2 still unspent
             assert s.get_utxos([(h(1), 0)])[(h(1), 0)].spent_by == h(50)
@@ -315,7 +334,7 @@ class StorageConformance:
                 with store.write() as s:
                     # Alternate input order: the backend must not deadlock on it.
                     keys = [(h(1), 0), (h(2), 0)] if i % 2 else [(h(2), 0), (h(1), 0)]
-                    s.spend_utxos(keys, spent_by=h(100 + i), seq=100 + i)
+                    s.spend_utxos(spends(keys, h(100 + i), 100 + i))
                 outcomes.append("won")
             except InputSpentError:
                 outcomes.append("input_spent")
@@ -340,7 +359,7 @@ class StorageConformance:
         def spend(n: int) -> None:
             try:
                 with open_fresh().write() as s:
-                    s.spend_utxos([(h(n), 0)], spent_by=h(100 + n), seq=100 + n)
+                    s.spend_utxos(spends([(h(n), 0)], h(100 + n), 100 + n))
             except BaseException as exc:
                 errors.append(exc)
 

@@ -47,3 +47,6 @@ class PostgresStorage(SQLStorage):
 
     def _lock_schema(self, conn: Connection) -> None:
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": _SCHEMA_LOCK_ID})
+
+    def lock_clause(self, exclusive: bool) -> str:
+        return " FOR UPDATE" if exclusive else " FOR SHARE"
