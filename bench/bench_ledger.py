@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import bench_ledger, transfers  # noqa: E402
+from common import bench_ledger, transfers
 
 
 def rate(count: int, seconds: float) -> float:
@@ -28,7 +28,10 @@ def main() -> None:
     parser.add_argument("--postgres", default=None, help="a postgresql:// URL (empty database)")
     args = parser.parse_args()
 
-    variants = [("sqlite, synchronous=full", None, "full"), ("sqlite, synchronous=normal", None, "normal")]
+    variants = [
+        ("sqlite, synchronous=full", None, "full"),
+        ("sqlite, synchronous=normal", None, "normal"),
+    ]
     if args.postgres:
         variants.append(("postgresql", args.postgres, "full"))
     for label, url, sync in variants:

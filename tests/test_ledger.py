@@ -216,12 +216,6 @@ def test_output_sum_beyond_the_ledger_range_is_amount_overflow(ledger: Ledger) -
     assert_rejected(ledger, fee, AmountOverflowError, "amount_overflow")
 
 
-def test_output_sum_beyond_the_ledger_range_is_amount_overflow(ledger: Ledger) -> None:
-    half = MAX_LEDGER_AMOUNT // 2 + 1
-    tx = make_transfer([A0], [(pub(BOB), half), (pub(CAROL), half)], [ALICE])
-    assert_rejected(ledger, tx, AmountOverflowError, "amount_overflow")
-
-
 def test_malformed_transactions_never_reach_the_ledger() -> None:
     with pytest.raises(EncodingError) as dup_inputs:
         make_transfer([A0, A0], [(pub(BOB), 5)], [ALICE])
