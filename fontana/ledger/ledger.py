@@ -151,8 +151,8 @@ class Ledger:
 
     # -- payments -----------------------------------------------------------------
 
-    def check_stateless(self, tx: Transaction) -> bytes:
-        """Everything that needs neither database nor clock; returns the txid.
+    def check_stateless(self, tx: Transaction) -> tuple[bytes, bytes]:
+        """Everything that needs neither database nor clock; returns txid and encoding.
 
         Signatures are checked here, before any lock is taken, so a flood of
         forged payments never holds up honest ones.
@@ -165,10 +165,10 @@ class Ledger:
             raise FeeTooLowError(f"fee {tx.fee} utia is below the minimum {self.min_fee}")
         if not tx.witnesses:
             raise BadSignatureError("transaction is not signed")
-        txid = tx.txid
+        txid, encoded = tx.txid_and_bytes()
         if not all(w.verify(txid) for w in tx.witnesses):
             raise BadSignatureError("a signature does not verify")
-        return txid
+        return txid, encoded
 
     def _check_inputs(
         self,
@@ -210,7 +210,7 @@ class Ledger:
     def _apply_many(
         self,
         s: StorageSession,
-        items: Sequence[tuple[Transaction, bytes]],
+        items: Sequence[tuple[Transaction, tuple[bytes, bytes]]],
         deadline_ms: int,
         applied_at_ms: int,
     ) -> list[ApplyResult | RejectedError]:
@@ -224,8 +224,8 @@ class Ledger:
         view = s.get_utxos(list({(i.txid, i.index) for tx, _ in items for i in tx.inputs}))
         spent_here: set[OutPointKey] = set()
         first: dict[bytes, int] = {}
-        accepted: list[tuple[int, Transaction, bytes, list[OutPointKey]]] = []
-        for n, (tx, txid) in enumerate(items):
+        accepted: list[tuple[int, Transaction, bytes, bytes, list[OutPointKey]]] = []
+        for n, (tx, (txid, encoded)) in enumerate(items):
             if txid in first:  # the same payment twice in one batch
                 results.append(first[txid])
                 continue
@@ -245,14 +245,14 @@ class Ledger:
             for j, out in enumerate(tx.outputs):
                 view[(txid, j)] = UtxoRecord(txid, j, out.owner, out.amount)
             first[txid] = n
-            accepted.append((n, tx, txid, keys))
+            accepted.append((n, tx, txid, encoded, keys))
             results.append(n)  # filled in below
         spends: list[Spend] = []
         outputs: list[UtxoRecord] = []
         burned = 0
-        for n, tx, txid, keys in accepted:
+        for n, tx, txid, encoded, keys in accepted:
             seq = s.insert_entry(
-                EntryRecord(txid, EntryType.TRANSACTION, tx.to_bytes(), tx.fee, applied_at_ms)
+                EntryRecord(txid, EntryType.TRANSACTION, encoded, tx.fee, applied_at_ms)
             )
             spends.extend((key, txid, seq) for key in keys)
             outputs.extend(
@@ -278,7 +278,7 @@ class Ledger:
         self, s: StorageSession, tx: Transaction, block_ts: int, applied_at_ms: int
     ) -> ApplyResult:
         """One payment inside the caller's session (block replay); raises on rejection."""
-        result = self._apply_many(s, [(tx, tx.txid)], block_ts, applied_at_ms)[0]
+        result = self._apply_many(s, [(tx, tx.txid_and_bytes())], block_ts, applied_at_ms)[0]
         if isinstance(result, RejectedError):
             raise result
         return result
@@ -294,7 +294,7 @@ class Ledger:
         """
         wall = self.clock()
         results: list[ApplyResult | RejectedError | None] = [None] * len(txs)
-        items: list[tuple[Transaction, bytes]] = []
+        items: list[tuple[Transaction, tuple[bytes, bytes]]] = []
         where: list[int] = []
         for n, tx in enumerate(txs):
             try:
@@ -319,7 +319,8 @@ class Ledger:
             with self.storage.write() as s:
                 block_ts = self._epoch(s, exclusive=False)
                 wall = self.clock()
-                return self._apply_many(s, [(tx, tx.txid)], max(block_ts, wall), wall)[0]
+                item = (tx, tx.txid_and_bytes())
+                return self._apply_many(s, [item], max(block_ts, wall), wall)[0]
         except (InputSpentError, DuplicateError) as exc:
             status = self.transaction_status(tx.txid)  # lost to itself (a retry) or a double spend
             if status.state == "unknown":

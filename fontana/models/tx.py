@@ -238,6 +238,16 @@ class Transaction(Canonical):
     def txid(self) -> bytes:
         return tagged_hash(TAG_TX, self.unsigned_bytes())
 
+    def txid_and_bytes(self) -> tuple[bytes, bytes]:
+        """``(txid, to_bytes())`` from one encoding of the body: the ledger's hot path."""
+        w = Writer()
+        self._write_unsigned(w)
+        unsigned = w.getvalue()
+        w.count(len(self.witnesses), MAX_WITNESSES, "witnesses")
+        for witness in self.witnesses:
+            witness.write(w)
+        return tagged_hash(TAG_TX, unsigned), w.getvalue()
+
     def write(self, w: Writer) -> None:
         self._write_unsigned(w)
         w.count(len(self.witnesses), MAX_WITNESSES, "witnesses")

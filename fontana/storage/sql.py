@@ -218,9 +218,7 @@ class SQLSession:
         return [_entry(r) for r in rows]
 
     def entry_block_height(self, seq: int) -> int | None:
-        return self.conn.scalar(
-            sa.select(t.entries.c.block_height).where(t.entries.c.seq == seq)
-        )
+        return self.conn.scalar(sa.select(t.entries.c.block_height).where(t.entries.c.seq == seq))
 
     # -- UTXO set
 
@@ -488,15 +486,18 @@ class SQLSession:
 
     def put_tree_nodes(self, nodes: Mapping[bytes, bytes]) -> None:
         if nodes:
-            self.conn.execute(
-                self._storage.insert_ignore(t.tree_nodes),
-                [{"node_key": k, "node": v} for k, v in nodes.items()],
+            self._raw().executemany(
+                self._sql(
+                    "INSERT INTO tree_nodes (node_key, node) VALUES (?, ?) ON CONFLICT DO NOTHING"
+                ),
+                list(nodes.items()),
             )
 
     def get_tree_node(self, node_key: bytes) -> bytes | None:
-        return self.conn.scalar(
-            sa.select(t.tree_nodes.c.node).where(t.tree_nodes.c.node_key == node_key)
-        )
+        cur = self._raw()
+        cur.execute(self._sql("SELECT node FROM tree_nodes WHERE node_key = ?"), (node_key,))
+        row = cur.fetchone()
+        return None if row is None else bytes(row[0])
 
     def set_tree_root(self, version: int, root_key: bytes) -> None:
         try:
@@ -515,9 +516,12 @@ class SQLSession:
 
     def add_stale_tree_nodes(self, stale: Sequence[tuple[bytes, int]]) -> None:
         if stale:
-            self.conn.execute(
-                self._storage.insert_ignore(t.tree_stale),
-                [{"node_key": k, "stale_since": v} for k, v in stale],
+            self._raw().executemany(
+                self._sql(
+                    "INSERT INTO tree_stale (stale_since, node_key) VALUES (?, ?) "
+                    "ON CONFLICT DO NOTHING"
+                ),
+                [(v, k) for k, v in stale],
             )
 
     def prune_tree(self, keep_from_version: int) -> int:
