@@ -21,7 +21,7 @@ from fontana.da.local import LocalDA
 from fontana.errors import BlobTooLargeError, ConfigError, RecoveryError
 from fontana.ledger import Ledger
 from fontana.ledger.ledger import now_ms
-from fontana.models import Block, BlockHeader, SignedHeader
+from fontana.models import Block, BlockHeader, SignedHeader, Transaction
 from fontana.poster import STATUS_KEY, Poster, load_block
 from fontana.recovery import compare_ledgers, recover
 from fontana.sequencer import Sequencer, SequencerBusyError
@@ -388,3 +388,25 @@ def test_recover_command_rebuilds_and_verifies(tmp_path: Path) -> None:
     wiped = runner.invoke(cli, ["recover", genesis, "--wipe", "--json"], env=env)
     assert wiped.exit_code == 0, wiped.output
     assert json.loads(wiped.output)["blocks"] == 3
+
+
+def test_an_invalid_entry_is_named_with_its_block_and_code(
+    live: Ledger, da: LocalDA, tmp_path: Path
+) -> None:
+    posted_history(live, da)
+    replayed = load_block(live.storage, 1).entries[1]  # block 1's payment, spent again
+    assert isinstance(replayed, Transaction)
+    from fontana.hashing import merkle_root
+    from fontana.models import entry_id
+
+    header = _evolve(
+        load_block(live.storage, 3).header.header,
+        tx_root=merkle_root([entry_id(replayed)]),
+        tx_count=1,
+    )
+    forged = Block(SignedHeader.sign(header, SEQUENCER), (replayed,))
+    da._conn().execute("UPDATE blobs SET data = ? WHERE height = 3", (encode_blob(forged),))
+    rebuilt = open_storage(settings_for(tmp_path / "h7"), f"sqlite:///{tmp_path}/rebuilt.db")
+    with pytest.raises(RecoveryError, match=r"block 3, entry 0 \([0-9a-f]{64}\): .*twice"):
+        recover(live.genesis, da, rebuilt, PythonSMTProvider())
+    rebuilt.close()

@@ -81,7 +81,6 @@ META_OPEN_TS = "open_block_ts"
 META_SUPPLY = "supply"
 
 
-
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
@@ -274,18 +273,7 @@ class Ledger:
             for r in results
         ]
 
-    def _apply_tx(
-        self, s: StorageSession, tx: Transaction, block_ts: int, applied_at_ms: int
-    ) -> ApplyResult:
-        """One payment inside the caller's session (block replay); raises on rejection."""
-        result = self._apply_many(s, [(tx, tx.txid_and_bytes())], block_ts, applied_at_ms)[0]
-        if isinstance(result, RejectedError):
-            raise result
-        return result
-
-    def apply_transactions(
-        self, txs: Sequence[Transaction]
-    ) -> list[ApplyResult | RejectedError]:
+    def apply_transactions(self, txs: Sequence[Transaction]) -> list[ApplyResult | RejectedError]:
         """Validate and apply many payments in one database transaction (group commit).
 
         Each payment is judged on its own, in order: a rejected one changes
@@ -383,9 +371,7 @@ class Ledger:
         if not s.confirm_withdrawal(confirmation.burn_txid, confirmation.l1_tx_hash, cid):
             return False
         s.insert_entry(
-            EntryRecord(
-                cid, EntryType.WITHDRAWAL_CONFIRMATION, confirmation.to_bytes(), 0, at_ms
-            )
+            EntryRecord(cid, EntryType.WITHDRAWAL_CONFIRMATION, confirmation.to_bytes(), 0, at_ms)
         )
         return True
 
@@ -525,13 +511,22 @@ class Ledger:
                 if not ok:
                     raise RecoveryError(f"{where}: {problem}")
             fees = 0
-            for i, entry in enumerate(block.entries):
+            entries = block.entries
+            i = 0
+            while i < len(entries):
+                # Runs of payments are judged together, as group commit judged them.
+                j = i
+                while j < len(entries) and isinstance(entries[j], Transaction):
+                    j += 1
+                if j > i:
+                    fees += self._replay_payments(s, entries, i, j, h.timestamp_ms, where)
+                    i = j
+                    continue
                 try:
-                    fees += self._replay_entry(s, entry, h, fees, last=i == len(block.entries) - 1)
+                    self._replay_event(s, entries[i], h, fees, last=i == len(entries) - 1)
                 except FontanaError as exc:
-                    raise RecoveryError(
-                        f"{where}, entry {i} ({entry_id(entry).hex()}): {exc.code}: {exc.message}"
-                    ) from None
+                    raise _entry_error(where, entries, i, exc) from None
+                i += 1
             if fees and not isinstance(block.entries[-1], FeeCredit):
                 raise RecoveryError(f"{where}: {fees} utia of fees were not credited")
 
@@ -546,16 +541,35 @@ class Ledger:
             self._commit_block(s, block.entries, header, da_ref)
             s.set_meta(META_OPEN_TS, str(h.timestamp_ms))
 
-    def _replay_entry(
-        self, s: StorageSession, entry: Entry, h: BlockHeader, fees: int, last: bool
+    def _replay_payments(
+        self,
+        s: StorageSession,
+        entries: Sequence[Entry],
+        start: int,
+        end: int,
+        block_ts: int,
+        where: str,
     ) -> int:
-        """Apply one entry of a replayed block; return the fee it adds."""
-        if isinstance(entry, Transaction):
-            self.check_stateless(entry)
-            result = self._apply_tx(s, entry, h.timestamp_ms, h.timestamp_ms)
+        """Apply the payments ``entries[start:end]`` of a replayed block; return their fees."""
+        txs: list[Transaction] = list(entries[start:end])  # type: ignore[arg-type]
+        items = []
+        for n, tx in enumerate(txs, start):
+            try:
+                items.append((tx, self.check_stateless(tx)))
+            except FontanaError as exc:
+                raise _entry_error(where, entries, n, exc) from None
+        for n, result in enumerate(self._apply_many(s, items, block_ts, block_ts), start):
+            if isinstance(result, RejectedError):
+                raise _entry_error(where, entries, n, result)
             if result.already_applied:
-                raise RecoveryError("transaction appears twice in the chain")
-            return entry.fee
+                problem = RecoveryError("transaction appears twice in the chain")
+                raise _entry_error(where, entries, n, problem)
+        return sum(tx.fee for tx in txs)
+
+    def _replay_event(
+        self, s: StorageSession, entry: Entry, h: BlockHeader, fees: int, last: bool
+    ) -> None:
+        """Apply one deposit, withdrawal confirmation or fee credit of a replayed block."""
         if isinstance(entry, Deposit):
             if not self._credit_deposit(s, entry, h.timestamp_ms):
                 raise RecoveryError("deposit credited twice")
@@ -567,7 +581,6 @@ class Ledger:
             if not last or entry != expected:
                 raise RecoveryError(f"fee credit {entry} does not credit {fees} utia of fees")
             self._credit_fees(s, entry, h.timestamp_ms)
-        return 0
 
     # -- queries -----------------------------------------------------------------
 
@@ -640,6 +653,12 @@ def _proof_value(s: StorageSession, outpoint: OutPoint, height: int) -> bytes | 
         if spent is not None and spent <= height:
             return None
     return UTXO(record.owner, record.amount, record.txid, record.output_index).leaf_value_hash()
+
+
+def _entry_error(where: str, entries: Sequence[Entry], n: int, exc: FontanaError) -> RecoveryError:
+    return RecoveryError(
+        f"{where}, entry {n} ({entry_id(entries[n]).hex()}): {exc.code}: {exc.message}"
+    )
 
 
 def decode_entry_record(record: EntryRecord) -> Entry:
