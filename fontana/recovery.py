@@ -58,9 +58,12 @@ def recover(
     from_da_height: int = 1,
     progress: Callable[[RecoveryProgress], None] | None = None,
 ) -> RecoveryReport:
-    """Build ``storage`` (empty) from ``genesis`` and every block of the chain on ``da``."""
-    started = time.perf_counter()
+    """Build ``storage`` (empty) from ``genesis`` and every block of the chain on ``da``.
+
+    The report's rates count the replay of blocks only, not building block 0.
+    """
     genesis_block = initialize(storage, proofs, genesis)
+    started = time.perf_counter()
     ledger = Ledger(storage, proofs, genesis)
     hashes = {0: genesis_block.hash}
     blocks = entries = 0

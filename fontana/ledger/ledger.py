@@ -432,6 +432,7 @@ class Ledger:
         proposer = bytes(signer.verify_key)
         with self.storage.write() as s:
             block_ts = self._epoch(s, exclusive=True)
+            cut_ms = self.clock()  # the next window opens now: later payments are its
             if guard is not None:
                 guard(s)
             prev = s.latest_block()
@@ -475,7 +476,7 @@ class Ledger:
 
             signed = self._commit_block(s, entries, header)
             if not leftovers:
-                s.set_meta(META_OPEN_TS, str(max(self.clock(), block_ts)))
+                s.set_meta(META_OPEN_TS, str(max(cut_ms, block_ts)))
         return Block(signed, tuple(entries))
 
     def replay_block(self, block: Block, da_ref: tuple[int, bytes] | None = None) -> None:

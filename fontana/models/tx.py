@@ -200,6 +200,11 @@ class Transaction(Canonical):
     witnesses: tuple[Witness, ...] = attrs.field(
         default=(), converter=to_tuple, validator=items(Witness, 0, MAX_WITNESSES)
     )
+    # The txid, computed once: sealing, replay and the tx root all need it, and
+    # the value is immutable. Not part of equality, hashing, repr or evolve.
+    _txid: bytes | None = attrs.field(
+        default=None, init=False, eq=False, hash=False, repr=False
+    )
 
     def __attrs_post_init__(self) -> None:
         if (self.kind == TxKind.WITHDRAWAL) != (self.withdrawal is not None):
@@ -236,7 +241,9 @@ class Transaction(Canonical):
 
     @property
     def txid(self) -> bytes:
-        return tagged_hash(TAG_TX, self.unsigned_bytes())
+        if self._txid is None:
+            object.__setattr__(self, "_txid", tagged_hash(TAG_TX, self.unsigned_bytes()))
+        return self._txid  # type: ignore[return-value]
 
     def txid_and_bytes(self) -> tuple[bytes, bytes]:
         """``(txid, to_bytes())`` from one encoding of the body: the ledger's hot path."""
@@ -246,7 +253,9 @@ class Transaction(Canonical):
         w.count(len(self.witnesses), MAX_WITNESSES, "witnesses")
         for witness in self.witnesses:
             witness.write(w)
-        return tagged_hash(TAG_TX, unsigned), w.getvalue()
+        if self._txid is None:
+            object.__setattr__(self, "_txid", tagged_hash(TAG_TX, unsigned))
+        return self._txid, w.getvalue()  # type: ignore[return-value]
 
     def write(self, w: Writer) -> None:
         self._write_unsigned(w)
