@@ -7,8 +7,8 @@ flood of bad payments never holds a lock. Everything that changes state
 is why the genesis file plus the blocks reproduce the whole state.
 
 Time: a transaction is valid in a block iff ``expiry_ms >= block timestamp``.
-A block's timestamp is the moment its collection window opened (the previous
-block's seal), kept in storage as the ``open_block_ts`` epoch value. Payments
+A block's timestamp is the moment its collection window opened (when the previous
+block was cut), kept in storage as the ``open_block_ts`` epoch value. Payments
 read it under a shared lock and sealing takes it exclusively, so the block
 that carries a payment is always the one whose timestamp the payment was
 checked against, and replaying blocks gives the same verdicts without any
