@@ -27,6 +27,7 @@ from fontana.errors import FontanaError, RejectedError
 from fontana.genesis import initialize, load_genesis_file
 from fontana.ledger import Ledger, open_proofs
 from fontana.ledger.ledger import now_ms
+from fontana.ledger.transfers import build_transfer
 from fontana.models import Block, Deposit, Genesis
 from fontana.poster import Poster
 from fontana.recovery import compare_ledgers, recover
@@ -112,8 +113,6 @@ class Devnet:
                 )
             )
             self._out(f"deposit: {DEPOSIT} utia to {wallet.name} {wallet.address}")
-        from fontana.cli.ledger_commands import build_transfer
-
         gap, quiet = self.block_time_ms / 4000, 2 * self.block_time_ms / 1000
         burst = 0
         while not stop.wait(quiet if burst % 3 == 2 else gap):

@@ -12,9 +12,9 @@ from fontana.address import decode_address, encode_address
 from fontana.amounts import format_amount, parse_amount
 from fontana.cli.output import emit, json_option
 from fontana.config import Settings, load_settings
-from fontana.errors import InsufficientFundsError
-from fontana.ledger import Ledger, open_ledger
-from fontana.models import UTXO, Deposit, OutPoint, Transaction, TxKind, TxOutput
+from fontana.ledger import open_ledger
+from fontana.ledger.transfers import build_transfer
+from fontana.models import UTXO, Deposit
 from fontana.wallet import load_key
 
 #: How long a CLI transfer stays valid if it is not sealed.
@@ -90,48 +90,6 @@ def utxos_command(address: str | None, limit: int | None, as_json: bool) -> None
             or "no unspent outputs"
         ),
     )
-
-
-def select_utxos(utxos: list[UTXO], needed: int) -> list[UTXO]:
-    """Largest first: fewest inputs, so fewest signatures and smallest transactions."""
-    chosen, total = [], 0
-    for utxo in sorted(utxos, key=lambda u: u.amount, reverse=True):
-        if total >= needed:
-            break
-        chosen.append(utxo)
-        total += utxo.amount
-    if total < needed:
-        raise InsufficientFundsError(f"wallet holds {total} utia, the transfer needs {needed}")
-    return chosen[:64]
-
-
-def build_transfer(
-    ledger: Ledger,
-    signing_key: Any,
-    recipient: bytes,
-    amount: int,
-    fee: int,
-    expiry_ms: int,
-    memo: bytes = b"",
-) -> Transaction:
-    """A signed transfer from the key's UTXOs to ``recipient``, change back to the key."""
-    owner = bytes(signing_key.verify_key)
-    inputs = select_utxos(ledger.utxos(owner), amount + fee)
-    change = sum(u.amount for u in inputs) - amount - fee
-    outputs = [TxOutput(recipient, amount)] + ([TxOutput(owner, change)] if change else [])
-    tx = Transaction(
-        kind=TxKind.TRANSFER,
-        chain_id=ledger.chain_id,
-        inputs=tuple(OutPoint(u.txid, u.index) for u in inputs),
-        outputs=tuple(outputs),
-        fee=fee,
-        expiry_ms=expiry_ms,
-        payload_hash=None,
-        memo=memo,
-        withdrawal=None,
-        witnesses=(),
-    )
-    return tx.sign(signing_key)
 
 
 @click.command("transfer")
