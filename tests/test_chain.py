@@ -27,7 +27,7 @@ from fontana.recovery import compare_ledgers, recover
 from fontana.sequencer import Sequencer, SequencerBusyError
 from fontana.state import PythonSMTProvider
 from fontana.storage import open_storage
-from tests.ledger_helpers import (
+from ledger_helpers import (
     ALICE,
     BOB,
     SEQUENCER,
@@ -44,9 +44,10 @@ BLOCK_MS = 100
 
 
 @pytest.fixture
-def live(tmp_path: Path) -> Ledger:
+def live(tmp_path: Path, ledger_url: str) -> Ledger:
+    """A ledger at block 0 on each backend (SQLite and a real PostgreSQL server)."""
     genesis = make_genesis(genesis_time_ms=now_ms())
-    ledger = create_ledger(f"sqlite:///{tmp_path}/live.db", tmp_path / "home", genesis, now_ms)
+    ledger = create_ledger(ledger_url, tmp_path / "home", genesis, now_ms)
     yield ledger  # type: ignore[misc]
     ledger.storage.close()
 
