@@ -14,6 +14,17 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from ledger_helpers import (
+    ALICE,
+    BOB,
+    SEQUENCER,
+    create_ledger,
+    make_deposit,
+    make_genesis,
+    make_transfer,
+    pub,
+    settings_for,
+)
 
 from fontana.cli import cli
 from fontana.da.blob import decode_blob, encode_blob
@@ -27,17 +38,6 @@ from fontana.recovery import compare_ledgers, recover
 from fontana.sequencer import Sequencer, SequencerBusyError
 from fontana.state import PythonSMTProvider
 from fontana.storage import open_storage
-from ledger_helpers import (
-    ALICE,
-    BOB,
-    SEQUENCER,
-    create_ledger,
-    make_deposit,
-    make_genesis,
-    make_transfer,
-    pub,
-    settings_for,
-)
 
 NAMESPACE = b"\x00" * 9 + b"\x01"
 BLOCK_MS = 100
