@@ -25,4 +25,6 @@ def open_ledger(settings: Settings) -> Ledger:
     """The configured ledger (storage and proof provider from the settings)."""
     from fontana.storage import open_storage
 
-    return Ledger.load(open_storage(settings), open_proofs(settings))
+    return Ledger.load(
+        open_storage(settings), open_proofs(settings), keep_versions=settings.proofs.keep_versions
+    )

@@ -127,17 +127,25 @@ class Ledger:
         proofs: ProofProvider,
         genesis: Genesis,
         clock: Callable[[], int] = now_ms,
+        keep_versions: int = 0,
     ) -> None:
         self.storage = storage
         self.proofs = proofs
         self.genesis = genesis
+        #: Tree versions (blocks) kept provable; older ones are pruned as blocks
+        #: are sealed. 0 keeps every version.
+        self.keep_versions = keep_versions
         self.chain_id = genesis.chain_id
         self.min_fee = genesis.min_fee
         self.clock = clock
 
     @classmethod
     def load(
-        cls, storage: Storage, proofs: ProofProvider, clock: Callable[[], int] = now_ms
+        cls,
+        storage: Storage,
+        proofs: ProofProvider,
+        clock: Callable[[], int] = now_ms,
+        keep_versions: int = 0,
     ) -> Ledger:
         """The ledger a ``fontana genesis`` run created in ``storage``."""
         with storage.read() as s:
@@ -146,7 +154,8 @@ class Ledger:
             raise NotInitializedError(
                 f"{storage.url} has no genesis; run `fontana genesis genesis.json` first"
             )
-        return cls(storage, proofs, Genesis.from_bytes(bytes.fromhex(raw)), clock)
+        genesis = Genesis.from_bytes(bytes.fromhex(raw))
+        return cls(storage, proofs, genesis, clock, keep_versions)
 
     # -- payments -----------------------------------------------------------------
 
@@ -409,6 +418,8 @@ class Ledger:
         signed = header_for_root(root, ids)
         s.insert_block(block_record(signed, committed=da_ref is not None, da_ref=da_ref))
         s.seal_entries(signed.header.height, ids)
+        if self.keep_versions and height >= self.keep_versions:
+            self.proofs.prune(s, height - self.keep_versions + 1)
         return signed
 
     def seal_block(
