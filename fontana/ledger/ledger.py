@@ -230,6 +230,7 @@ class Ledger:
         """
         results: list[ApplyResult | RejectedError | int] = []
         view = s.get_utxos(list({(i.txid, i.index) for tx, _ in items for i in tx.inputs}))
+        applied_before = s.get_entries([txid for _, (txid, _) in items])
         spent_here: set[OutPointKey] = set()
         first: dict[bytes, int] = {}
         accepted: list[tuple[int, Transaction, bytes, bytes, list[OutPointKey]]] = []
@@ -237,7 +238,7 @@ class Ledger:
             if txid in first:  # the same payment twice in one batch
                 results.append(first[txid])
                 continue
-            existing = s.get_entry(txid)
+            existing = applied_before.get(txid)
             if existing is not None:
                 results.append(ApplyResult(txid, existing.seq or 0, existing.fee, True))
                 continue
@@ -258,10 +259,13 @@ class Ledger:
         spends: list[Spend] = []
         outputs: list[UtxoRecord] = []
         burned = 0
-        for n, tx, txid, encoded, keys in accepted:
-            seq = s.insert_entry(
+        seqs = s.insert_entries(
+            [
                 EntryRecord(txid, EntryType.TRANSACTION, encoded, tx.fee, applied_at_ms)
-            )
+                for _, tx, txid, encoded, _ in accepted
+            ]
+        )
+        for (n, tx, txid, _, keys), seq in zip(accepted, seqs, strict=True):
             spends.extend((key, txid, seq) for key in keys)
             outputs.extend(
                 UtxoRecord(txid, j, o.owner, o.amount, created_seq=seq)

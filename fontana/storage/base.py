@@ -141,7 +141,17 @@ class StorageSession(Protocol):
         """Append an entry; return its sequence number. ``DuplicateError`` if its id exists."""
         ...
 
+    def insert_entries(self, entries: Sequence[EntryRecord]) -> list[int]:
+        """Append many entries in the given order; return their sequence numbers.
+
+        ``DuplicateError`` if any id exists (the session must then be discarded).
+        """
+        ...
+
     def get_entry(self, entry_id: bytes) -> EntryRecord | None: ...
+    def get_entries(self, entry_ids: Sequence[bytes]) -> dict[bytes, EntryRecord]:
+        """The entries that exist among ``entry_ids``."""
+        ...
     def unsealed_entries(self, limit: int) -> list[EntryRecord]:
         """Entries not yet in a block, in sequence order."""
         ...

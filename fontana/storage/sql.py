@@ -12,6 +12,7 @@ see it spent, while spends of unrelated UTXOs never wait for each other.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -155,30 +156,56 @@ class SQLSession:
     # -- entries
 
     def insert_entry(self, entry: EntryRecord) -> int:
+        return self.insert_entries([entry])[0]
+
+    def insert_entries(self, entries: Sequence[EntryRecord]) -> list[int]:
         cur = self._raw()
-        cur.execute(
-            self._sql(
-                "INSERT INTO entries (entry_id, entry_type, body, fee, applied_at_ms) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING seq"
-            ),
-            (
-                entry.entry_id,
-                int(entry.entry_type),
-                entry.body,
-                entry.fee,
-                entry.applied_at_ms or _now_ms(),
-            ),
-        )
-        row = cur.fetchone()
-        if row is None:
-            raise DuplicateError(f"entry {entry.entry_id.hex()} exists already")
-        return int(row[0])
+        now = _now_ms()
+        seqs: list[int] = []
+        for start in range(0, len(entries), _BATCH):
+            chunk = entries[start : start + _BATCH]
+            rows = ", ".join(["(?, ?, ?, ?, ?)"] * len(chunk))
+            cur.execute(
+                self._sql(
+                    "INSERT INTO entries (entry_id, entry_type, body, fee, applied_at_ms) "
+                    f"VALUES {rows} ON CONFLICT DO NOTHING RETURNING entry_id, seq"
+                ),
+                [
+                    v
+                    for e in chunk
+                    for v in (e.entry_id, int(e.entry_type), e.body, e.fee, e.applied_at_ms or now)
+                ],
+            )
+            assigned = {bytes(eid): int(seq) for eid, seq in cur.fetchall()}
+            for e in chunk:
+                if e.entry_id not in assigned:
+                    raise DuplicateError(f"entry {e.entry_id.hex()} exists already")
+                seqs.append(assigned[e.entry_id])
+        if any(a >= b for a, b in itertools.pairwise(seqs)):
+            # Sealing orders entries by sequence number, so the order is the contract.
+            raise StorageError("the backend numbered a batch of entries out of order")
+        return seqs
 
     def get_entry(self, entry_id: bytes) -> EntryRecord | None:
         cur = self._raw()
         cur.execute(self._sql(f"SELECT {_ENTRY_COLS} FROM entries WHERE entry_id = ?"), (entry_id,))
         row = cur.fetchone()
         return None if row is None else _entry_row(row)
+
+    def get_entries(self, entry_ids: Sequence[bytes]) -> dict[bytes, EntryRecord]:
+        cur = self._raw()
+        found: dict[bytes, EntryRecord] = {}
+        for start in range(0, len(entry_ids), _BATCH):
+            chunk = entry_ids[start : start + _BATCH]
+            marks = ", ".join(["?"] * len(chunk))
+            cur.execute(
+                self._sql(f"SELECT {_ENTRY_COLS} FROM entries WHERE entry_id IN ({marks})"),
+                list(chunk),
+            )
+            for row in cur.fetchall():
+                record = _entry_row(row)
+                found[record.entry_id] = record
+        return found
 
     def unsealed_entries(self, limit: int) -> list[EntryRecord]:
         rows = self.conn.execute(

@@ -214,6 +214,19 @@ class StorageConformance:
             assert len(s.unsealed_entries(2)) == 2
             assert s.get_entry(h(99)) is None
 
+    def test_many_entries_in_one_call_keep_their_order(self, storage: Storage) -> None:
+        records = [entry(n) for n in (9, 3, 7, *range(100, 700))]
+        with storage.write() as s:
+            seqs = s.insert_entries(records)
+            assert seqs == sorted(seqs) and len(set(seqs)) == len(records)
+            found = s.get_entries([h(3), h(9), h(42), *(h(n) for n in range(100, 700))])
+        assert set(found) == {h(3), h(9), *(h(n) for n in range(100, 700))}
+        assert found[h(3)].seq == seqs[1]
+        with pytest.raises(DuplicateError), storage.write() as s:
+            s.insert_entries([entry(1000), entry(7)])
+        with storage.read() as s:
+            assert s.get_entry(h(1000)) is None
+
     def test_duplicate_entry_is_refused_and_changes_nothing(self, storage: Storage) -> None:
         with storage.write() as s:
             s.insert_entry(entry(1))
