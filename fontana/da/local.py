@@ -87,10 +87,14 @@ class LocalDA:
         return DAReference(head + 1, commitment, self.namespace)
 
     def get(self, ref: DAReference) -> bytes | None:
-        row = self._conn().execute(
-            "SELECT data FROM blobs WHERE height = ? AND namespace = ? AND commitment = ?",
-            (ref.height, ref.namespace, ref.commitment),
-        ).fetchone()
+        row = (
+            self._conn()
+            .execute(
+                "SELECT data FROM blobs WHERE height = ? AND namespace = ? AND commitment = ?",
+                (ref.height, ref.namespace, ref.commitment),
+            )
+            .fetchone()
+        )
         return None if row is None else bytes(row[0])
 
     def list_at(self, height: int) -> list[tuple[DAReference, bytes]]:

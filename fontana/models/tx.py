@@ -202,9 +202,7 @@ class Transaction(Canonical):
     )
     # The txid, computed once: sealing, replay and the tx root all need it, and
     # the value is immutable. Not part of equality, hashing, repr or evolve.
-    _txid: bytes | None = attrs.field(
-        default=None, init=False, eq=False, hash=False, repr=False
-    )
+    _txid: bytes | None = attrs.field(default=None, init=False, eq=False, hash=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         if (self.kind == TxKind.WITHDRAWAL) != (self.withdrawal is not None):

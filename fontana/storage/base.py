@@ -152,6 +152,7 @@ class StorageSession(Protocol):
     def get_entries(self, entry_ids: Sequence[bytes]) -> dict[bytes, EntryRecord]:
         """The entries that exist among ``entry_ids``."""
         ...
+
     def unsealed_entries(self, limit: int) -> list[EntryRecord]:
         """Entries not yet in a block, in sequence order."""
         ...

@@ -250,21 +250,31 @@ class SQLSession:
     # -- UTXO set
 
     def insert_utxos(self, utxos: Sequence[UtxoRecord]) -> None:
-        if not utxos:
-            return
         cur = self._raw()
-        cur.executemany(
-            self._sql(
-                "INSERT INTO utxos (txid, output_index, owner, amount, created_seq, spent_by, "
-                "spent_seq) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
-            ),
-            [
-                (u.txid, u.output_index, u.owner, u.amount, u.created_seq, u.spent_by, u.spent_seq)
-                for u in utxos
-            ],
-        )
-        if cur.rowcount != len(utxos):
-            raise DuplicateError("an output exists already")
+        for start in range(0, len(utxos), _BATCH):
+            chunk = utxos[start : start + _BATCH]
+            rows = ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
+            cur.execute(
+                self._sql(
+                    "INSERT INTO utxos (txid, output_index, owner, amount, created_seq, spent_by, "
+                    f"spent_seq) VALUES {rows} ON CONFLICT DO NOTHING"
+                ),
+                [
+                    v
+                    for u in chunk
+                    for v in (
+                        u.txid,
+                        u.output_index,
+                        u.owner,
+                        u.amount,
+                        u.created_seq,
+                        u.spent_by,
+                        u.spent_seq,
+                    )
+                ],
+            )
+            if cur.rowcount != len(chunk):
+                raise DuplicateError("an output exists already")
 
     def get_utxos(self, keys: Sequence[OutPointKey]) -> dict[OutPointKey, UtxoRecord]:
         found: dict[OutPointKey, UtxoRecord] = {}

@@ -36,7 +36,12 @@ class PostgresStorage(SQLStorage):
         engine = sa.create_engine(
             psycopg_url(url),
             pool_size=settings.storage.pool_size,
-            pool_pre_ping=True,
+            # Every session ends in an explicit commit or rollback, so the pool's
+            # extra ROLLBACK on return is a wasted round trip on the payment path.
+            pool_reset_on_return=None,
+            # A connection the server dropped fails one call, is discarded, and the
+            # next checkout reconnects: cheaper than a ping before every payment.
+            pool_pre_ping=False,
             isolation_level="READ COMMITTED",
             connect_args={"options": f"-c lock_timeout={int(lock_ms)}"},
         )
