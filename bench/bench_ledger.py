@@ -1,6 +1,6 @@
 """Ledger verify+apply throughput against signature verification alone.
 
-Run by hand: ``python bench/bench_ledger.py [--txs N] [--postgres URL]``. The
+Run by hand: ``python bench/bench_ledger.py [--txs N] [--postgres]``. The
 baseline, measured in the same run on the same transactions, is the ed25519
 check every payment pays (``Transaction.verify_witnesses()``). Figures are
 given as that ratio, which moves far less between machines than tx/s.
@@ -24,19 +24,31 @@ from common import SEQUENCER, bench_ledger, transfers
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--txs", type=int, default=5_000)
-    parser.add_argument("--postgres", default=None, help="a postgresql:// URL of an empty database")
+    parser.add_argument(
+        "--postgres", action="store_true", help="also run on a throwaway local PostgreSQL cluster"
+    )
     args = parser.parse_args()
+    if args.postgres:
+        from fontana.testing.pgcluster import PgCluster
+
+        with PgCluster() as cluster:
+            run(args.txs, [cluster.create_database(f"bench{n}") for n in range(3)])
+    else:
+        run(args.txs, [])
+
+
+def run(count: int, pg_urls: list[str]) -> None:
 
     backends = [
         ("sqlite synchronous=full", None, "full"),
         ("sqlite synchronous=normal", None, "normal"),
     ]
-    if args.postgres:
-        backends.append(("postgresql", args.postgres, "full"))
-    for label, url, sync in backends:
-        for batch in (1, 100, 1000):
-            with bench_ledger(args.txs, url, sync) as (ledger, genesis, _):
-                txs = transfers(genesis, args.txs)
+    for label, url, sync in backends + [("postgresql", u, "full") for u in pg_urls[:1]]:
+        for n, batch in enumerate((1, 100, 1000)):
+            if url is not None and url.startswith("postgres"):
+                url = pg_urls[n]  # a fresh database per run
+            with bench_ledger(count, url, sync) as (ledger, genesis, _):
+                txs = transfers(genesis, count)
                 start = time.perf_counter()
                 for tx in txs:
                     tx.verify_witnesses()
