@@ -200,6 +200,12 @@ class ValueMismatchError(RejectedError):
     code = "value_mismatch"
 
 
+class DepositConflictError(RejectedError):
+    """The same L1 event arrives again with different contents."""
+
+    code = "deposit_conflict"
+
+
 class UnknownWithdrawalError(RejectedError):
     """A withdrawal event names a burn the ledger never saw."""
 

@@ -23,7 +23,7 @@ from nacl.signing import SigningKey
 from fontana.errors import ConfigError, DuplicateError, FontanaError
 from fontana.ledger import Ledger
 from fontana.models import Block
-from fontana.storage.base import StorageSession
+from fontana.storage.base import Storage, StorageSession
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,18 @@ class SequencerBusyError(FontanaError):
 
     code = "sequencer_running"
     exit_code = 75  # EX_TEMPFAIL
+
+
+def live_lease(storage: Storage, now_ms: int) -> dict[str, object] | None:
+    """The lease of a sequencer that is running on ``storage`` now, if any."""
+    if storage.schema_version() is None:
+        return None
+    with storage.read() as s:
+        raw = s.get_meta(LEASE_KEY)
+    lease = json.loads(raw) if raw else None
+    if lease and lease["owner"] and int(lease["expires_ms"]) > now_ms:
+        return lease  # type: ignore[no-any-return]
+    return None
 
 
 class Sequencer:

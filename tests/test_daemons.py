@@ -81,6 +81,8 @@ def test_sequencer_poster_and_recovery_as_processes(tmp_path: Path) -> None:
         second = fontana("sequencer", env=env)
         assert second.returncode == 75
         assert "error[sequencer_running]" in second.stderr
+        wipe = fontana("recover", str(genesis), "--wipe", env=env)
+        assert wipe.returncode == 75 and "stop it before wiping" in wipe.stderr
         paid = fontana("transfer", "1000", address("sequencer", env), "--json", env=env)
         assert paid.returncode == 0, paid.stderr
         wait_for_line(sequencer, "2 entries")  # the payment and the sequencer's fee credit

@@ -39,6 +39,7 @@ from fontana.errors import (
     AmountError,
     AmountOverflowError,
     BadSignatureError,
+    DepositConflictError,
     EncodingError,
     ExpiredError,
     FeeTooLowError,
@@ -500,3 +501,12 @@ def test_resubmission_after_expiry_reports_already_applied(ledger: Ledger, clock
     first = ledger.apply_transaction(tx)
     clock.advance(10)
     assert ledger.apply_transaction(tx) == attrs.evolve(first, already_applied=True)
+
+
+def test_same_l1_event_with_other_contents_is_a_conflict(ledger: Ledger) -> None:
+    ledger.process_deposit_event(make_deposit(pub(BOB), 777, l1_tx=7, log_index=3))
+    before = snapshot(ledger)
+    with pytest.raises(DepositConflictError) as conflict:
+        ledger.process_deposit_event(make_deposit(pub(CAROL), 777, l1_tx=7, log_index=3))
+    assert conflict.value.code == "deposit_conflict"
+    assert snapshot(ledger) == before

@@ -146,6 +146,15 @@ def recover_command(
     else:
         target = live
         if wipe:
+            from fontana.ledger.ledger import now_ms
+            from fontana.sequencer import SequencerBusyError, live_lease
+
+            holder = live_lease(live, now_ms())
+            if holder is not None:
+                raise SequencerBusyError(
+                    f"a sequencer ({holder['owner']}) is running on {live.url}; "
+                    "stop it before wiping the database"
+                )
             live.drop_schema()
         elif live.schema_version() is not None:
             raise AlreadyInitializedError(

@@ -27,6 +27,7 @@ from nacl.signing import SigningKey
 from fontana.errors import (
     AmountOverflowError,
     BadSignatureError,
+    DepositConflictError,
     DuplicateError,
     ExpiredError,
     FeeTooLowError,
@@ -360,6 +361,14 @@ class Ledger:
                 deposit.l1_block,
             )
         )
+        if not fresh:
+            recorded = s.get_deposit(deposit.l1_tx_hash, deposit.log_index)
+            if recorded is not None and recorded.entry_id != did:
+                raise DepositConflictError(
+                    f"L1 event {deposit.l1_tx_hash.hex()}:{deposit.log_index} was credited as "
+                    f"deposit {recorded.entry_id.hex()} and is now reported with other contents "
+                    "(reorg or a faulty watcher?); nothing was credited"
+                )
         if fresh:
             self._change_supply(s, deposit.amount)
             seq = s.insert_entry(EntryRecord(did, EntryType.DEPOSIT, deposit.to_bytes(), 0, at_ms))
