@@ -515,6 +515,7 @@ class Ledger:
             if prev is None:
                 raise NotInitializedError(f"{self.storage.url} has no genesis block")
             where = f"block {h.height}"
+            tx_root = block.compute_tx_root()
             checks = [
                 (h.height == prev.height + 1, f"expected height {prev.height + 1}"),
                 (h.chain_id == self.chain_id, f"chain {h.chain_id!r}, not {self.chain_id!r}"),
@@ -526,9 +527,8 @@ class Ledger:
                 (h.proposer == self.genesis.sequencer, "proposer is not the genesis sequencer"),
                 (block.header.verify(), "the sequencer's signature does not verify"),
                 (
-                    block.compute_tx_root() == h.tx_root,
-                    f"tx root {h.tx_root.hex()} does not match its entries "
-                    f"({block.compute_tx_root().hex()})",
+                    tx_root == h.tx_root,
+                    f"tx root {h.tx_root.hex()} does not match its entries ({tx_root.hex()})",
                 ),
                 (h.timestamp_ms >= prev.timestamp_ms, "timestamp goes back in time"),
             ]

@@ -56,6 +56,14 @@ class UTXO(Canonical):
         """What the state tree stores under ``utxo_key(outpoint)``."""
         return tagged_hash(TAG_UTXO, self.to_bytes())
 
+    def to_bytes(self) -> bytes:
+        # Fixed-width fields, validated on construction: the same bytes as
+        # ``write`` without the Writer's per-field checks (every block hashes
+        # one of these per created output).
+        return (
+            self.owner + self.amount.to_bytes(8, "big") + self.txid + self.index.to_bytes(2, "big")
+        )
+
     def write(self, w: Writer) -> None:
         w.fixed(self.owner, 32, "owner")
         w.u64(self.amount, "amount")

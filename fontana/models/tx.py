@@ -62,6 +62,11 @@ class OutPoint(Canonical):
     txid: bytes = attrs.field(validator=fixed_bytes(32))
     index: int = attrs.field(validator=uint(16))
 
+    def to_bytes(self) -> bytes:
+        # Fixed width and validated on construction: ``write``'s bytes, faster
+        # (each state-tree key hashes one of these).
+        return self.txid + self.index.to_bytes(2, "big")
+
     def write(self, w: Writer) -> None:
         w.fixed(self.txid, 32, "txid")
         w.u16(self.index, "index")
