@@ -118,6 +118,14 @@ class Reader:
     def remaining(self) -> int:
         return len(self._data) - self._pos
 
+    @property
+    def position(self) -> int:
+        return self._pos
+
+    def consumed_since(self, start: int) -> bytes:
+        """The bytes read from ``start`` (a past ``position``) to here: a value's encoding."""
+        return self._data[start : self._pos]
+
     def fixed(self, size: int, field: str) -> bytes:
         if self.remaining < size:
             raise EncodingError(

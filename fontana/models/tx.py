@@ -208,6 +208,8 @@ class Transaction(Canonical):
     # The txid, computed once: sealing, replay and the tx root all need it, and
     # the value is immutable. Not part of equality, hashing, repr or evolve.
     _txid: bytes | None = attrs.field(default=None, init=False, eq=False, hash=False, repr=False)
+    # The signed encoding, kept when the transaction was decoded from it.
+    _encoded: bytes | None = attrs.field(default=None, init=False, eq=False, hash=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         if (self.kind == TxKind.WITHDRAWAL) != (self.withdrawal is not None):
@@ -250,6 +252,8 @@ class Transaction(Canonical):
 
     def txid_and_bytes(self) -> tuple[bytes, bytes]:
         """``(txid, to_bytes())`` from one encoding of the body: the ledger's hot path."""
+        if self._encoded is not None:
+            return self.txid, self._encoded
         w = Writer()
         self._write_unsigned(w)
         unsigned = w.getvalue()
@@ -268,6 +272,7 @@ class Transaction(Canonical):
 
     @classmethod
     def read(cls, r: Reader) -> Self:
+        start = r.position
         version = r.u8("version")
         if version != TX_VERSION:
             raise r.error("version", f"unsupported version {version}, expected {TX_VERSION}")
@@ -283,10 +288,16 @@ class Transaction(Canonical):
         if r.option("withdrawal"):
             with r.scope("withdrawal"):
                 withdrawal = WithdrawalRequest.read(r)
+        unsigned = r.consumed_since(start)
         witnesses = read_list(r, Witness, MAX_WITNESSES, "witnesses")
-        return cls(
+        tx = cls(
             kind, chain, inputs, outputs, fee, expiry, payload_hash, memo, withdrawal, witnesses
         )
+        # Strict decoding means these bytes are the canonical ones: keep them
+        # rather than encoding again for the txid and for storage.
+        object.__setattr__(tx, "_txid", tagged_hash(TAG_TX, unsigned))
+        object.__setattr__(tx, "_encoded", r.consumed_since(start))
+        return tx
 
     def sign(self, signing_key: SigningKey) -> Transaction:
         """A copy with one more witness: ``signing_key``'s signature over the txid."""
