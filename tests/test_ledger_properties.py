@@ -29,10 +29,10 @@ from ledger_helpers import (
 )
 from nacl.signing import SigningKey
 
-from fontana.errors import InputSpentError
+from fontana.errors import DepositConflictError, InputSpentError
 from fontana.ledger import Ledger
 from fontana.ledger.ledger import decode_entry_record
-from fontana.models import EntryType, Transaction, WithdrawalRequest
+from fontana.models import Deposit, EntryType, Transaction, WithdrawalRequest
 
 KEYS = (*FUNDED, SEQUENCER)
 L1_RECIPIENT = b"\x55" * 20
@@ -56,7 +56,7 @@ class Model:
         self.pending_fees = 0
         self.minted = len(FUNDED) * ALLOCATION
         self.burned = 0
-        self.deposits: set[int] = set()
+        self.deposits: dict[int, Deposit] = {}
         self.last_spent: tuple[Transaction, SigningKey] | None = None
 
 
@@ -133,10 +133,14 @@ def test_random_histories_conserve_value_and_match_a_full_rebuild(
                 elif op == "deposit":
                     recipient_i, amount, l1_tx = args
                     event = make_deposit(pub(KEYS[recipient_i]), amount, l1_tx=l1_tx)  # type: ignore[arg-type]
-                    fresh = l1_tx not in model.deposits
-                    assert ledger.process_deposit_event(event).credited == fresh
-                    if fresh:
-                        model.deposits.add(l1_tx)  # type: ignore[arg-type]
+                    seen = model.deposits.get(l1_tx)  # type: ignore[call-overload]
+                    if seen is not None and seen != event:
+                        with pytest.raises(DepositConflictError):  # same L1 event, other contents
+                            ledger.process_deposit_event(event)
+                        continue
+                    assert ledger.process_deposit_event(event).credited == (seen is None)
+                    if seen is None:
+                        model.deposits[l1_tx] = event  # type: ignore[index]
                         model.balances[event.recipient] += event.amount
                         model.minted += event.amount
                 elif op == "replay" and model.last_spent is not None:
