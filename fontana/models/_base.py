@@ -13,7 +13,7 @@ from typing import Any, ClassVar, Final, Self, TypeVar
 
 import attrs
 from nacl.exceptions import CryptoError
-from nacl.signing import VerifyKey
+from nacl.signing import SigningKey, VerifyKey
 
 from fontana.address import decode_address
 from fontana.encoding import Reader, Writer
@@ -54,6 +54,62 @@ class Canonical:
         value = cls.read(r)
         r.finish()
         return value
+
+
+class Signed(Canonical):
+    """An inner value plus an ed25519 signature, by one of its fields, over one of its ids.
+
+    Subclasses are attrs classes with two fields, the inner value (named ``INNER``)
+    and ``signature``, and say which inner attribute holds the signer's key
+    (``SIGNER``) and which is the signed 32-byte message (``MESSAGE``).
+    """
+
+    __slots__ = ()
+    INNER: ClassVar[str]
+    INNER_TYPE: ClassVar[type[Canonical]]
+    SIGNER: ClassVar[str]
+    MESSAGE: ClassVar[str]
+    signature: bytes
+
+    @property
+    def _inner(self) -> Any:
+        return getattr(self, self.INNER)
+
+    @classmethod
+    def sign(cls, inner: Any, signing_key: SigningKey) -> Self:
+        if bytes(signing_key.verify_key) != getattr(inner, cls.SIGNER):
+            raise EncodingError(
+                f"{cls.__name__}: the signing key is not the {cls.INNER}'s {cls.SIGNER}"
+            )
+        return cls(inner, signing_key.sign(getattr(inner, cls.MESSAGE)).signature)  # type: ignore[call-arg]
+
+    def verify(self) -> bool:
+        inner = self._inner
+        return verify_signature(
+            getattr(inner, self.SIGNER), getattr(inner, self.MESSAGE), self.signature
+        )
+
+    def write(self, w: Writer) -> None:
+        self._inner.write(w)
+        w.fixed(self.signature, 64, "signature")
+
+    @classmethod
+    def read(cls, r: Reader) -> Self:
+        with r.scope(cls.INNER):
+            inner = cls.INNER_TYPE.read(r)
+        return cls(inner, r.fixed(64, "signature"))  # type: ignore[call-arg]
+
+    def to_json(self) -> dict[str, Any]:
+        return {self.INNER: self._inner.to_json(), "signature": self.signature.hex()}
+
+    @classmethod
+    def from_json(cls, d: Any, what: str | None = None) -> Self:
+        what = what or cls.NAME
+        d = json_fields(d, what, (cls.INNER, "signature"))
+        return cls(  # type: ignore[call-arg]
+            cls.INNER_TYPE.from_json(d[cls.INNER], f"{what}.{cls.INNER}"),  # type: ignore[attr-defined]
+            json_hex(d["signature"], f"{what}.signature", 64),
+        )
 
 
 def read_list(r: Reader, kind: type[C], max_count: int, field: str) -> tuple[C, ...]:

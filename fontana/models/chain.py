@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any, ClassVar, Final, Self
 
 import attrs
-from nacl.signing import SigningKey
 
 from fontana.address import encode_address
 from fontana.encoding import Reader, Writer
@@ -19,6 +18,7 @@ from fontana.hashing import TAG_HEADER, merkle_root, tagged_hash
 from fontana.models._base import (
     CHAIN_ID_MAX,
     Canonical,
+    Signed,
     chain_id,
     fixed_bytes,
     json_address,
@@ -30,7 +30,6 @@ from fontana.models._base import (
     json_u64,
     to_tuple,
     uint,
-    verify_signature,
     version_one,
 )
 from fontana.models.entry import (
@@ -132,42 +131,16 @@ class BlockHeader(Canonical):
 
 
 @attrs.frozen
-class SignedHeader(Canonical):
+class SignedHeader(Signed):
     """A header plus the proposer's ed25519 signature over its hash."""
 
     NAME: ClassVar[str] = "signed_header"
+    INNER: ClassVar[str] = "header"
+    INNER_TYPE: ClassVar[type[Canonical]] = BlockHeader
+    SIGNER: ClassVar[str] = "proposer"
+    MESSAGE: ClassVar[str] = "hash"
     header: BlockHeader = attrs.field(validator=attrs.validators.instance_of(BlockHeader))
     signature: bytes = attrs.field(validator=fixed_bytes(64))
-
-    @classmethod
-    def sign(cls, header: BlockHeader, signing_key: SigningKey) -> Self:
-        if bytes(signing_key.verify_key) != header.proposer:
-            raise EncodingError("SignedHeader: the signing key is not the header's proposer")
-        return cls(header, signing_key.sign(header.hash).signature)
-
-    def verify(self) -> bool:
-        return verify_signature(self.header.proposer, self.header.hash, self.signature)
-
-    def write(self, w: Writer) -> None:
-        self.header.write(w)
-        w.fixed(self.signature, 64, "signature")
-
-    @classmethod
-    def read(cls, r: Reader) -> Self:
-        with r.scope("header"):
-            header = BlockHeader.read(r)
-        return cls(header, r.fixed(64, "signature"))
-
-    def to_json(self) -> dict[str, Any]:
-        return {"header": self.header.to_json(), "signature": self.signature.hex()}
-
-    @classmethod
-    def from_json(cls, d: Any, what: str = "signed_header") -> Self:
-        d = json_fields(d, what, ("header", "signature"))
-        return cls(
-            BlockHeader.from_json(d["header"], f"{what}.header"),
-            json_hex(d["signature"], f"{what}.signature", 64),
-        )
 
 
 def _entries(inst: Block, attr: attrs.Attribute[Any], value: Any) -> None:

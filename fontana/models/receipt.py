@@ -9,15 +9,14 @@ from __future__ import annotations
 from typing import Any, ClassVar, Final, Self
 
 import attrs
-from nacl.signing import SigningKey
 
 from fontana.address import encode_address
 from fontana.encoding import Reader, Writer
-from fontana.errors import EncodingError
 from fontana.hashing import TAG_RECEIPT, tagged_hash
 from fontana.models._base import (
     CHAIN_ID_MAX,
     Canonical,
+    Signed,
     chain_id,
     fixed_bytes,
     json_address,
@@ -28,7 +27,6 @@ from fontana.models._base import (
     json_str,
     json_u64,
     uint,
-    verify_signature,
     version_one,
 )
 
@@ -120,39 +118,13 @@ class Receipt(Canonical):
 
 
 @attrs.frozen
-class SignedReceipt(Canonical):
+class SignedReceipt(Signed):
     """A receipt plus the payee's signature over its id."""
 
     NAME: ClassVar[str] = "signed_receipt"
+    INNER: ClassVar[str] = "receipt"
+    INNER_TYPE: ClassVar[type[Canonical]] = Receipt
+    SIGNER: ClassVar[str] = "payee"
+    MESSAGE: ClassVar[str] = "id"
     receipt: Receipt = attrs.field(validator=attrs.validators.instance_of(Receipt))
     signature: bytes = attrs.field(validator=fixed_bytes(64))
-
-    @classmethod
-    def sign(cls, receipt: Receipt, signing_key: SigningKey) -> Self:
-        if bytes(signing_key.verify_key) != receipt.payee:
-            raise EncodingError("SignedReceipt: the signing key is not the receipt's payee")
-        return cls(receipt, signing_key.sign(receipt.id).signature)
-
-    def verify(self) -> bool:
-        return verify_signature(self.receipt.payee, self.receipt.id, self.signature)
-
-    def write(self, w: Writer) -> None:
-        self.receipt.write(w)
-        w.fixed(self.signature, 64, "signature")
-
-    @classmethod
-    def read(cls, r: Reader) -> Self:
-        with r.scope("receipt"):
-            receipt = Receipt.read(r)
-        return cls(receipt, r.fixed(64, "signature"))
-
-    def to_json(self) -> dict[str, Any]:
-        return {"receipt": self.receipt.to_json(), "signature": self.signature.hex()}
-
-    @classmethod
-    def from_json(cls, d: Any, what: str = "signed_receipt") -> Self:
-        d = json_fields(d, what, ("receipt", "signature"))
-        return cls(
-            Receipt.from_json(d["receipt"], f"{what}.receipt"),
-            json_hex(d["signature"], f"{what}.signature", 64),
-        )
