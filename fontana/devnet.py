@@ -21,12 +21,12 @@ from pathlib import Path
 import attrs
 
 from fontana.address import encode_address
+from fontana.clock import now_ms
 from fontana.config import Settings, load_settings
 from fontana.da import open_da
 from fontana.errors import FontanaError, RejectedError
 from fontana.genesis import initialize, load_genesis_file
 from fontana.ledger import Ledger, open_proofs
-from fontana.ledger.ledger import now_ms
 from fontana.ledger.transfers import build_transfer
 from fontana.models import Block, Deposit, Genesis
 from fontana.poster import Poster

@@ -14,13 +14,8 @@ from pathlib import Path
 from fontana.errors import AlreadyInitializedError, DuplicateError, EncodingError, GenesisError
 from fontana.hashing import merkle_root
 from fontana.interfaces import ProofProvider
-from fontana.ledger.ledger import (
-    MAX_LEDGER_AMOUNT,
-    META_GENESIS,
-    META_OPEN_TS,
-    META_SUPPLY,
-    block_record,
-)
+from fontana.ledger.meta import MAX_LEDGER_AMOUNT, META_GENESIS, META_OPEN_TS, META_SUPPLY
+from fontana.ledger.records import block_record
 from fontana.models import UTXO, BlockHeader, Genesis, SignedHeader, utxo_key
 from fontana.storage.base import BlockRecord, Storage, UtxoRecord
 

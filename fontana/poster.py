@@ -14,15 +14,15 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
 from collections.abc import Callable
 
 import attrs
 
+from fontana.clock import now_ms
 from fontana.da.blob import encode_blob
 from fontana.errors import DAError
 from fontana.interfaces import DALayer, DAReference
-from fontana.ledger.ledger import decode_entry_record
+from fontana.ledger.records import decode_entry_record
 from fontana.models import Block, SignedHeader
 from fontana.storage.base import BlockRecord, DASubmissionRecord, Storage
 
@@ -30,10 +30,6 @@ log = logging.getLogger(__name__)
 
 STATUS_KEY = "poster_status"
 IN_FLIGHT = "in flight"
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 @attrs.define
@@ -94,7 +90,7 @@ class Poster:
         with self.storage.write() as s:
             s.mark_committed(height, ref.height, ref.commitment)
             s.record_da_submission(
-                DASubmissionRecord(height, _now_ms(), True, ref.height, ref.commitment, how)
+                DASubmissionRecord(height, now_ms(), True, ref.height, ref.commitment, how)
             )
         if self.status.alerting:
             log.warning("DA posting recovered at block %d", height)
@@ -105,7 +101,7 @@ class Poster:
     def _failed(self, height: int, exc: DAError) -> None:
         self.status.consecutive_failures += 1
         self.status.last_error = f"{exc.code}: {exc.message}"
-        self._record(DASubmissionRecord(height, _now_ms(), False, error=self.status.last_error))
+        self._record(DASubmissionRecord(height, now_ms(), False, error=self.status.last_error))
         failures = self.status.consecutive_failures
         if failures >= self.alert_after or not exc.retryable:
             self.status.alerting = True
@@ -151,7 +147,7 @@ class Poster:
                     return True
                 head = self.da.head_height()
                 self._record(
-                    DASubmissionRecord(record.height, _now_ms(), False, head, commitment, IN_FLIGHT)
+                    DASubmissionRecord(record.height, now_ms(), False, head, commitment, IN_FLIGHT)
                 )
                 ref = self.da.submit(blob)
             except DAError as exc:

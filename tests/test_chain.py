@@ -27,11 +27,11 @@ from ledger_helpers import (
 )
 
 from fontana.cli import cli
+from fontana.clock import now_ms
 from fontana.da.blob import decode_blob, encode_blob
 from fontana.da.local import LocalDA
 from fontana.errors import BlobTooLargeError, ConfigError, RecoveryError
 from fontana.ledger import Ledger
-from fontana.ledger.ledger import now_ms
 from fontana.models import Block, BlockHeader, SignedHeader, Transaction
 from fontana.poster import STATUS_KEY, Poster, load_block
 from fontana.recovery import compare_ledgers, recover

@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from fontana.ledger.ledger import now_ms
+from fontana.clock import now_ms
 
 
 def fontana(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

@@ -54,7 +54,7 @@ from fontana.errors import (
 from fontana.genesis import genesis_utxos
 from fontana.hashing import merkle_root
 from fontana.ledger import Ledger
-from fontana.ledger.ledger import MAX_LEDGER_AMOUNT
+from fontana.ledger.meta import MAX_LEDGER_AMOUNT
 from fontana.models import (
     Block,
     FeeCredit,

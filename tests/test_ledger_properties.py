@@ -31,7 +31,7 @@ from nacl.signing import SigningKey
 
 from fontana.errors import DepositConflictError, InputSpentError
 from fontana.ledger import Ledger
-from fontana.ledger.ledger import decode_entry_record
+from fontana.ledger.records import decode_entry_record
 from fontana.models import Deposit, EntryType, Transaction, WithdrawalRequest
 
 KEYS = (*FUNDED, SEQUENCER)

@@ -16,8 +16,8 @@ from ledger_helpers import (
     pub,
 )
 
+from fontana.clock import now_ms
 from fontana.ledger import Ledger
-from fontana.ledger.ledger import now_ms
 from fontana.smt import VersionError
 from fontana.state import PythonSMTProvider
 from fontana.storage import schema as t

@@ -146,7 +146,7 @@ def recover_command(
     else:
         target = live
         if wipe:
-            from fontana.ledger.ledger import now_ms
+            from fontana.clock import now_ms
             from fontana.sequencer import SequencerBusyError, live_lease
 
             holder = live_lease(live, now_ms())

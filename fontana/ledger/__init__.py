@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from fontana.ledger.ledger import ApplyResult, DepositResult, Ledger, TxStatus
+from fontana.ledger.bridge import DepositResult
+from fontana.ledger.ledger import Ledger
+from fontana.ledger.payments import ApplyResult
+from fontana.ledger.queries import TxStatus
 
 if TYPE_CHECKING:
     from fontana.config import Settings

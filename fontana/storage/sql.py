@@ -13,7 +13,6 @@ see it spent, while spends of unrelated UTXOs never wait for each other.
 from __future__ import annotations
 
 import itertools
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -21,6 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from fontana.clock import now_ms
 from fontana.errors import (
     DuplicateError,
     InputSpentError,
@@ -49,10 +49,6 @@ _BATCH = 500
 
 #: Schema migrations: ``MIGRATIONS[n]`` upgrades a version-n database to n+1.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def _utxo(row: Any) -> UtxoRecord:
@@ -160,7 +156,7 @@ class SQLSession:
 
     def insert_entries(self, entries: Sequence[EntryRecord]) -> list[int]:
         cur = self._raw()
-        now = _now_ms()
+        now = now_ms()
         seqs: list[int] = []
         for start in range(0, len(entries), _BATCH):
             chunk = entries[start : start + _BATCH]

@@ -16,13 +16,13 @@ import pytest
 from fontana_celestia.testing import DevNode
 from nacl.signing import SigningKey
 
+from fontana.clock import now_ms
 from fontana.config import Settings, load_settings
 from fontana.da import open_da
 from fontana.da.blob import decode_blob
 from fontana.genesis import initialize
 from fontana.interfaces import DALayer
 from fontana.ledger import Ledger
-from fontana.ledger.ledger import now_ms
 from fontana.models import Deposit, Genesis
 from fontana.poster import Poster
 from fontana.sequencer import Sequencer
