@@ -81,6 +81,18 @@ class StorageSettings:
     lock_timeout_ms: int = attrs.field(default=30_000, validator=_positive)
 
 
+def _holds_any_entry(instance: Any, attribute: attrs.Attribute[Any], value: int) -> None:
+    """A smaller blob could not carry the largest valid entry: the chain would stall on it."""
+    from fontana.da.limits import min_blob_size  # the models load only when settings do
+
+    minimum = min_blob_size()
+    if value < minimum:
+        raise ValueError(
+            f"expected at least {minimum} bytes, what a block needs for the largest valid "
+            "entry (a transaction at every size limit) and its fee credit"
+        )
+
+
 @attrs.frozen
 class DASettings:
     """The data-availability layer; the URL's scheme picks the backend plugin."""
@@ -88,7 +100,7 @@ class DASettings:
     #: Empty means ``local:///<home>/da``.
     url: str = ""
     #: Upper bound on a block's blob, in bytes; a backend may impose a lower one.
-    max_blob_size: int = attrs.field(default=1_900_000, validator=_positive)
+    max_blob_size: int = attrs.field(default=1_900_000, validator=_holds_any_entry)
 
 
 @attrs.frozen

@@ -162,10 +162,6 @@ class RejectedError(FontanaError):
     exit_code = 2
 
 
-class MalformedTransactionError(RejectedError):
-    code = "malformed"
-
-
 class BadSignatureError(RejectedError):
     code = "bad_signature"
 
@@ -216,6 +212,18 @@ class AmountOverflowError(RejectedError):
     """A sum of amounts beyond what the ledger can hold (2**63 - 1 utia)."""
 
     code = "amount_overflow"
+
+
+class DuplicateInBatchError(RejectedError):
+    """A transaction repeated within one batch: the first copy is judged, the others refused."""
+
+    code = "duplicate_in_batch"
+
+
+class OutOfRangeError(RejectedError):
+    """A u64 field (time, L1 block, DA height...) beyond the 2**63 - 1 the ledger stores."""
+
+    code = "out_of_range"
 
 
 class RecoveryError(FontanaError):

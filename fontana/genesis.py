@@ -14,10 +14,10 @@ from pathlib import Path
 from fontana.errors import AlreadyInitializedError, DuplicateError, EncodingError, GenesisError
 from fontana.hashing import merkle_root
 from fontana.interfaces import ProofProvider
-from fontana.ledger.meta import MAX_LEDGER_AMOUNT, META_GENESIS, META_OPEN_TS, META_SUPPLY
+from fontana.ledger.meta import COUNTER_SUPPLY, MAX_LEDGER_AMOUNT, META_GENESIS, META_OPEN_TS
 from fontana.ledger.records import block_record
 from fontana.models import UTXO, BlockHeader, Genesis, SignedHeader, utxo_key
-from fontana.storage.base import BlockRecord, Storage, UtxoRecord
+from fontana.storage.base import MAX_STORED_INT, BlockRecord, Storage, UtxoRecord
 
 UNSIGNED = bytes(64)
 
@@ -34,10 +34,31 @@ def load_genesis_file(path: Path) -> Genesis:
         genesis = Genesis.from_json(data)
     except EncodingError as exc:
         raise GenesisError(f"{path}: {exc.message}") from None
+    try:
+        check_genesis(genesis)
+    except GenesisError as exc:
+        raise GenesisError(f"{path}: {exc.message}") from None
+    return genesis
+
+
+def check_genesis(genesis: Genesis) -> None:
+    """What a valid genesis must also satisfy to fit the ledger's storage.
+
+    The model allows any u64; the ledger stores signed 64-bit integers, so
+    values from 2**63 on are refused here, before anything is written.
+    """
+    if genesis.genesis_time_ms > MAX_STORED_INT:
+        raise GenesisError(
+            f"genesis_time_ms {genesis.genesis_time_ms} is above {MAX_STORED_INT}, "
+            "the latest time the ledger stores"
+        )
+    if genesis.min_fee > MAX_LEDGER_AMOUNT:
+        raise GenesisError(
+            f"min_fee {genesis.min_fee} utia is above {MAX_LEDGER_AMOUNT}: no payment could pay it"
+        )
     total = sum(amount for _, amount in genesis.allocations)
     if total > MAX_LEDGER_AMOUNT:
-        raise GenesisError(f"{path}: allocations total {total} utia, above {MAX_LEDGER_AMOUNT}")
-    return genesis
+        raise GenesisError(f"allocations total {total} utia, above {MAX_LEDGER_AMOUNT}")
 
 
 def genesis_utxos(genesis: Genesis) -> list[UTXO]:
@@ -61,10 +82,15 @@ def genesis_header(genesis: Genesis, state_root: bytes) -> SignedHeader:
 
 
 def initialize(storage: Storage, proofs: ProofProvider, genesis: Genesis) -> BlockRecord:
-    """Create the schema, the genesis UTXOs and block 0; refuse an initialized database."""
-    storage.create_schema()
+    """Create the schema, the genesis UTXOs and block 0; refuse an initialized database.
+
+    All or nothing: the genesis is checked before anything is written, and
+    the schema, the genesis rows and block 0 commit in one transaction, so
+    any failure leaves the database as it was.
+    """
+    check_genesis(genesis)
     utxos = genesis_utxos(genesis)
-    with storage.write() as s:
+    with storage.create() as s:
         try:
             s.insert_meta(META_GENESIS, genesis.to_bytes().hex())
         except DuplicateError:
@@ -73,7 +99,7 @@ def initialize(storage: Storage, proofs: ProofProvider, genesis: Genesis) -> Blo
                 "(use a new database)"
             ) from None
         s.insert_meta(META_OPEN_TS, str(genesis.genesis_time_ms))
-        s.insert_meta(META_SUPPLY, str(sum(u.amount for u in utxos)))
+        s.set_counter(COUNTER_SUPPLY, sum(u.amount for u in utxos))
         s.insert_utxos(
             [UtxoRecord(u.txid, u.index, u.owner, u.amount, created_seq=None) for u in utxos]
         )

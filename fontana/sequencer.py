@@ -5,6 +5,12 @@ to prove against. Only one sequencer may seal per database: it holds a lease
 row that it renews inside every sealing transaction, so a second sequencer
 refuses to start (or waits with ``wait=True``), and one that lost its lease
 stops before sealing anything.
+
+The lease row is read with ``lock_meta(exclusive=True)`` and written in the
+same transaction, so two sequencers never both see it free: PostgreSQL
+holds the row lock until commit, SQLite serializes writers. The one case
+without a row to lock, the very first lease, is settled by the row's key:
+the second ``insert_meta`` fails and that sequencer sees another one running.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from collections.abc import Callable
 
 from nacl.signing import SigningKey
 
+from fontana.da.limits import blob_overhead, min_blob_size
 from fontana.errors import ConfigError, DuplicateError, FontanaError
 from fontana.ledger import Ledger
 from fontana.models import Block
@@ -28,8 +35,6 @@ from fontana.storage.base import Storage, StorageSession
 log = logging.getLogger(__name__)
 
 LEASE_KEY = "sequencer_lease"
-#: Bytes of a blob that are not entries: magic, version, chain id, signed header, count.
-BLOB_OVERHEAD = 512
 
 
 class SequencerBusyError(FontanaError):
@@ -66,10 +71,17 @@ class Sequencer:
                 "the sequencer key is not the genesis sequencer; blocks it signed would be "
                 "rejected by every verifier (check sequencer.key_name)"
             )
+        minimum = min_blob_size()
+        if max_blob_size < minimum:
+            raise ConfigError(
+                f"blobs of at most {max_blob_size} bytes (the smaller of da.max_blob_size and "
+                f"the DA layer's own limit) cannot carry the largest valid entry; the sequencer "
+                f"needs at least {minimum}"
+            )
         self.ledger = ledger
         self.signer = signer
         self.block_time_ms = block_time_ms
-        self.max_entry_bytes = max_blob_size - BLOB_OVERHEAD
+        self.max_entry_bytes = max_blob_size - blob_overhead()
         self.on_block = on_block
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.lease_ms = max(3 * block_time_ms, 10_000)

@@ -29,10 +29,11 @@ from ledger_helpers import (
 from fontana.cli import cli
 from fontana.clock import now_ms
 from fontana.da.blob import decode_blob, encode_blob
+from fontana.da.limits import min_blob_size
 from fontana.da.local import LocalDA
 from fontana.errors import BlobTooLargeError, ConfigError, RecoveryError
 from fontana.ledger import Ledger
-from fontana.models import Block, BlockHeader, SignedHeader, Transaction
+from fontana.models import Block, BlockHeader, SignedHeader, Transaction, encode_entry
 from fontana.poster import STATUS_KEY, Poster, load_block
 from fontana.recovery import compare_ledgers, recover
 from fontana.sequencer import Sequencer, SequencerBusyError
@@ -117,7 +118,7 @@ def test_a_second_sequencer_refuses_to_start(live: Ledger, tmp_path: Path) -> No
     other_ledger = Ledger.load(
         open_storage(settings_for(tmp_path / "h2"), live.storage.url), PythonSMTProvider()
     )
-    second = Sequencer(other_ledger, SEQUENCER, block_time_ms=BLOCK_MS, max_blob_size=10_000)
+    second = Sequencer(other_ledger, SEQUENCER, block_time_ms=BLOCK_MS, max_blob_size=1_900_000)
     with pytest.raises(SequencerBusyError, match="another sequencer"):
         second.acquire()
     first.release()
@@ -133,10 +134,11 @@ def test_only_the_genesis_sequencer_may_seal(live: Ledger) -> None:
 
 
 def test_blocks_never_exceed_the_blob_limit(live: Ledger) -> None:
-    for n in range(30):
+    limit = min_blob_size()
+    deposits = 3 * limit // len(encode_entry(make_deposit(pub(ALICE), 1)))
+    for n in range(deposits):
         live.process_deposit_event(make_deposit(pub(ALICE), 10 + n, l1_tx=1000 + n))
-    limit = 2_000
-    seq = sequencer(live, max_blob_size=limit + 512)
+    seq = sequencer(live, max_blob_size=limit)
     sizes, counts = [], []
     while True:
         block = seq.seal()
@@ -144,9 +146,9 @@ def test_blocks_never_exceed_the_blob_limit(live: Ledger) -> None:
         counts.append(block.header.header.tx_count)
         if block.header.header.tx_count == 0:
             break
-    assert sum(counts) == 30
+    assert sum(counts) == deposits
     assert len(counts) > 2  # had to split
-    assert max(sizes) <= limit + 512
+    assert max(sizes) <= limit
 
 
 # -- poster ------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from fontana.clock import now_ms
 from fontana.errors import AmountOverflowError, NotInitializedError
 from fontana.interfaces import ProofProvider
-from fontana.ledger.meta import MAX_LEDGER_AMOUNT, META_OPEN_TS, META_SUPPLY
+from fontana.ledger.meta import COUNTER_SUPPLY, MAX_LEDGER_AMOUNT, META_OPEN_TS
 from fontana.models import Genesis
 from fontana.storage.base import Storage, StorageSession
 
@@ -50,13 +50,17 @@ class LedgerBase:
         return int(value)
 
     def _change_supply(self, s: StorageSession, delta: int) -> None:
-        """Track all value in existence, so no sum of balances can overflow storage."""
-        supply = int(s.get_meta(META_SUPPLY) or 0) + delta
-        if supply > MAX_LEDGER_AMOUNT:
+        """Track all value in existence, so no sum of balances can overflow storage.
+
+        One atomic counter update: concurrent deposits and burns (which hold
+        the epoch lock only shared) never lose each other's changes.
+        """
+        if s.add_to_counter(COUNTER_SUPPLY, delta, MAX_LEDGER_AMOUNT) is None:
+            supply = s.get_counter(COUNTER_SUPPLY)
             raise AmountOverflowError(
-                f"the ledger would hold {supply} utia, above its limit of {MAX_LEDGER_AMOUNT}"
+                f"the ledger holds {supply} utia; changing that by {delta} would leave "
+                f"0..{MAX_LEDGER_AMOUNT}"
             )
-        s.set_meta(META_SUPPLY, str(supply))
 
 
 def checked_sum(amounts: Sequence[int], what: str) -> int:

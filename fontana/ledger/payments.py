@@ -13,6 +13,7 @@ import attrs
 from fontana.errors import (
     BadSignatureError,
     DuplicateError,
+    DuplicateInBatchError,
     ExpiredError,
     FeeTooLowError,
     InputSpentError,
@@ -112,18 +113,15 @@ class Payments(LedgerBase):
 
         One read of every input and one write per table for the whole batch;
         payments later in the batch see the spends and outputs of earlier
-        ones, exactly as if each had been applied alone, in order.
+        ones, exactly as if each had been applied alone, in order. The items'
+        txids are distinct (see :func:`repeated`).
         """
-        results: list[ApplyResult | RejectedError | int] = []
+        results: list[ApplyResult | RejectedError | None] = []
         view = s.get_utxos(list({(i.txid, i.index) for tx, _ in items for i in tx.inputs}))
         applied_before = s.get_entries([txid for _, (txid, _) in items])
         spent_here: set[OutPointKey] = set()
-        first: dict[bytes, int] = {}
         accepted: list[tuple[int, Transaction, bytes, bytes, list[OutPointKey]]] = []
         for n, (tx, (txid, encoded)) in enumerate(items):
-            if txid in first:  # the same payment twice in one batch
-                results.append(first[txid])
-                continue
             existing = applied_before.get(txid)
             if existing is not None:
                 results.append(ApplyResult(txid, existing.seq or 0, existing.fee, True))
@@ -139,9 +137,8 @@ class Payments(LedgerBase):
             spent_here.update(keys)
             for j, out in enumerate(tx.outputs):
                 view[(txid, j)] = UtxoRecord(txid, j, out.owner, out.amount)
-            first[txid] = n
             accepted.append((n, tx, txid, encoded, keys))
-            results.append(n)  # filled in below
+            results.append(None)  # filled in below
         spends: list[Spend] = []
         outputs: list[UtxoRecord] = []
         burned = 0
@@ -167,28 +164,33 @@ class Payments(LedgerBase):
         s.spend_utxos(spends)
         if burned:
             self._change_supply(s, -burned)
-        return [
-            results[r] if isinstance(r, int) and not isinstance(r, bool) else r  # type: ignore[misc]
-            for r in results
-        ]
+        return results  # type: ignore[return-value]  # every None was filled in
 
     def apply_transactions(self, txs: Sequence[Transaction]) -> list[ApplyResult | RejectedError]:
         """Validate and apply many payments in one database transaction (group commit).
 
         Each payment is judged on its own, in order: a rejected one changes
         nothing and does not affect the others. Returns, per payment, its
-        result or its typed rejection.
+        result or its typed rejection; a copy of an earlier payment of the
+        same batch is ``duplicate_in_batch``.
         """
         wall = self.clock()
         results: list[ApplyResult | RejectedError | None] = [None] * len(txs)
         items: list[tuple[Transaction, tuple[bytes, bytes]]] = []
         where: list[int] = []
+        seen: dict[bytes, int] = {}
         for n, tx in enumerate(txs):
             try:
-                items.append((tx, self.check_stateless(tx)))
-                where.append(n)
+                item = (tx, self.check_stateless(tx))
             except RejectedError as exc:
                 results[n] = exc
+                continue
+            first = seen.setdefault(item[1][0], n)
+            if first != n:
+                results[n] = repeated(item[1][0], first)
+                continue
+            items.append(item)
+            where.append(n)
         if items:
             try:
                 with self.storage.write() as s:
@@ -221,3 +223,14 @@ class Payments(LedgerBase):
         if isinstance(result, RejectedError):
             raise result
         return result
+
+
+def repeated(txid: bytes, first: int) -> DuplicateInBatchError:
+    """The rejection of a second copy of payment ``first`` in one batch or block.
+
+    Each copy would otherwise be judged against the same state and reported
+    (and its fee counted) twice; only the first is judged.
+    """
+    return DuplicateInBatchError(
+        f"transaction {txid.hex()} is a copy of the one at position {first} of this batch"
+    )

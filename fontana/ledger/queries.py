@@ -6,6 +6,7 @@ import attrs
 
 from fontana.errors import NotInitializedError
 from fontana.ledger.base import LedgerBase
+from fontana.ledger.meta import COUNTER_SUPPLY
 from fontana.models import UTXO, OutPoint, utxo_key
 from fontana.storage.base import BlockRecord, StorageSession
 
@@ -23,6 +24,17 @@ class Queries(LedgerBase):
     def balance(self, owner: bytes) -> int:
         with self.storage.read() as s:
             return s.balance(owner)
+
+    def supply(self) -> int:
+        """All utia in existence: genesis plus deposits minus burns.
+
+        Once every fee is credited (after a seal), the unspent outputs sum to it.
+        """
+        with self.storage.read() as s:
+            supply = s.get_counter(COUNTER_SUPPLY)
+        if supply is None:
+            raise NotInitializedError(f"{self.storage.url} has no genesis")
+        return supply
 
     def utxos(self, owner: bytes, limit: int | None = None) -> list[UTXO]:
         with self.storage.read() as s:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from fontana.errors import FontanaError, NotInitializedError, RecoveryError, RejectedError
 from fontana.ledger.bridge import Bridge
 from fontana.ledger.meta import META_OPEN_TS
-from fontana.ledger.payments import Payments
+from fontana.ledger.payments import Payments, repeated
 from fontana.ledger.sealing import Sealing
 from fontana.models import (
     Block,
@@ -20,7 +20,7 @@ from fontana.models import (
     WithdrawalConfirmation,
     entry_id,
 )
-from fontana.storage.base import StorageSession
+from fontana.storage.base import MAX_STORED_INT, StorageSession
 
 
 class Replay(Payments, Bridge, Sealing):
@@ -32,6 +32,8 @@ class Replay(Payments, Bridge, Sealing):
         """
         h = block.header.header
         with self.storage.write() as s:
+            # Exclusive, as sealing: a replay never interleaves with a seal or a payment.
+            self._epoch(s, exclusive=True)
             prev = s.latest_block()
             if prev is None:
                 raise NotInitializedError(f"{self.storage.url} has no genesis block")
@@ -56,6 +58,7 @@ class Replay(Payments, Bridge, Sealing):
             for ok, problem in checks:
                 if not ok:
                     raise RecoveryError(f"{where}: {problem}")
+            _check_stored_range(h, da_ref, where)
             fees = 0
             entries = block.entries
             i = 0
@@ -99,11 +102,16 @@ class Replay(Payments, Bridge, Sealing):
         """Apply the payments ``entries[start:end]`` of a replayed block; return their fees."""
         txs: list[Transaction] = list(entries[start:end])  # type: ignore[arg-type]
         items = []
+        seen: dict[bytes, int] = {}
         for n, tx in enumerate(txs, start):
             try:
-                items.append((tx, self.check_stateless(tx)))
+                item = (tx, self.check_stateless(tx))
             except FontanaError as exc:
                 raise _entry_error(where, entries, n, exc) from None
+            first = seen.setdefault(item[1][0], n)
+            if first != n:  # its fee must not be counted twice either
+                raise _entry_error(where, entries, n, repeated(item[1][0], first))
+            items.append(item)
         for n, result in enumerate(self._apply_many(s, items, block_ts, block_ts), start):
             if isinstance(result, RejectedError):
                 raise _entry_error(where, entries, n, result)
@@ -118,15 +126,29 @@ class Replay(Payments, Bridge, Sealing):
         """Apply one deposit, withdrawal confirmation or fee credit of a replayed block."""
         if isinstance(entry, Deposit):
             if not self._credit_deposit(s, entry, h.timestamp_ms):
-                raise RecoveryError("deposit credited twice")
+                raise RecoveryError("this L1 deposit was credited before (the same event twice)")
         elif isinstance(entry, WithdrawalConfirmation):
             if not self._confirm_withdrawal(s, entry, h.timestamp_ms):
-                raise RecoveryError("withdrawal confirmed twice")
+                raise RecoveryError("this withdrawal was confirmed before (the same event twice)")
         else:
+            if not last:
+                raise RecoveryError("a fee credit is not the block's last entry")
             expected = FeeCredit(h.height, h.proposer, fees) if fees else None
-            if not last or entry != expected:
+            if entry != expected:
                 raise RecoveryError(f"fee credit {entry} does not credit {fees} utia of fees")
             self._credit_fees(s, entry, h.timestamp_ms)
+
+
+def _check_stored_range(h: BlockHeader, da_ref: tuple[int, bytes] | None, where: str) -> None:
+    """A header time or DA height the ledger cannot store: no sequencer could have sealed it.
+
+    Checked before any entry is applied, since entries are stamped with the
+    block's time.
+    """
+    if h.timestamp_ms > MAX_STORED_INT:
+        raise RecoveryError(f"{where}: timestamp {h.timestamp_ms} is above {MAX_STORED_INT}")
+    if da_ref is not None and not 0 <= da_ref[0] <= MAX_STORED_INT:
+        raise RecoveryError(f"{where}: DA height {da_ref[0]} is outside 0..{MAX_STORED_INT}")
 
 
 def _entry_error(where: str, entries: Sequence[Entry], n: int, exc: FontanaError) -> RecoveryError:

@@ -11,7 +11,8 @@ from collections.abc import Callable, Sequence
 
 from nacl.signing import SigningKey
 
-from fontana.errors import NotInitializedError
+from fontana.da.limits import entry_frame, fee_credit_size
+from fontana.errors import ConfigError, NotInitializedError
 from fontana.hashing import merkle_root
 from fontana.ledger.base import LedgerBase, checked_sum
 from fontana.ledger.changes import created_utxos, tree_updates
@@ -19,9 +20,6 @@ from fontana.ledger.meta import META_OPEN_TS
 from fontana.ledger.records import block_record, decode_entry_record, utxo_record
 from fontana.models import Block, BlockHeader, Entry, EntryType, FeeCredit, SignedHeader, entry_id
 from fontana.storage.base import EntryRecord, StorageSession
-
-#: Bytes kept free in a size-limited block for its fee-credit entry.
-FEE_ENTRY_ROOM = 128
 
 
 class Sealing(LedgerBase):
@@ -62,11 +60,18 @@ class Sealing(LedgerBase):
         The tree batch, the block and the sealing of its entries commit in one
         database transaction, so each header's root is exactly the tree's root
         at that height. Entries that do not fit (``max_entries``,
-        ``max_entry_bytes`` of encoded entries) wait for the next block, which
-        then keeps this block's timestamp so their expiry checks still hold.
+        ``max_entry_bytes`` of framed entries, the fee credit included) wait
+        for the next block, which then keeps this block's timestamp so their
+        expiry checks still hold. The oldest pending entry is always taken,
+        whatever its size, so no entry can stall the chain; the sequencer's
+        blob limit holds any valid entry (:func:`fontana.da.limits.min_blob_size`).
         ``guard`` runs inside the transaction first; raising aborts the seal
         (the sequencer uses it to check that it still holds its lease).
         """
+        if max_entries < 1:
+            raise ConfigError(f"max_entries = {max_entries}: a block must take at least one entry")
+        budget = None if max_entry_bytes is None else max_entry_bytes - fee_credit_size()
+        frame = entry_frame()
         proposer = bytes(signer.verify_key)
         with self.storage.write() as s:
             block_ts = self._epoch(s, exclusive=True)
@@ -81,13 +86,10 @@ class Sealing(LedgerBase):
             records: list[EntryRecord] = []
             size = 0
             for record in pending[:max_entries]:
-                entry_size = len(record.body) + 5
-                if max_entry_bytes is not None and size + entry_size > (
-                    max_entry_bytes - FEE_ENTRY_ROOM
-                ):
+                size += len(record.body) + frame
+                if records and budget is not None and size > budget:
                     break
                 records.append(record)
-                size += entry_size
             leftovers = len(records) < len(pending)
             entries: list[Entry] = [decode_entry_record(r) for r in records]
             fees = checked_sum([r.fee for r in records], "fee")

@@ -11,12 +11,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from typing import Literal, Protocol, runtime_checkable
+from typing import Final, Literal, Protocol, runtime_checkable
 
 import attrs
 
-#: Bumped whenever the schema changes; backends migrate older databases.
-SCHEMA_VERSION = 1
+#: Bumped whenever the schema changes. Older databases are refused, not migrated:
+#: version 2 came with protocol changes (signatures bound to the genesis, block
+#: hashes over the full entry bytes) that an older chain's blocks do not follow.
+SCHEMA_VERSION = 2
+
+#: Largest integer a column holds (signed 64-bit); storage refuses larger values
+#: with ``OutOfRangeError`` rather than letting the driver overflow.
+MAX_STORED_INT: Final = 2**63 - 1
 
 OutPointKey = tuple[bytes, int]  # (txid, output index)
 Spend = tuple[OutPointKey, bytes, int]  # (outpoint, spending entry id, its sequence number)
@@ -136,6 +142,22 @@ class StorageSession(Protocol):
         """Create ``key``; ``DuplicateError`` if it exists (e.g. a second genesis)."""
         ...
 
+    # -- counters: integers many sessions change at once (the supply)
+    def set_counter(self, name: str, value: int) -> None:
+        """Create counter ``name`` or overwrite it (genesis, tests)."""
+        ...
+
+    def get_counter(self, name: str) -> int | None: ...
+    def add_to_counter(self, name: str, delta: int, maximum: int) -> int | None:
+        """Add ``delta`` atomically if the result stays within ``0..maximum``.
+
+        Returns the new value, or ``None`` (and changes nothing) if the result
+        would leave that range. Concurrent sessions never lose an update: the
+        check and the change are one statement, not a read and a write.
+        ``StorageError`` if the counter does not exist.
+        """
+        ...
+
     # -- the ordered log of state changes
     def insert_entry(self, entry: EntryRecord) -> int:
         """Append an entry; return its sequence number. ``DuplicateError`` if its id exists."""
@@ -250,7 +272,18 @@ class Storage(Protocol):
     url: str
 
     def create_schema(self) -> None:
-        """Create or migrate the schema; idempotent."""
+        """Create the schema if the database has none; idempotent.
+
+        ``SchemaVersionError`` if the database holds another schema version.
+        """
+        ...
+
+    def create(self) -> AbstractContextManager[StorageSession]:
+        """A write session that creates the schema first, in the same database transaction.
+
+        If the session fails, the database is left as it was: a database
+        without a schema keeps none, so genesis is all or nothing.
+        """
         ...
 
     def schema_version(self) -> int | None:

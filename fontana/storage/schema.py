@@ -1,4 +1,10 @@
-"""The ledger schema in SQLAlchemy Core, shared by every SQL backend."""
+"""The ledger schema in SQLAlchemy Core, shared by every SQL backend.
+
+Every integer a protocol field can put in a column is ``BIGINT`` (signed
+64-bit): u32 fields (log indexes, entry counts) fit whole, and u64 fields
+(times, heights, L1 blocks) are bounded to 2**63 - 1 before they are
+written (``docs/ledger.md``, *Integer ranges*).
+"""
 
 from __future__ import annotations
 
@@ -18,6 +24,16 @@ meta = sa.Table(
     sa.Column("value", sa.Text, nullable=False),
 )
 
+# Integers that many writers change at once: updated only by one conditional
+# ``UPDATE ... SET value = value + delta``, never read and written back.
+counters = sa.Table(
+    "fontana_counters",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("value", sa.BigInteger, nullable=False),
+    sa.CheckConstraint("value >= 0", name="ck_counters_non_negative"),
+)
+
 entries = sa.Table(
     "entries",
     metadata,
@@ -28,7 +44,7 @@ entries = sa.Table(
     sa.Column("fee", _AMOUNT, nullable=False, default=0),
     sa.Column("applied_at_ms", sa.BigInteger, nullable=False),
     sa.Column("block_height", sa.BigInteger, nullable=True),
-    sa.Column("block_index", sa.Integer, nullable=True),
+    sa.Column("block_index", sa.BigInteger, nullable=True),
     sa.Index("ix_entries_block", "block_height", "block_index"),
 )
 
@@ -60,7 +76,7 @@ blocks = sa.Table(
     sa.Column("header", sa.LargeBinary, nullable=False),
     sa.Column("state_root", _HASH, nullable=False),
     sa.Column("tx_root", _HASH, nullable=False),
-    sa.Column("tx_count", sa.Integer, nullable=False),
+    sa.Column("tx_count", sa.BigInteger, nullable=False),
     sa.Column("timestamp_ms", sa.BigInteger, nullable=False),
     sa.Column("committed", sa.Boolean, nullable=False, default=False),
     sa.Column("da_height", sa.BigInteger, nullable=True),
@@ -77,7 +93,7 @@ deposits = sa.Table(
     "deposits",
     metadata,
     sa.Column("l1_tx_hash", _HASH, primary_key=True),
-    sa.Column("log_index", sa.Integer, primary_key=True),
+    sa.Column("log_index", sa.BigInteger, primary_key=True, autoincrement=False),
     sa.Column("entry_id", _HASH, nullable=False, unique=True),
     sa.Column("recipient", _HASH, nullable=False),
     sa.Column("amount", _AMOUNT, nullable=False),

@@ -8,12 +8,19 @@ Double spends are stopped by a conditional ``UPDATE ... WHERE spent_seq IS
 NULL`` whose row count must equal the number of inputs: on PostgreSQL
 concurrent spenders of one row queue on its row lock and all but the first
 see it spent, while spends of unrelated UTXOs never wait for each other.
+
+No shared row is read and then written back from Python: counters change
+in one conditional ``UPDATE ... SET value = value + ?``, meta values are
+written by an upsert, and every other shared row is either inserted once
+(its key refuses a second insert) or changed by a conditional ``UPDATE``.
+Rows whose value must stay put between a read and a write (the epoch and
+the sequencer lease) are read with ``lock_meta``, which locks them.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -25,12 +32,14 @@ from fontana.errors import (
     DuplicateError,
     InputSpentError,
     NotInitializedError,
+    OutOfRangeError,
     SchemaVersionError,
     StorageError,
     UnknownInputError,
 )
 from fontana.storage import schema as t
 from fontana.storage.base import (
+    MAX_STORED_INT,
     SCHEMA_VERSION,
     BlockRecord,
     DASubmissionRecord,
@@ -47,41 +56,55 @@ from fontana.storage.base import (
 #: Rows per statement; keeps far below SQLite's 32766 bound parameters.
 _BATCH = 500
 
-#: Schema migrations: ``MIGRATIONS[n]`` upgrades a version-n database to n+1.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
-
-
-def _utxo(row: Any) -> UtxoRecord:
-    return UtxoRecord(
-        txid=row.txid,
-        output_index=row.output_index,
-        owner=row.owner,
-        amount=int(row.amount),
-        created_seq=row.created_seq,
-        spent_by=row.spent_by,
-        spent_seq=row.spent_seq,
-    )
-
-
-def _entry(row: Any) -> EntryRecord:
-    return EntryRecord(
-        entry_id=row.entry_id,
-        entry_type=row.entry_type,
-        body=row.body,
-        fee=int(row.fee),
-        applied_at_ms=row.applied_at_ms,
-        seq=row.seq,
-        block_height=row.block_height,
-        block_index=row.block_index,
-    )
-
+#: The meta row holding the schema version.
+SCHEMA_KEY = "schema_version"
 
 _ENTRY_COLS = "entry_id, entry_type, body, fee, applied_at_ms, seq, block_height, block_index"
+_UTXO_COLS = "txid, output_index, owner, amount, created_seq, spent_by, spent_seq"
 
 
 def _entry_row(row: Any) -> EntryRecord:
+    """An ``EntryRecord`` from a DBAPI row of ``_ENTRY_COLS``."""
     return EntryRecord(
         bytes(row[0]), row[1], bytes(row[2]), int(row[3]), row[4], row[5], row[6], row[7]
+    )
+
+
+def _utxo_row(row: Any) -> UtxoRecord:
+    """A ``UtxoRecord`` from a DBAPI row of ``_UTXO_COLS``."""
+    return UtxoRecord(
+        bytes(row[0]),
+        row[1],
+        bytes(row[2]),
+        int(row[3]),
+        row[4],
+        None if row[5] is None else bytes(row[5]),
+        row[6],
+    )
+
+
+def _stored(value: int | None, what: str) -> int | None:
+    """``value`` if a column can hold it; ``OutOfRangeError`` naming the field otherwise.
+
+    Checked where values from outside (headers, L1 events, DA references)
+    reach a column, so a u64 beyond 2**63 - 1 is a typed refusal, never a
+    driver's ``OverflowError`` or ``DataError``.
+    """
+    if value is not None and not 0 <= value <= MAX_STORED_INT:
+        raise OutOfRangeError(f"{what} = {value} is outside what the ledger stores (0..2^63-1)")
+    return value
+
+
+def _version_error(url: str, version: int) -> SchemaVersionError:
+    if version > SCHEMA_VERSION:
+        return SchemaVersionError(
+            f"{url}: schema version {version} is newer than this Fontana understands "
+            f"({SCHEMA_VERSION}); upgrade Fontana"
+        )
+    return SchemaVersionError(
+        f"{url}: schema version {version} was written by an older Fontana whose protocol "
+        f"this one (schema {SCHEMA_VERSION}) does not speak, so it cannot be migrated; "
+        "start a new chain on a new database with `fontana genesis`"
     )
 
 
@@ -131,9 +154,14 @@ class SQLSession:
         return self.conn.scalar(sa.select(t.meta.c.value).where(t.meta.c.key == key))
 
     def set_meta(self, key: str, value: str) -> None:
-        updated = self.conn.execute(t.meta.update().where(t.meta.c.key == key).values(value=value))
-        if updated.rowcount == 0:
-            self.conn.execute(t.meta.insert().values(key=key, value=value))
+        # One upsert: two sessions creating the same key never collide.
+        self._raw().execute(
+            self._sql(
+                "INSERT INTO fontana_meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+            ),
+            (key, value),
+        )
 
     def lock_meta(self, key: str, *, exclusive: bool) -> str | None:
         cur = self._raw()
@@ -148,6 +176,44 @@ class SQLSession:
                 self.conn.execute(t.meta.insert().values(key=key, value=value))
         except sa.exc.IntegrityError:
             raise DuplicateError(f"meta key {key!r} exists already") from None
+
+    # -- counters
+
+    def set_counter(self, name: str, value: int) -> None:
+        _stored(value, f"counter {name}")
+        self._raw().execute(
+            self._sql(
+                "INSERT INTO fontana_counters (name, value) VALUES (?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET value = excluded.value"
+            ),
+            (name, value),
+        )
+
+    def get_counter(self, name: str) -> int | None:
+        cur = self._raw()
+        cur.execute(self._sql("SELECT value FROM fontana_counters WHERE name = ?"), (name,))
+        row = cur.fetchone()
+        return None if row is None else int(row[0])
+
+    def add_to_counter(self, name: str, delta: int, maximum: int) -> int | None:
+        # The bounds are moved to the old value, computed here, so the database
+        # never evaluates a sum that could overflow its integers.
+        low, high = max(0, -delta), min(maximum, MAX_STORED_INT) - max(0, delta)
+        if low <= high:
+            cur = self._raw()
+            cur.execute(
+                self._sql(
+                    "UPDATE fontana_counters SET value = value + ? "
+                    "WHERE name = ? AND value >= ? AND value <= ? RETURNING value"
+                ),
+                (delta, name, low, high),
+            )
+            row = cur.fetchone()
+            if row is not None:
+                return int(row[0])
+        if self.get_counter(name) is None:
+            raise StorageError(f"no counter {name!r}")
+        return None
 
     # -- entries
 
@@ -204,13 +270,14 @@ class SQLSession:
         return found
 
     def unsealed_entries(self, limit: int) -> list[EntryRecord]:
-        rows = self.conn.execute(
-            sa.select(t.entries)
-            .where(t.entries.c.block_height.is_(None))
-            .order_by(t.entries.c.seq)
-            .limit(limit)
+        cur = self._raw()
+        cur.execute(
+            self._sql(
+                f"SELECT {_ENTRY_COLS} FROM entries WHERE block_height IS NULL ORDER BY seq LIMIT ?"
+            ),
+            (limit,),
         )
-        return [_entry(r) for r in rows]
+        return [_entry_row(r) for r in cur.fetchall()]
 
     def seal_entries(self, height: int, entry_ids: Sequence[bytes]) -> None:
         if not entry_ids:
@@ -233,12 +300,14 @@ class SQLSession:
             )
 
     def entries_in_block(self, height: int) -> list[EntryRecord]:
-        rows = self.conn.execute(
-            sa.select(t.entries)
-            .where(t.entries.c.block_height == height)
-            .order_by(t.entries.c.block_index)
+        cur = self._raw()
+        cur.execute(
+            self._sql(
+                f"SELECT {_ENTRY_COLS} FROM entries WHERE block_height = ? ORDER BY block_index"
+            ),
+            (height,),
         )
-        return [_entry(r) for r in rows]
+        return [_entry_row(r) for r in cur.fetchall()]
 
     def entry_block_height(self, seq: int) -> int | None:
         return self.conn.scalar(sa.select(t.entries.c.block_height).where(t.entries.c.seq == seq))
@@ -279,21 +348,12 @@ class SQLSession:
             pairs = ", ".join(["(?, ?)"] * len(batch))
             cur.execute(
                 self._sql(
-                    "SELECT txid, output_index, owner, amount, created_seq, spent_by, spent_seq "
-                    f"FROM utxos WHERE (txid, output_index) IN (VALUES {pairs})"
+                    f"SELECT {_UTXO_COLS} FROM utxos WHERE (txid, output_index) IN (VALUES {pairs})"
                 ),
                 [v for key in batch for v in key],
             )
             for row in cur.fetchall():
-                record = UtxoRecord(
-                    bytes(row[0]),
-                    row[1],
-                    bytes(row[2]),
-                    int(row[3]),
-                    row[4],
-                    None if row[5] is None else bytes(row[5]),
-                    row[6],
-                )
+                record = _utxo_row(row)
                 found[record.key] = record
         return found
 
@@ -322,14 +382,16 @@ class SQLSession:
         raise InputSpentError(f"input {txid.hex()}:{index} is spent already")
 
     def unspent_by_owner(self, owner: bytes, limit: int | None = None) -> list[UtxoRecord]:
-        stmt = (
-            sa.select(t.utxos)
-            .where(t.utxos.c.owner == owner, t.utxos.c.spent_seq.is_(None))
-            .order_by(t.utxos.c.created_seq, t.utxos.c.txid, t.utxos.c.output_index)
+        cur = self._raw()
+        sql = (
+            f"SELECT {_UTXO_COLS} FROM utxos WHERE owner = ? AND spent_seq IS NULL "
+            "ORDER BY created_seq, txid, output_index"
         )
-        if limit is not None:
-            stmt = stmt.limit(limit)
-        return [_utxo(r) for r in self.conn.execute(stmt)]
+        if limit is None:
+            cur.execute(self._sql(sql), (owner,))
+        else:
+            cur.execute(self._sql(sql + " LIMIT ?"), (owner, limit))
+        return [_utxo_row(r) for r in cur.fetchall()]
 
     def balance(self, owner: bytes) -> int:
         total = self.conn.scalar(
@@ -346,16 +408,16 @@ class SQLSession:
             with self.conn.begin_nested():
                 self.conn.execute(
                     t.blocks.insert().values(
-                        height=block.height,
+                        height=_stored(block.height, "block height"),
                         hash=block.hash,
                         prev_hash=block.prev_hash,
                         header=block.header,
                         state_root=block.state_root,
                         tx_root=block.tx_root,
-                        tx_count=block.tx_count,
-                        timestamp_ms=block.timestamp_ms,
+                        tx_count=_stored(block.tx_count, "block tx_count"),
+                        timestamp_ms=_stored(block.timestamp_ms, "block timestamp_ms"),
                         committed=block.committed,
-                        da_height=block.da_height,
+                        da_height=_stored(block.da_height, "DA height"),
                         da_commitment=block.da_commitment,
                     )
                 )
@@ -363,6 +425,8 @@ class SQLSession:
             raise DuplicateError(f"block {block.height} exists already") from None
 
     def get_block(self, height: int) -> BlockRecord | None:
+        if not 0 <= height <= MAX_STORED_INT:  # no such block, and no driver overflow
+            return None
         row = self.conn.execute(sa.select(t.blocks).where(t.blocks.c.height == height)).first()
         return _block(row) if row else None
 
@@ -385,7 +449,11 @@ class SQLSession:
         result = self.conn.execute(
             t.blocks.update()
             .where(t.blocks.c.height == height)
-            .values(committed=True, da_height=da_height, da_commitment=da_commitment)
+            .values(
+                committed=True,
+                da_height=_stored(da_height, "DA height"),
+                da_commitment=da_commitment,
+            )
         )
         if result.rowcount != 1:
             raise StorageError(f"cannot mark block {height} committed: no such block")
@@ -397,17 +465,19 @@ class SQLSession:
             self._storage.insert_ignore(t.deposits)
             .values(
                 l1_tx_hash=deposit.l1_tx_hash,
-                log_index=deposit.log_index,
+                log_index=_stored(deposit.log_index, "deposit log_index"),
                 entry_id=deposit.entry_id,
                 recipient=deposit.recipient,
-                amount=deposit.amount,
-                l1_block=deposit.l1_block,
+                amount=_stored(deposit.amount, "deposit amount"),
+                l1_block=_stored(deposit.l1_block, "deposit l1_block"),
             )
             .returning(t.deposits.c.entry_id)
         )
         return result.first() is not None
 
     def get_deposit(self, l1_tx_hash: bytes, log_index: int) -> DepositRecord | None:
+        if not 0 <= log_index <= MAX_STORED_INT:
+            return None
         row = self.conn.execute(
             sa.select(t.deposits).where(
                 t.deposits.c.l1_tx_hash == l1_tx_hash, t.deposits.c.log_index == log_index
@@ -422,7 +492,7 @@ class SQLSession:
                     t.withdrawals.insert().values(
                         burn_txid=withdrawal.burn_txid,
                         l1_recipient=withdrawal.l1_recipient,
-                        amount=withdrawal.amount,
+                        amount=_stored(withdrawal.amount, "withdrawal amount"),
                         status=withdrawal.status,
                         l1_tx_hash=withdrawal.l1_tx_hash,
                         confirm_entry_id=withdrawal.confirm_entry_id,
@@ -461,9 +531,9 @@ class SQLSession:
                 txid=receipt.txid,
                 payer=receipt.payer,
                 payee=receipt.payee,
-                amount=receipt.amount,
+                amount=_stored(receipt.amount, "receipt amount"),
                 body=receipt.body,
-                issued_at_ms=receipt.issued_at_ms,
+                issued_at_ms=_stored(receipt.issued_at_ms, "receipt issued_at_ms"),
             )
             .returning(t.receipts.c.receipt_id)
         )
@@ -488,10 +558,10 @@ class SQLSession:
     def record_da_submission(self, submission: DASubmissionRecord) -> None:
         self.conn.execute(
             t.da_submissions.insert().values(
-                block_height=submission.block_height,
-                attempted_at_ms=submission.attempted_at_ms,
+                block_height=_stored(submission.block_height, "block height"),
+                attempted_at_ms=_stored(submission.attempted_at_ms, "attempted_at_ms"),
                 ok=submission.ok,
-                da_height=submission.da_height,
+                da_height=_stored(submission.da_height, "DA height"),
                 commitment=submission.commitment,
                 error=submission.error,
             )
@@ -611,28 +681,28 @@ class SQLStorage:
         with self.engine.connect() as conn:
             if not sa.inspect(conn).has_table(t.meta.name):
                 return None
-            value = conn.scalar(sa.select(t.meta.c.value).where(t.meta.c.key == "schema_version"))
+            value = conn.scalar(sa.select(t.meta.c.value).where(t.meta.c.key == SCHEMA_KEY))
         return int(value) if value is not None else None
 
-    def create_schema(self) -> None:
+    @contextmanager
+    def create(self) -> Iterator[SQLSession]:
         with self.engine.connect() as conn:
             self._begin_write(conn)
-            with conn.begin():
+            with conn.begin():  # DDL is transactional on SQLite and PostgreSQL alike
                 self._lock_schema(conn)
-                t.metadata.create_all(conn, checkfirst=True)
                 session = SQLSession(conn, self)
-                current = session.get_meta("schema_version")
-                version = SCHEMA_VERSION if current is None else int(current)
-                if version > SCHEMA_VERSION:
-                    raise SchemaVersionError(
-                        f"{self.url}: schema version {version} is newer than this Fontana "
-                        f"understands ({SCHEMA_VERSION}); upgrade Fontana"
-                    )
-                while version < SCHEMA_VERSION:
-                    MIGRATIONS[version](conn)
-                    version += 1
-                session.set_meta("schema_version", str(version))
+                if sa.inspect(conn).has_table(t.meta.name):
+                    current = session.get_meta(SCHEMA_KEY)
+                    if current is not None and int(current) != SCHEMA_VERSION:
+                        raise _version_error(self.url, int(current))
+                t.metadata.create_all(conn, checkfirst=True)
+                session.set_meta(SCHEMA_KEY, str(SCHEMA_VERSION))
+                yield session
         self._checked = True
+
+    def create_schema(self) -> None:
+        with self.create():
+            pass
 
     def drop_schema(self) -> None:
         with self.engine.connect() as conn:
@@ -651,9 +721,7 @@ class SQLStorage:
                 f"{self.url} holds no Fontana ledger; create one with `fontana genesis`"
             )
         if version != SCHEMA_VERSION:
-            raise SchemaVersionError(
-                f"{self.url}: schema version {version}, this Fontana needs {SCHEMA_VERSION}"
-            )
+            raise _version_error(self.url, version)
         self._checked = True
 
     # -- sessions
