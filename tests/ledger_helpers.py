@@ -22,9 +22,12 @@ from fontana.ledger import Ledger
 from fontana.models import (
     UTXO,
     Allocation,
+    Block,
     Deposit,
+    Entry,
     Genesis,
     OutPoint,
+    SignedHeader,
     Transaction,
     TxKind,
     TxOutput,
@@ -200,7 +203,7 @@ class Snapshot:
         return len(self.tables["entries"])
 
 
-_TABLES = (t.meta, t.entries, t.utxos, t.blocks, t.deposits, t.withdrawals)
+_TABLES = (t.meta, t.counters, t.entries, t.utxos, t.blocks, t.deposits, t.withdrawals)
 
 
 def snapshot(ledger: Ledger) -> Snapshot:
@@ -233,3 +236,20 @@ def rebuild_root(utxos: Sequence[UTXO]) -> bytes:
 
 def genesis_root(genesis: Genesis | None = None) -> bytes:
     return rebuild_root(genesis_utxos(genesis or make_genesis()))
+
+
+def forge_block(
+    ledger: Ledger, entries: Sequence[Entry], signer: SigningKey = SEQUENCER, **header: Any
+) -> Block:
+    """The next block of ``ledger`` holding ``entries``, signed by ``signer`` (the sequencer).
+
+    A validly signed block with whatever contents a test needs replay to
+    judge; ``header`` overrides header fields (the state root defaults to the
+    previous one, the tx root is computed).
+    """
+    prev = SignedHeader.from_bytes(ledger.latest_block().header).header
+    fields = {"height": prev.height + 1, "prev_hash": prev.hash, **header}
+    template = attrs.evolve(prev, tx_count=len(entries), **fields)
+    draft = Block(SignedHeader(template, bytes(64)), tuple(entries))
+    signed = SignedHeader.sign(attrs.evolve(template, tx_root=draft.compute_tx_root()), signer)
+    return Block(signed, tuple(entries))

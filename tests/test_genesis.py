@@ -9,12 +9,24 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
-from ledger_helpers import ALICE, create_ledger, genesis_root, make_genesis, pub, snapshot
+from ledger_helpers import (
+    ALICE,
+    create_ledger,
+    genesis_root,
+    make_genesis,
+    pub,
+    settings_for,
+    snapshot,
+)
 
 from fontana.cli import cli
 from fontana.errors import AlreadyInitializedError, GenesisError
 from fontana.genesis import genesis_header, genesis_utxos, initialize, load_genesis_file
+from fontana.ledger import Ledger
 from fontana.state import PythonSMTProvider
+from fontana.storage import open_storage
+from fontana.storage.base import StorageSession
+from fontana.storage.sql import SQLSession
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "genesis.devnet.json"
 
@@ -161,3 +173,57 @@ def test_missing_genesis_file_is_genesis_invalid(home: Path, tmp_path: Path) -> 
     result = run(home, "genesis", str(tmp_path / "nope.json"))
     assert result.exit_code == 65
     assert "error[genesis_invalid]" in result.stderr and "nope.json" in result.stderr
+
+
+# -- all or nothing ------------------------------------------------------------------------
+
+
+class Injected(Exception):
+    """A failure in the middle of creating a ledger (a crash, a full disk, a bug)."""
+
+
+class FailingTree(PythonSMTProvider):
+    """Writes the genesis tree, then fails: the genesis rows are written by then."""
+
+    def apply_batch(self, session: StorageSession, version: int, updates: Any) -> bytes:
+        super().apply_batch(session, version, updates)
+        raise Injected("after the genesis UTXOs and tree")
+
+
+@pytest.mark.parametrize("where", ["tree", "block 0"])
+def test_a_failure_in_the_middle_of_genesis_leaves_no_ledger(
+    ledger_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    storage = open_storage(settings_for(tmp_path / "home"), ledger_url)
+    proofs = PythonSMTProvider()
+    if where == "tree":
+        proofs = FailingTree()
+    else:
+        insert_block = SQLSession.insert_block
+
+        def fail_after_block_zero(self: SQLSession, block: Any) -> None:
+            insert_block(self, block)
+            raise Injected("after block 0")
+
+        monkeypatch.setattr(SQLSession, "insert_block", fail_after_block_zero)
+    with pytest.raises(Injected):
+        initialize(storage, proofs, make_genesis())
+    assert storage.schema_version() is None  # no schema, no genesis rows, no block 0
+    monkeypatch.undo()
+    block = initialize(storage, PythonSMTProvider(), make_genesis())  # a clean retry works
+    ledger = Ledger.load(storage, PythonSMTProvider())
+    assert ledger.latest_block() == block
+    assert ledger.balance(pub(ALICE)) == 1_000_000
+    storage.close()
+
+
+def test_genesis_beyond_what_the_ledger_stores_is_refused_before_any_write(
+    home: Path, tmp_path: Path
+) -> None:
+    path = write_genesis(tmp_path / "late.json", genesis_time_ms=str(2**63))
+    with pytest.raises(GenesisError, match="genesis_time_ms"):
+        load_genesis_file(path)
+    result = run(home, "genesis", str(path))
+    assert result.exit_code == 65
+    assert result.stderr.startswith(f"error[genesis_invalid]: {path}: genesis_time_ms ")
+    assert not (home / "fontana.db").exists()

@@ -19,6 +19,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 
+import attrs
 import pytest
 
 from fontana.config import Settings
@@ -27,6 +28,7 @@ from fontana.errors import (
     FontanaError,
     InputSpentError,
     NotInitializedError,
+    OutOfRangeError,
     SchemaVersionError,
     StorageError,
     UnknownInputError,
@@ -41,6 +43,7 @@ from fontana.storage.base import (
     ReceiptRecord,
     Spend,
     Storage,
+    StorageSession,
     UtxoRecord,
     WithdrawalRecord,
 )
@@ -486,3 +489,165 @@ class StorageConformance:
             assert s.get_tree_root(5) == b"k5"
             assert s.get_tree_root(6) == b""
             assert s.latest_tree_version() == 6
+
+    # ==========================================================================
+    # Counters, all-or-nothing schema creation, older schemas and integer ranges.
+    # (Added with the ledger hardening of issue 7; kept as one block at the end
+    # of the class so it merges apart from other changes to this suite.)
+    # ==========================================================================
+
+    def test_counter_set_get_and_add(self, storage: Storage) -> None:
+        with storage.write() as s:
+            assert s.get_counter("supply") is None
+            s.set_counter("supply", 10)
+            assert s.add_to_counter("supply", 5, maximum=100) == 15
+            assert s.add_to_counter("supply", -15, maximum=100) == 0
+            s.set_counter("supply", 7)
+        with storage.read() as s:
+            assert s.get_counter("supply") == 7
+
+    @pytest.mark.parametrize("delta", [-8, 94, 2**63 - 1, 2**63, 2**64 - 1, -(2**63), -(2**64 - 1)])
+    def test_counter_never_leaves_its_range(self, storage: Storage, delta: int) -> None:
+        with storage.write() as s:
+            s.set_counter("supply", 7)
+        with storage.write() as s:
+            assert s.add_to_counter("supply", delta, maximum=100) is None
+            assert s.get_counter("supply") == 7
+        with storage.write() as s:  # the bound itself is reachable
+            assert s.add_to_counter("supply", 93, maximum=100) == 100
+            assert s.add_to_counter("supply", 2**63 - 1 - 100, maximum=2**63 - 1) == 2**63 - 1
+            assert s.add_to_counter("supply", 1, maximum=2**63 - 1) is None
+
+    def test_adding_to_a_missing_counter_is_a_storage_error(self, storage: Storage) -> None:
+        with pytest.raises(StorageError), storage.write() as s:
+            s.add_to_counter("nothing", 1, maximum=100)
+
+    def test_concurrent_counter_additions_are_never_lost(
+        self, storage: Storage, open_fresh: Callable[[], Storage]
+    ) -> None:
+        with storage.write() as s:
+            s.set_counter("supply", 0)
+        threads, adds, errors = 4, 25, []
+        stores = [open_fresh() for _ in range(threads)]
+        start = threading.Barrier(threads)
+
+        def add(store: Storage, n: int) -> None:
+            try:
+                start.wait(timeout=30)
+                for _ in range(adds):
+                    with store.write() as s:
+                        assert s.add_to_counter("supply", n, maximum=2**63 - 1) is not None
+            except BaseException as exc:  # reported below
+                errors.append(exc)
+
+        workers = [
+            threading.Thread(target=add, args=(store, n + 1)) for n, store in enumerate(stores)
+        ]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        assert errors == []
+        with storage.read() as s:
+            assert s.get_counter("supply") == adds * sum(range(1, threads + 1))
+
+    def test_set_meta_creates_a_key_once_under_concurrency(
+        self, storage: Storage, open_fresh: Callable[[], Storage]
+    ) -> None:
+        first_wrote = threading.Event()
+        errors: list[BaseException] = []
+
+        def second() -> None:
+            try:
+                first_wrote.wait(timeout=30)
+                with open_fresh().write() as s:
+                    s.set_meta("status", "second")
+            except BaseException as exc:  # reported below
+                errors.append(exc)
+
+        thread = threading.Thread(target=second)
+        thread.start()
+        with storage.write() as s:
+            s.set_meta("status", "first")
+            first_wrote.set()
+            thread.join(timeout=0.5)  # the second writer waits for us, then overwrites
+        thread.join()
+        assert errors == []
+        with storage.read() as s:
+            assert s.get_meta("status") == "second"
+
+    def test_create_is_all_or_nothing(self, open_fresh: Callable[[], Storage]) -> None:
+        store = open_fresh()
+        with pytest.raises(RuntimeError), store.create() as s:
+            s.insert_meta("genesis", "g")
+            s.insert_utxos([utxo(1)])
+            raise RuntimeError("failure in the middle of creating a ledger")
+        assert store.schema_version() is None
+        with store.create() as s:
+            s.insert_meta("genesis", "g")
+        with store.create() as s:  # an existing schema: a plain write session
+            assert s.get_meta("genesis") == "g"
+        assert open_fresh().schema_version() == SCHEMA_VERSION
+
+    def test_older_schema_is_refused(
+        self, storage: Storage, open_fresh: Callable[[], Storage]
+    ) -> None:
+        with storage.write() as s:
+            s.set_meta("schema_version", str(SCHEMA_VERSION - 1))
+        other = open_fresh()
+        with pytest.raises(SchemaVersionError), other.read():
+            pass
+        with pytest.raises(SchemaVersionError):
+            other.create_schema()
+        assert other.schema_version() == SCHEMA_VERSION - 1  # refused, not migrated
+
+    @pytest.mark.parametrize("value", [2**31, 2**32, 2**63 - 1])
+    def test_u64_values_up_to_2_63_are_stored_whole(self, storage: Storage, value: int) -> None:
+        dep = DepositRecord(h(1), value, h(2), BOB, value, value)
+        stored_block = attrs.evolve(block(value), tx_count=value, timestamp_ms=value)
+        receipt = ReceiptRecord(h(3), h(4), ALICE, BOB, value, b"r", value)
+        submission = DASubmissionRecord(value, value, True, value, b"c")
+        with storage.write() as s:
+            assert s.insert_deposit(dep) is True
+            s.insert_block(stored_block)
+            s.mark_committed(value, da_height=value, da_commitment=b"c")
+            assert s.insert_receipt(receipt) is True
+            s.record_da_submission(submission)
+        with storage.read() as s:
+            assert s.get_deposit(h(1), value) == dep
+            committed = attrs.evolve(
+                stored_block, committed=True, da_height=value, da_commitment=b"c"
+            )
+            assert s.get_block(value) == committed
+            assert s.get_receipt(h(3)) == receipt
+            assert s.da_submissions(value) == [submission]
+
+    @pytest.mark.parametrize("value", [2**63, 2**64 - 1])
+    def test_values_beyond_2_63_are_out_of_range_and_change_nothing(
+        self, storage: Storage, value: int
+    ) -> None:
+        with storage.write() as s:
+            s.insert_block(block(0))
+        writes: list[Callable[[StorageSession], object]] = [
+            lambda s: s.insert_deposit(DepositRecord(h(1), value, h(2), BOB, 5, 9)),
+            lambda s: s.insert_deposit(DepositRecord(h(1), 3, h(2), BOB, 5, value)),
+            lambda s: s.insert_block(block(value)),
+            lambda s: s.insert_block(attrs.evolve(block(1), timestamp_ms=value)),
+            lambda s: s.insert_block(attrs.evolve(block(1), da_height=value)),
+            lambda s: s.mark_committed(0, da_height=value, da_commitment=b"c"),
+            lambda s: s.insert_receipt(ReceiptRecord(h(3), h(4), ALICE, BOB, value, b"r", 1)),
+            lambda s: s.insert_receipt(ReceiptRecord(h(3), h(4), ALICE, BOB, 1, b"r", value)),
+            lambda s: s.record_da_submission(DASubmissionRecord(0, 1, True, value, b"c")),
+            lambda s: s.set_counter("supply", value),
+        ]
+        for write in writes:
+            with pytest.raises(OutOfRangeError), storage.write() as s:
+                write(s)
+        with storage.read() as s:
+            assert s.get_deposit(h(1), 3) is None
+            assert s.get_deposit(h(1), value) is None
+            assert s.get_block(value) is None
+            assert s.latest_block() == block(0)
+            assert s.get_receipt(h(3)) is None
+            assert s.da_submissions(0) == []
+            assert s.get_counter("supply") is None
