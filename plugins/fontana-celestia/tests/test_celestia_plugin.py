@@ -14,6 +14,7 @@ from fontana_celestia.testing import DevNode
 
 from fontana.config import Settings, load_settings
 from fontana.da import open_da
+from fontana.da.limits import min_blob_size
 from fontana.errors import ConfigError
 from fontana.plugins import get_host
 
@@ -42,10 +43,11 @@ def test_open_da_uses_the_celestia_section(devnode: DevNode, tmp_path: Path) -> 
 
 
 def test_core_blob_limit_caps_the_layer(tmp_path: Path) -> None:
-    settings = settings_from({"FONTANA_DA_MAX_BLOB_SIZE": "500"}, tmp_path)
+    limit = min_blob_size()  # the smallest core limit the config accepts
+    settings = settings_from({"FONTANA_DA_MAX_BLOB_SIZE": str(limit)}, tmp_path)
     da = open_da(settings, b"fontanatst", "celestia+ws://127.0.0.1:1")
     try:
-        assert da.max_blob_size == 500
+        assert da.max_blob_size == limit
     finally:
         da.close()
 
