@@ -2,7 +2,8 @@
 
 Each model is a frozen attrs class, validated on construction, with one
 canonical byte form (``to_bytes``/``from_bytes``, see docs/protocol.md) and
-one JSON form (``to_json``/``from_json``). Decoding either form is strict.
+one JSON form (``to_json``/``from_json``), both derived from the fields'
+declared wire types (``fontana.models.codec``). Decoding either form is strict.
 """
 
 from fontana.models.chain import Block, BlockHeader, SignedHeader
