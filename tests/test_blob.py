@@ -8,9 +8,18 @@ from nacl.signing import SigningKey
 from fontana.da.blob import blob_chain_id, decode_blob, encode_blob
 from fontana.errors import EncodingError
 from fontana.hashing import merkle_root
-from fontana.models import Block, BlockHeader, Deposit, SignedHeader, entry_id
+from fontana.models import (
+    Block,
+    BlockHeader,
+    Deposit,
+    SignedHeader,
+    encode_entries,
+    entries_hash,
+    entry_id,
+)
 
 KEY = SigningKey(b"\x07" * 32)
+GENESIS_HASH = b"\x08" * 32
 
 
 def block(entries: tuple[Deposit, ...] = (), chain: str = "fontana-test") -> Block:
@@ -21,11 +30,12 @@ def block(entries: tuple[Deposit, ...] = (), chain: str = "fontana-test") -> Blo
         prev_hash=b"\x01" * 32,
         timestamp_ms=1_700_000_000_000,
         tx_root=merkle_root([entry_id(e) for e in entries]),
+        entries_hash=entries_hash(encode_entries(entries)),
         state_root=b"\x02" * 32,
         tx_count=len(entries),
         proposer=bytes(KEY.verify_key),
     )
-    return Block(SignedHeader.sign(header, KEY), entries)
+    return Block(SignedHeader.sign(header, KEY, GENESIS_HASH), entries)
 
 
 DEPOSIT = Deposit(

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from fontana.da.local import TAG_LOCAL_COMMITMENT
 from fontana.encoding import Reader
 from fontana.errors import EncodingError
 from fontana.hashing import ALL_TAGS, merkle_root, tagged_hash
@@ -132,7 +133,8 @@ def test_reader_accepts_only_bytes() -> None:
 def test_tagged_hash_definition() -> None:
     expected = hashlib.sha256(b"fontana/tx\x00abc").digest()
     assert tagged_hash("fontana/tx", b"abc") == expected
-    assert len(set(ALL_TAGS)) == len(ALL_TAGS) == 14
+    assert len(set(ALL_TAGS)) == len(ALL_TAGS) == 17
+    assert TAG_LOCAL_COMMITMENT in ALL_TAGS
     assert len({tagged_hash(t, b"") for t in ALL_TAGS}) == len(ALL_TAGS)
 
 

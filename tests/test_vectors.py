@@ -13,7 +13,7 @@ from nacl.signing import SigningKey
 
 from fontana.address import decode_address, encode_address
 from fontana.errors import EncodingError
-from fontana.hashing import ALL_TAGS, merkle_root, tagged_hash
+from fontana.hashing import ALL_TAGS, merkle_root, signing_message, tagged_hash
 from fontana.models import (
     UTXO,
     Block,
@@ -32,6 +32,7 @@ from fontana.models import (
     Witness,
     decode_entry,
     encode_entry,
+    entries_hash,
     entry_from_json,
     entry_id,
     entry_to_json,
@@ -69,6 +70,25 @@ def _ident(value: Any) -> bytes:
     return value.leaf_value_hash()
 
 
+def _signatures(value: Any, vec: dict[str, Any]) -> list[tuple[bytes, bool]]:
+    """Each signature in the value, in byte order: (signer's key, verifies for the genesis)."""
+    gh = bytes.fromhex(vec.get("genesis_hash", "00" * 32))
+    match value:
+        case Transaction():
+            ok = value.verify_witnesses(gh)
+            return [(w.pubkey, ok) for w in value.witnesses]
+        case Witness():
+            return [(value.pubkey, value.verify(gh, bytes.fromhex(vec["signed_id"])))]
+        case SignedHeader():
+            return [(value.header.proposer, value.verify(gh))]
+        case SignedReceipt():
+            return [(value.receipt.payee, value.verify(gh))]
+        case Block():
+            inner = [s for e in value.entries for s in _signatures(e, vec)]
+            return [*_signatures(value.header, vec), *inner]
+    return []
+
+
 def test_file_is_reproducible() -> None:
     spec = importlib.util.spec_from_file_location("vector_generator", VECTORS / "generate.py")
     assert spec is not None and spec.loader is not None
@@ -99,11 +119,14 @@ def test_valid(vec: dict[str, Any]) -> None:
     if "key" in vec:
         assert utxo_key(value.outpoint).hex() == vec["key"]
     keys = [bytes(SigningKey(bytes.fromhex(s)).verify_key) for s in vec.get("signing_seed", [])]
-    if isinstance(value, Transaction):
-        assert [w.pubkey for w in value.witnesses] == keys
-        assert value.verify_witnesses()
-    if isinstance(value, SignedHeader | SignedReceipt):
-        assert value.verify()
+    signatures = _signatures(value, vec)
+    assert [k for k, _ in signatures] == keys
+    assert all(ok for _, ok in signatures)
+    if isinstance(value, Block):
+        header = value.header.header
+        assert value.compute_tx_root() == header.tx_root
+        body = raw[len(value.header.to_bytes()) :]
+        assert entries_hash(body) == value.compute_entries_hash() == header.entries_hash
 
 
 @pytest.mark.parametrize("vec", DATA["invalid"], ids=lambda v: v["name"])
@@ -117,6 +140,29 @@ def test_invalid(vec: dict[str, Any]) -> None:
 @pytest.mark.parametrize("vec", DATA["merkle_root"], ids=lambda v: str(len(v["ids"])))
 def test_merkle_root(vec: dict[str, Any]) -> None:
     assert merkle_root([bytes.fromhex(i) for i in vec["ids"]]).hex() == vec["root"]
+
+
+@pytest.mark.parametrize("vec", DATA["signing"], ids=lambda v: v["name"])
+def test_signing_message(vec: dict[str, Any]) -> None:
+    gh, ident = bytes.fromhex(vec["genesis_hash"]), bytes.fromhex(vec["id"])
+    message = signing_message(gh, ident)
+    assert message == tagged_hash("fontana/sign", gh + ident)
+    assert message.hex() == vec["message"]
+    signing_key = SigningKey(bytes.fromhex(vec["seed"]))
+    assert bytes(signing_key.verify_key).hex() == vec["pubkey"]
+    assert signing_key.sign(message).signature.hex() == vec["signature"]
+
+
+def test_signatures_differ_between_deployments() -> None:
+    one, other = DATA["signing"][0], DATA["signing"][1]
+    assert one["id"] == other["id"] and one["genesis_hash"] != other["genesis_hash"]
+    assert one["signature"] != other["signature"]
+
+
+@pytest.mark.parametrize("vec", DATA["entries_hash"], ids=lambda v: v["name"])
+def test_entries_hash(vec: dict[str, Any]) -> None:
+    body = bytes.fromhex(vec["body"])
+    assert entries_hash(body).hex() == vec["hash"] == tagged_hash("fontana/entries", body).hex()
 
 
 def test_tagged_hash() -> None:

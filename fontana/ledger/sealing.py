@@ -18,6 +18,7 @@ from fontana.ledger.changes import created_utxos, tree_updates
 from fontana.ledger.meta import META_OPEN_TS
 from fontana.ledger.records import block_record, decode_entry_record, utxo_record
 from fontana.models import Block, BlockHeader, Entry, EntryType, FeeCredit, SignedHeader, entry_id
+from fontana.models.chain import encode_entries, entries_hash
 from fontana.storage.base import EntryRecord, StorageSession
 
 #: Bytes kept free in a size-limited block for its fee-credit entry.
@@ -105,11 +106,13 @@ class Sealing(LedgerBase):
                         prev_hash=prev.hash,
                         timestamp_ms=block_ts,
                         tx_root=merkle_root(ids),
+                        entries_hash=entries_hash(encode_entries(entries)),
                         state_root=root,
                         tx_count=len(ids),
                         proposer=proposer,
                     ),
                     signer,
+                    self.genesis_hash,
                 )
 
             signed = self._commit_block(s, entries, header)

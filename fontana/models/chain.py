@@ -1,18 +1,22 @@
 """Block headers and blocks.
 
-The header commits to the entries (``tx_root``) and to the UTXO set after them
-(``state_root``); the proposer signs the header hash, so a light client needs
-only headers and proofs, never the bodies.
+The header commits to the entries twice: ``tx_root`` is a Merkle root of their
+ids (for inclusion proofs) and ``entries_hash`` a hash of their exact bytes,
+witnesses included, so one header names exactly one block. It also commits to
+the UTXO set after them (``state_root``). The proposer signs the header hash,
+so a light client needs only headers and proofs, never the bodies.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from typing import ClassVar, Final, Self
 
 import attrs
 
 from fontana.encoding import Reader
-from fontana.hashing import TAG_HEADER, merkle_root, tagged_hash
+from fontana.errors import EncodingError
+from fontana.hashing import TAG_ENTRIES, TAG_HEADER, merkle_root, tagged_hash
 from fontana.models.codec import (
     ADDRESS,
     BYTES32,
@@ -28,7 +32,7 @@ from fontana.models.codec import (
     check_rules,
     field,
 )
-from fontana.models.entry import ENTRY, Entry, entry_id
+from fontana.models.entry import ENTRY, MAX_ENTRY_BODY, Entry, EntryType, entry_id
 from fontana.models.signed import Signed
 
 #: The most entries one block may hold.
@@ -47,6 +51,7 @@ class BlockHeader(Canonical):
     prev_hash: bytes = field(BYTES32)
     timestamp_ms: int = field(U64)
     tx_root: bytes = field(BYTES32)
+    entries_hash: bytes = field(BYTES32)
     state_root: bytes = field(BYTES32)
     tx_count: int = field(U32)
     proposer: bytes = field(ADDRESS)
@@ -69,6 +74,37 @@ class SignedHeader(Signed):
 
 
 _ENTRIES: Final = ListOf(ENTRY, 0, MAX_BLOCK_ENTRIES, count_size=4)
+_ENTRY_TYPES: Final = frozenset(t.value for t in EntryType)
+
+
+def encode_entries(entries: Sequence[Entry]) -> bytes:
+    """A block's body, ``u32 count || entries``: the bytes ``entries_hash`` commits to."""
+    out: list[bytes] = []
+    _ENTRIES.write(tuple(entries), out)
+    return b"".join(out)
+
+
+def encode_entry_records(records: Sequence[tuple[int, bytes]]) -> bytes:
+    """The same body from stored ``(entry type, body)`` pairs, without decoding them."""
+    if len(records) > MAX_BLOCK_ENTRIES:
+        raise EncodingError(f"block: {len(records)} entries, above {MAX_BLOCK_ENTRIES}")
+    out = [len(records).to_bytes(4, "big")]
+    for i, (kind, body) in enumerate(records):
+        if kind not in _ENTRY_TYPES or len(body) > MAX_ENTRY_BODY:
+            raise EncodingError(f"block.entries[{i}]: not a storable entry (type {kind})")
+        out.append(bytes([kind]) + len(body).to_bytes(4, "big"))
+        out.append(body)
+    return b"".join(out)
+
+
+def entries_hash(body: bytes) -> bytes:
+    """``header.entries_hash`` of a block whose body (``u32 count || entries``) is ``body``."""
+    return tagged_hash(TAG_ENTRIES, body)
+
+
+def records_entries_hash(records: Iterable[tuple[int, bytes]]) -> bytes:
+    """``entries_hash`` from stored ``(entry type, body)`` pairs (poster, sealing)."""
+    return entries_hash(encode_entry_records(list(records)))
 
 
 @canonical
@@ -93,12 +129,14 @@ class Block(Canonical):
         """What ``header.tx_root`` must equal; checking it is the verifier's job."""
         return merkle_root([entry_id(e) for e in self.entries])
 
+    def compute_entries_hash(self) -> bytes:
+        """What ``header.entries_hash`` must equal; checking it is the verifier's job."""
+        return entries_hash(self.body_bytes())
+
     def body_bytes(self) -> bytes:
-        """The bytes after the signed header: ``u32 count || entries``."""
+        """The bytes after the signed header (``u32 count || entries``), as decoded or encoded."""
         if self._body is None:
-            out: list[bytes] = []
-            _ENTRIES.write(self.entries, out)
-            _set(self, "_body", b"".join(out))
+            _set(self, "_body", encode_entries(self.entries))
         return self._body  # type: ignore[return-value]
 
     def to_bytes(self) -> bytes:

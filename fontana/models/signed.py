@@ -1,4 +1,8 @@
-"""Signed values: an inner value plus an ed25519 signature by one of its fields over its id."""
+"""Signed values: an inner value plus an ed25519 signature by one of its fields over its id.
+
+The signature is over ``signing_message(genesis_hash, id)``, so it binds the
+value to one deployment as well as to its bytes.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from typing import Any, ClassVar, Self
 from nacl.signing import SigningKey
 
 from fontana.errors import EncodingError
+from fontana.hashing import signing_message
 from fontana.models._base import verify_signature
 from fontana.models.codec import Canonical
 
@@ -29,15 +34,17 @@ class Signed(Canonical):
         return getattr(self, self._codec.names[0])
 
     @classmethod
-    def sign(cls, inner: Any, signing_key: SigningKey) -> Self:
+    def sign(cls, inner: Any, signing_key: SigningKey, genesis_hash: bytes) -> Self:
+        """``inner`` signed by its signer for the deployment ``genesis_hash``."""
         if bytes(signing_key.verify_key) != getattr(inner, cls.SIGNER):
             raise EncodingError(
                 f"{cls.__name__}: the signing key is not the {cls._codec.names[0]}'s {cls.SIGNER}"
             )
-        return cls(inner, signing_key.sign(getattr(inner, cls.MESSAGE)).signature)  # type: ignore[call-arg]
+        message = signing_message(genesis_hash, getattr(inner, cls.MESSAGE))
+        return cls(inner, signing_key.sign(message).signature)  # type: ignore[call-arg]
 
-    def verify(self) -> bool:
+    def verify(self, genesis_hash: bytes) -> bool:
+        """Whether the signer signed this value for the deployment ``genesis_hash``."""
         inner = self._inner
-        return verify_signature(
-            getattr(inner, self.SIGNER), getattr(inner, self.MESSAGE), self.signature
-        )
+        message = signing_message(genesis_hash, getattr(inner, self.MESSAGE))
+        return verify_signature(getattr(inner, self.SIGNER), message, self.signature)

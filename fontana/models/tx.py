@@ -1,7 +1,8 @@
 """Transactions: the only entry users sign.
 
-Witnesses sign the txid, a tagged hash of the unsigned encoding, so adding or
-reordering signatures never changes what is being signed or the id.
+Witnesses sign the txid (a tagged hash of the unsigned encoding) bound to the
+deployment's genesis hash, so adding or reordering signatures never changes
+what is signed or the id, and a signature is worthless on any other deployment.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import attrs
 from nacl.signing import SigningKey
 
 from fontana.encoding import Reader
-from fontana.hashing import TAG_TX, tagged_hash
+from fontana.hashing import TAG_TX, signing_message, tagged_hash
 from fontana.models._base import verify_signature
 from fontana.models.codec import (
     ADDRESS,
@@ -92,8 +93,9 @@ class Witness(Canonical):
     pubkey: bytes = field(BYTES32)
     signature: bytes = field(BYTES64)
 
-    def verify(self, message: bytes) -> bool:
-        return verify_signature(self.pubkey, message, self.signature)
+    def verify(self, genesis_hash: bytes, txid: bytes) -> bool:
+        """Whether this is ``pubkey``'s signature of ``txid`` on the deployment ``genesis_hash``."""
+        return verify_signature(self.pubkey, signing_message(genesis_hash, txid), self.signature)
 
 
 @canonical
@@ -189,16 +191,16 @@ class Transaction(Canonical):
         _set(tx, "_encoded", r.data[start : r.pos])
         return tx  # type: ignore[no-any-return]
 
-    def sign(self, signing_key: SigningKey) -> Transaction:
-        """A copy with one more witness: ``signing_key``'s signature over the txid."""
-        signature = signing_key.sign(self.txid).signature
+    def sign(self, signing_key: SigningKey, genesis_hash: bytes) -> Transaction:
+        """A copy with one more witness: ``signing_key``'s, for the deployment ``genesis_hash``."""
+        signature = signing_key.sign(signing_message(genesis_hash, self.txid)).signature
         witness = Witness(bytes(signing_key.verify_key), signature)
         return attrs.evolve(self, witnesses=(*self.witnesses, witness))
 
-    def verify_witnesses(self) -> bool:
-        """Every witness signs the txid; which keys must sign is the ledger's question."""
-        txid = self.txid
-        return all(w.verify(txid) for w in self.witnesses)
+    def verify_witnesses(self, genesis_hash: bytes) -> bool:
+        """Every witness signs the txid for ``genesis_hash``; who must sign is the ledger's job."""
+        message = signing_message(genesis_hash, self.txid)
+        return all(verify_signature(w.pubkey, message, w.signature) for w in self.witnesses)
 
     def total_output(self) -> int:
         """Sum of output amounts (not fee or burn); may exceed u64 on purpose-built input."""

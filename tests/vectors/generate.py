@@ -18,7 +18,7 @@ from typing import Any
 from nacl.signing import SigningKey
 
 from fontana.address import _CHARSET, _convertbits, _hrp_expand, _polymod, encode_address
-from fontana.hashing import ALL_TAGS, merkle_root, tagged_hash
+from fontana.hashing import ALL_TAGS, merkle_root, signing_message, tagged_hash
 from fontana.models import (
     UTXO,
     Allocation,
@@ -37,7 +37,9 @@ from fontana.models import (
     WithdrawalConfirmation,
     WithdrawalRequest,
     Witness,
+    encode_entries,
     encode_entry,
+    entries_hash,
     entry_id,
     entry_to_json,
     utxo_key,
@@ -62,6 +64,23 @@ def key(i: int) -> SigningKey:
 
 def pub(i: int) -> bytes:
     return bytes(key(i).verify_key)
+
+
+def genesis() -> Genesis:
+    """The deployment every signed vector is signed for (the "genesis" vector)."""
+    return Genesis(
+        chain_id="devnet",
+        genesis_time_ms=1_764_000_000_000,
+        sequencer=pub(3),
+        da_namespace=b"fontana\x00\x00\x01",
+        block_time_ms=1000,
+        min_fee=1000,
+        l1_confirmations=12,
+        allocations=(Allocation(pub(1), 10_000_000), Allocation(pub(2), 1), Allocation(pub(1), 5)),
+    )
+
+
+GENESIS_HASH = genesis().hash
 
 
 # --- valid values -------------------------------------------------------------------
@@ -116,17 +135,17 @@ def transactions() -> list[tuple[str, Transaction, list[int]]]:
     many = list(range(1, 65))
     return [
         ("transaction unsigned", base, []),
-        ("transaction transfer signed", base.sign(key(1)), [1]),
-        ("transaction payment with payload hash and memo", payment.sign(key(1)), [1]),
-        ("transaction withdrawal, no outputs", withdrawal.sign(key(4)), [4]),
-        ("transaction two witnesses", multisig.sign(key(1)).sign(key(2)), [1, 2]),
+        ("transaction transfer signed", _sign_all(base, [1]), [1]),
+        ("transaction payment with payload hash and memo", _sign_all(payment, [1]), [1]),
+        ("transaction withdrawal, no outputs", _sign_all(withdrawal, [4]), [4]),
+        ("transaction two witnesses", _sign_all(multisig, [1, 2]), [1, 2]),
         ("transaction every list and field at its maximum", _sign_all(largest, many), many),
     ]
 
 
 def _sign_all(tx: Transaction, seeds: list[int]) -> Transaction:
     for i in seeds:
-        tx = tx.sign(key(i))
+        tx = tx.sign(key(i), GENESIS_HASH)
     return tx
 
 
@@ -149,7 +168,7 @@ def records() -> list[tuple[str, Any]]:
         ("output", TxOutput(pub(1), 1)),
         ("output max amount", TxOutput(pub(1), U64_MAX)),
         ("withdrawal request", WithdrawalRequest(b"\x11" * 20, 1)),
-        ("witness", Witness(pub(1), key(1).sign(h("message")).signature)),
+        ("witness", transactions()[1][1].witnesses[0]),  # key 1's, of the signed transfer
         ("utxo", UTXO(pub(1), 1_500_000, h("tx"), 0)),
         ("utxo max", UTXO(b"\xff" * 32, U64_MAX, b"\xff" * 32, 65535)),
         ("deposit", deposit),
@@ -166,21 +185,22 @@ def chain() -> list[tuple[str, Any, list[int]]]:
     credit = FeeCredit(7, pub(3), 10_000)
     entries = (tx, deposit, confirmation, credit)
 
-    def header(height: int, count: int, root: bytes) -> BlockHeader:
+    def header(height: int, body: tuple[Any, ...]) -> BlockHeader:
         return BlockHeader(
             version=1,
             chain_id="devnet",
             height=height,
             prev_hash=h(f"block {height - 1}"),
             timestamp_ms=1_764_000_000_000 + height,
-            tx_root=root,
+            tx_root=merkle_root([entry_id(e) for e in body]),
+            entries_hash=entries_hash(encode_entries(body)),
             state_root=h(f"state {height}"),
-            tx_count=count,
+            tx_count=len(body),
             proposer=pub(3),
         )
 
-    empty_header = header(6, 0, merkle_root([]))
-    full_header = header(7, 4, merkle_root([entry_id(e) for e in entries]))
+    empty_header = header(6, ())
+    full_header = header(7, entries)
     receipt = Receipt(
         version=1,
         chain_id="devnet",
@@ -192,30 +212,24 @@ def chain() -> list[tuple[str, Any, list[int]]]:
         issued_at_ms=1_764_000_000_123,
         ledger_seq=42,
     )
-    genesis = Genesis(
-        chain_id="devnet",
-        genesis_time_ms=1_764_000_000_000,
-        sequencer=pub(3),
-        da_namespace=b"fontana\x00\x00\x01",
-        block_time_ms=1000,
-        min_fee=1000,
-        l1_confirmations=12,
-        allocations=(Allocation(pub(1), 10_000_000), Allocation(pub(2), 1), Allocation(pub(1), 5)),
-    )
     empty_genesis = Genesis("x", 0, pub(3), bytes(10), 1, 0, 0, ())
     return [
         *[(f"entry {type(e).__name__}", ("entry", e), [1] if e is tx else []) for e in entries],
         ("header", full_header, []),
-        ("signed header", SignedHeader.sign(full_header, key(3)), [3]),
-        ("block without entries", Block(SignedHeader.sign(empty_header, key(3)), ()), [3]),
+        ("signed header", SignedHeader.sign(full_header, key(3), GENESIS_HASH), [3]),
+        (
+            "block without entries",
+            Block(SignedHeader.sign(empty_header, key(3), GENESIS_HASH), ()),
+            [3],
+        ),
         (
             "block with one entry of each type",
-            Block(SignedHeader.sign(full_header, key(3)), entries),
-            [1, 3],
+            Block(SignedHeader.sign(full_header, key(3), GENESIS_HASH), entries),
+            [3, 1],  # in byte order: the header's signature, then the transaction's witness
         ),
         ("receipt", receipt, []),
-        ("signed receipt", SignedReceipt.sign(receipt, key(2)), [2]),
-        ("genesis", genesis, []),
+        ("signed receipt", SignedReceipt.sign(receipt, key(2), GENESIS_HASH), [2]),
+        ("genesis", genesis(), []),
         ("genesis without allocations", empty_genesis, []),
     ]
 
@@ -240,7 +254,12 @@ def valid_vector(name: str, value: Any, seeds: list[int]) -> dict[str, Any]:
     if isinstance(value, UTXO):
         out["key"] = utxo_key(value.outpoint).hex()
     if seeds:
+        out["genesis_hash"] = GENESIS_HASH.hex()
         out["signing_seed"] = [seed(i).hex() for i in seeds]
+    if isinstance(value, Witness):
+        out["genesis_hash"] = GENESIS_HASH.hex()
+        out["signed_id"] = transactions()[1][1].txid.hex()
+        out["signing_seed"] = [seed(1).hex()]
     return out
 
 
@@ -311,7 +330,7 @@ def invalid() -> list[dict[str, str]]:
     burn = u8(1) + b"\x22" * 20
     named = {name: value for name, value, _ in chain()}
     header = named["header"].to_bytes()
-    genesis = named["genesis"].to_bytes()
+    gen = named["genesis"].to_bytes()
     cases: list[tuple[str, str, bytes, str, str]] = [
         ("tx truncated", "transaction", good[:-1], "malformed", "last byte missing"),
         ("tx empty input", "transaction", b"", "malformed", "no bytes at all"),
@@ -375,9 +394,9 @@ def invalid() -> list[dict[str, str]]:
          named["block without entries"].to_bytes()[:-4] + u32(1) + tx_entry, "malformed",
          "header.tx_count is 0 but the block holds one entry"),
         ("genesis block time 0", "genesis",
-         genesis[:7 + 8 + 32 + 10] + u32(0) + genesis[7 + 8 + 32 + 10 + 4:], "malformed",
+         gen[:7 + 8 + 32 + 10] + u32(0) + gen[7 + 8 + 32 + 10 + 4:], "malformed",
          "block_time_ms must be positive"),
-        ("genesis zero allocation", "genesis", genesis[:-8] + u64(0), "bad_amount",
+        ("genesis zero allocation", "genesis", gen[:-8] + u64(0), "bad_amount",
          "allocations are positive"),
         ("receipt version 0", "receipt", u8(0) + named["receipt"].to_bytes()[1:], "malformed",
          "unknown version"),
@@ -394,6 +413,35 @@ def merkle_vectors() -> list[dict[str, Any]]:
         ids = [h(f"id {i}") for i in range(n)]
         out.append({"ids": [i.hex() for i in ids], "root": merkle_root(ids).hex()})
     return out
+
+
+def signing_vectors() -> list[dict[str, str]]:
+    """What each kind of signature signs: signing_message(genesis hash, id), by a fixed seed."""
+    named = {name: value for name, value, _ in chain()}
+    txid = transactions()[1][1].txid
+    other = Genesis("devnet", 1_764_000_000_001, pub(3), b"fontana\x00\x00\x01", 1000, 1000, 12, ())
+    cases = [
+        ("transaction witness (txid)", GENESIS_HASH, txid, 1),
+        ("the same txid on another deployment with the same chain id", other.hash, txid, 1),
+        ("block header (header hash)", GENESIS_HASH, named["header"].hash, 3),
+        ("receipt (receipt id)", GENESIS_HASH, named["receipt"].id, 2),
+    ]
+    out = []
+    for name, gh, ident, i in cases:
+        message = signing_message(gh, ident)
+        out.append({"name": name, "genesis_hash": gh.hex(), "id": ident.hex(),
+                    "message": message.hex(), "seed": seed(i).hex(), "pubkey": pub(i).hex(),
+                    "signature": key(i).sign(message).signature.hex()})  # fmt: skip
+    return out
+
+
+def entries_hash_vectors() -> list[dict[str, str]]:
+    """``header.entries_hash`` over a block body (``u32 count || entries``)."""
+    named = {name: value for name, value, _ in chain()}
+    bodies = [("no entries (block 0 and every empty block)", b"\x00\x00\x00\x00")]
+    block = named["block with one entry of each type"]
+    bodies.append(("one entry of each type", block.body_bytes()))
+    return [{"name": n, "body": b.hex(), "hash": entries_hash(b).hex()} for n, b in bodies]
 
 
 def tagged_hash_vectors() -> list[dict[str, str]]:
@@ -450,6 +498,8 @@ def build() -> dict[str, Any]:
         "valid": valid,
         "invalid": invalid(),
         "merkle_root": merkle_vectors(),
+        "signing": signing_vectors(),
+        "entries_hash": entries_hash_vectors(),
         "tagged_hash": tagged_hash_vectors(),
         "addresses": address_vectors(),
     }
