@@ -1,5 +1,5 @@
 """Protocol bindings in the ledger: a signature is valid on one deployment only, and a
-signed header names exactly one block (docs/protocol.md, "Signatures" and "BlockHeader")."""
+signed header names exactly one block (docs/protocol.md, sections 2.2 and 4)."""
 
 from __future__ import annotations
 
@@ -50,6 +50,26 @@ def test_block_zero_commits_to_an_empty_body_and_is_unsigned(tmp_path: Path) -> 
     assert stored.header.entries_hash == zero.header.entries_hash
     empty = live.seal_block(SEQUENCER)
     assert empty.header.header.entries_hash == zero.header.entries_hash
+
+
+def test_a_block_never_holds_more_than_the_maximum_entries(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sealing leaves room for the fee credit under MAX_BLOCK_ENTRIES, whatever it is asked."""
+    monkeypatch.setattr("fontana.ledger.sealing.MAX_BLOCK_ENTRIES", 3)
+    live = _ledger(tmp_path, "live")
+    for i in range(4):
+        live.process_deposit_event(make_deposit(pub(BOB), 10, l1_tx=i + 1))
+    for sender in (ALICE, BOB):
+        utxos = live.utxos(pub(sender))
+        change = sum(u.amount for u in utxos) - 1
+        live.apply_transaction(make_transfer(utxos, [(pub(sender), change)], [sender]))
+    first = live.seal_block(SEQUENCER, max_entries=1_000)
+    assert len(first.entries) == 2  # two deposits; no fees yet
+    second = live.seal_block(SEQUENCER, max_entries=1_000)
+    assert len(second.entries) == 2
+    third = live.seal_block(SEQUENCER, max_entries=1_000)
+    assert [type(e).__name__ for e in third.entries] == ["Transaction", "Transaction", "FeeCredit"]
 
 
 def test_a_payment_signed_for_another_deployment_is_refused(tmp_path: Path) -> None:

@@ -22,8 +22,8 @@ from fontana.models.codec import (
     Enum,
     ListOf,
     Option,
-    Positive,
     String,
+    UInt,
     VarBytes,
     Version,
     Wire,
@@ -77,7 +77,7 @@ def test_big_endian_fixed_width() -> None:
 @pytest.mark.parametrize(("wire", "value"), [(U8, 256), (U16, -1), (U32, 2**32), (U64, 2**64),
     (U64, True), (U64, 1.0), (U64, "1"), (U64, None), (Bytes(2), b"x"), (Bytes(2), bytearray(2)),
     (VarBytes(4), b"x" * 5), (CHAIN, "a" * 33), (CHAIN, ""), (CHAIN, "A"), (Enum(Color), 1),
-    (Positive(32), 0), (Version(1), 2), (Version(1), True)])  # fmt: skip
+    (UInt(32, low=1), 0), (UInt(16, high=9), 10), (Version(1), 2), (Version(1), True)])  # fmt: skip
 def test_values_a_wire_refuses(wire: Wire, value: object) -> None:
     assert wire.problem(value) is not None
 

@@ -14,6 +14,7 @@ from fontana.address import encode_address
 from fontana.errors import AddressError, AmountError, EncodingError
 from fontana.hashing import merkle_root, signing_message, tagged_hash
 from fontana.models import (
+    MAX_BLOCK_ENTRIES,
     UTXO,
     Allocation,
     Block,
@@ -86,8 +87,9 @@ deposits = st.builds(Deposit, u64, b20, b32, u32, u64, b20, b32, amount)
 confirmations = st.builds(WithdrawalConfirmation, b32, b32, u32, u64)
 credits = st.builds(FeeCredit, u64, b32, amount)
 entries = transactions() | deposits | confirmations | credits
-headers = st.builds(BlockHeader, st.just(1), chain_ids, u64, b32, u64, b32, b32, b32, u32, b32)
-receipts = st.builds(Receipt, st.just(1), chain_ids, b32, b32, b32, u64, b32, u64, u64)
+counts = st.integers(0, MAX_BLOCK_ENTRIES)
+headers = st.builds(BlockHeader, st.just(1), chain_ids, u64, b32, u64, b32, b32, b32, counts, b32)
+receipts = st.builds(Receipt, st.just(1), chain_ids, b32, b32, b32, amount, b32, u64, u64)
 geneses = st.builds(
     Genesis, chain_ids, u64, b32, st.binary(min_size=10, max_size=10), st.integers(1, 2**32 - 1),
     u64, u32, st.lists(st.builds(Allocation, b32, amount), max_size=4).map(tuple),
@@ -241,6 +243,7 @@ def test_transaction_rejections(changes: dict[str, Any], error: type[Exception])
         lambda: UTXO(PK, 0, PK, 0),
         lambda: Deposit(1, bytes(20), bytes(32), 0, 0, bytes(20), PK, 0),
         lambda: FeeCredit(1, PK, 0),
+        lambda: Receipt(1, "x", PK, PK, PK, 0, PK, 0, 0),
         lambda: Genesis("x", 0, PK, bytes(10), 1, 0, 0, ((PK, 0),)),
     ],
 )
@@ -262,6 +265,9 @@ def test_zero_amounts_are_amount_errors(make: Any) -> None:
         lambda: Genesis("x", 0, PK, bytes(10), 1, 0, 0, ((PK,),)),
         lambda: Genesis("x", 0, PK, bytes(10), 1, 0, 0, ((PK, 1),) * 65536),
         lambda: BlockHeader(2, "x", 0, PK, 0, PK, PK, PK, 0, PK),
+        lambda: BlockHeader(1, "x", 0, PK, 0, PK, PK, PK, MAX_BLOCK_ENTRIES + 1, PK),
+        lambda: BlockHeader(1, "X", 0, PK, 0, PK, PK, PK, 0, PK),
+        lambda: Receipt(1, "a" * 33, PK, PK, PK, 1, PK, 0, 0),
         lambda: Receipt(0, "x", PK, PK, PK, 0, PK, 0, 0),
         lambda: Block(SignedHeader(_header(1), bytes(64)), ()),
         lambda: Block(SignedHeader(_header(1), bytes(64)), (OutPoint(PK, 0),)),

@@ -12,6 +12,7 @@ import pytest
 from nacl.signing import SigningKey
 
 from fontana.address import decode_address, encode_address
+from fontana.da.blob import decode_blob, encode_blob
 from fontana.errors import EncodingError
 from fontana.hashing import ALL_TAGS, merkle_root, signing_message, tagged_hash
 from fontana.models import (
@@ -137,6 +138,36 @@ def test_invalid(vec: dict[str, Any]) -> None:
     assert info.value.code == vec["error"]
 
 
+@pytest.mark.parametrize("vec", DATA["json"]["invalid"], ids=lambda v: v["name"])
+def test_invalid_json(vec: dict[str, Any]) -> None:
+    with pytest.raises(EncodingError) as info:
+        CODECS[vec["type"]][1](vec["json"])
+    assert info.value.code == vec["error"]
+
+
+@pytest.mark.parametrize("vec", DATA["json"]["accepted"], ids=lambda v: v["name"])
+def test_accepted_json(vec: dict[str, Any]) -> None:
+    """Non-canonical JSON that decodes to the value of ``hex`` (and re-encodes canonically)."""
+    from_bytes, from_json, _, to_json = CODECS[vec["type"]]
+    value = from_json(vec["json"])
+    assert value == from_bytes(bytes.fromhex(vec["hex"]))
+    assert to_json(value) != vec["json"]
+
+
+@pytest.mark.parametrize("vec", DATA["blobs"]["valid"], ids=lambda v: v["name"])
+def test_valid_blob(vec: dict[str, Any]) -> None:
+    block = decode_blob(bytes.fromhex(vec["hex"]), vec["chain_id"])
+    assert block.to_bytes().hex() == vec["block"]
+    assert encode_blob(block).hex() == vec["hex"]
+
+
+@pytest.mark.parametrize("vec", DATA["blobs"]["invalid"], ids=lambda v: v["name"])
+def test_invalid_blob(vec: dict[str, Any]) -> None:
+    with pytest.raises(EncodingError) as info:
+        decode_blob(bytes.fromhex(vec["hex"]), vec["chain_id"])
+    assert info.value.code == vec["error"]
+
+
 @pytest.mark.parametrize("vec", DATA["merkle_root"], ids=lambda v: str(len(v["ids"])))
 def test_merkle_root(vec: dict[str, Any]) -> None:
     assert merkle_root([bytes.fromhex(i) for i in vec["ids"]]).hex() == vec["root"]
@@ -179,3 +210,51 @@ def test_addresses() -> None:
         with pytest.raises(EncodingError) as info:
             decode_address(vec["text"])
         assert info.value.code == "bad_address", vec["why"]
+
+
+# --- tests/vectors/smt.json, read as docs/smt.md "Test vectors" says ----------------------
+
+SMT: dict[str, Any] = json.loads((VECTORS / "smt.json").read_text())
+
+
+def _reference_root(pairs: dict[bytes, bytes], depth: int = 0) -> bytes:
+    """The tree root straight from its definition in docs/smt.md, "Shape"."""
+    from fontana.smt.proof import EMPTY, leaf_hash, node_hash
+
+    if not pairs:
+        return EMPTY
+    if len(pairs) == 1:
+        [(k, v)] = pairs.items()
+        return leaf_hash(k, v)
+    left = {k: v for k, v in pairs.items() if not (k[depth // 8] >> (7 - depth % 8)) & 1}
+    right = {k: v for k, v in pairs.items() if k not in left}
+    return node_hash(_reference_root(left, depth + 1), _reference_root(right, depth + 1))
+
+
+def test_smt_versions_are_cumulative_and_null_deletes() -> None:
+    from fontana.smt.proof import Proof, verify_proof
+
+    state: dict[bytes, bytes] = {}
+    for version in SMT["versions"]:
+        for key, value in version["updates"]:
+            if value is None:
+                state.pop(bytes.fromhex(key), None)  # deleting an absent key is a no-op
+            else:
+                state[bytes.fromhex(key)] = bytes.fromhex(value)
+        root = bytes.fromhex(version["root"])
+        assert _reference_root(state) == root
+        for case in version["proofs"]:
+            key = bytes.fromhex(case["key"])
+            claim = None if case["value_hash"] is None else bytes.fromhex(case["value_hash"])
+            proof = Proof.from_bytes(bytes.fromhex(case["proof"]))
+            assert verify_proof(root, key, claim, proof) is case["valid"], case["note"]
+            if case["valid"]:
+                assert state.get(key) == claim  # null claims absence
+
+
+@pytest.mark.parametrize("vec", SMT["malformed_proofs"], ids=lambda v: v["note"])
+def test_smt_malformed_proofs(vec: dict[str, str]) -> None:
+    from fontana.smt.proof import Proof
+
+    with pytest.raises(EncodingError):
+        Proof.from_bytes(bytes.fromhex(vec["proof"]))

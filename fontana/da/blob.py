@@ -46,8 +46,10 @@ def decode_blob(data: bytes, chain_id: str) -> Block:
     blob_chain = CHAIN_ID.read(r, "chain_id")
     if blob_chain != chain_id:
         raise r.error("chain_id", f"blob of chain {blob_chain!r}, expected {chain_id!r}")
+    r.push("block")
     block = Block.read(r)
-    r.finish()
+    r.pop()
     if block.header.header.chain_id != chain_id:
-        raise EncodingError("blob: header chain id differs from the blob's")
+        raise r.error("block", "header chain id differs from the blob's")
+    r.finish()
     return block

@@ -18,7 +18,7 @@ from fontana.ledger.changes import created_utxos, tree_updates
 from fontana.ledger.meta import META_OPEN_TS
 from fontana.ledger.records import block_record, decode_entry_record, utxo_record
 from fontana.models import Block, BlockHeader, Entry, EntryType, FeeCredit, SignedHeader, entry_id
-from fontana.models.chain import encode_entries, entries_hash
+from fontana.models.chain import MAX_BLOCK_ENTRIES, encode_entries, entries_hash
 from fontana.storage.base import EntryRecord, StorageSession
 
 #: Bytes kept free in a size-limited block for its fee-credit entry.
@@ -69,6 +69,7 @@ class Sealing(LedgerBase):
         (the sequencer uses it to check that it still holds its lease).
         """
         proposer = bytes(signer.verify_key)
+        max_entries = min(max_entries, MAX_BLOCK_ENTRIES - 1)  # room for the fee credit
         with self.storage.write() as s:
             block_ts = self._epoch(s, exclusive=True)
             cut_ms = self.clock()  # the next window opens now: later payments are its

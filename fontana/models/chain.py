@@ -22,11 +22,11 @@ from fontana.models.codec import (
     BYTES32,
     BYTES64,
     CHAIN_ID,
-    U32,
     U64,
     Canonical,
     ListOf,
     Nested,
+    UInt,
     Version,
     canonical,
     check_rules,
@@ -53,7 +53,7 @@ class BlockHeader(Canonical):
     tx_root: bytes = field(BYTES32)
     entries_hash: bytes = field(BYTES32)
     state_root: bytes = field(BYTES32)
-    tx_count: int = field(U32)
+    tx_count: int = field(UInt(32, high=MAX_BLOCK_ENTRIES))
     proposer: bytes = field(ADDRESS)
 
     @property

@@ -6,7 +6,7 @@ wire type (``U64``, ``BYTES32``, ``ListOf(OutPoint, 1, 64)``, ...). The
 and decoder (docs/protocol.md, sections 1 and 4) and the JSON form (section 5);
 :func:`field` gives attrs the validator that runs on every construction.
 
-Decoding follows docs/protocol.md, "Decoding order": fields in encoding order,
+Decoding follows docs/protocol.md, section 1.3: fields in encoding order,
 within a field its structural rules before its value rules, a struct's
 cross-field rules after all its fields, trailing bytes last; the first broken
 rule is the error. Runs of fixed-width fields are read and written with one
@@ -145,29 +145,48 @@ class Fixed(Wire):
 
 
 class UInt(Fixed):
-    """``u8`` .. ``u64``; in JSON, u64 is a decimal string and the others are numbers."""
+    """``u8`` .. ``u64``, optionally bounded to ``low..high`` (a value rule).
 
-    #: The smallest value allowed.
-    low: int = 0
+    In JSON a u64 is a decimal string (a JSON integer is accepted on input) and
+    the smaller ones are JSON integers.
+    """
 
-    def __init__(self, bits: int) -> None:
+    def __init__(
+        self,
+        bits: int,
+        *,
+        low: int = 0,
+        high: int | None = None,
+        kind: type[EncodingError] = EncodingError,
+    ) -> None:
         super().__init__({8: "B", 16: "H", 32: "I", 64: "Q"}[bits])
-        self.bits = bits
+        self.bits, self.low, self.kind = bits, low, kind
+        self.high = (1 << bits) - 1 if high is None else high
+        self.has_rules = low > 0 or self.high < (1 << bits) - 1
 
-    def problem(self, value: Any) -> str | None:
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int)
-            or not self.low <= value < 1 << self.bits
-        ):
-            return f"{value!r:.40} is not a {'positive ' if self.low else ''}u{self.bits}"
+    def _rule(self, value: int) -> str | None:
+        if value < self.low:
+            return f"{value} is not a positive u{self.bits}"
+        if value > self.high:
+            return f"{value} is above the maximum {self.high}"
         return None
 
+    def problem(self, value: Any) -> str | None:
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 1 << self.bits:
+            return f"{value!r:.40} is not a u{self.bits}"
+        return self._rule(value)
+
+    def decode(self, raw: int) -> int:
+        message = self._rule(raw)
+        if message is not None:
+            raise Invalid(message, self.kind)
+        return raw
+
     def validator(self) -> Validator:
-        low, limit, fail = self.low, 1 << self.bits, self.fail
+        low, high, fail = self.low, self.high, self.fail
 
         def check(inst: Any, attr: attrs.Attribute[Any], value: Any) -> None:
-            if isinstance(value, bool) or not isinstance(value, int) or not low <= value < limit:
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
                 fail(inst, attr, value)
 
         return check
@@ -176,35 +195,15 @@ class UInt(Fixed):
         return str(value) if self.bits == 64 else value
 
     def from_json(self, value: Any, field: str) -> int:
-        if self.bits == 64:
-            return json_u64(value, field)
-        return json_int(value, self.bits, field)
+        value = json_u64(value, field) if self.bits == 64 else json_int(value, self.bits, field)
+        return self.checked(value, field) if self.has_rules else value  # type: ignore[no-any-return]
 
 
-class Positive(UInt):
-    """An unsigned integer that must not be 0."""
-
-    has_rules = True
-    low = 1
-
-    def __init__(self, bits: int, kind: type[EncodingError] = EncodingError) -> None:
-        super().__init__(bits)
-        self.kind = kind
-
-    def decode(self, raw: int) -> int:
-        if raw == 0:
-            raise Invalid(f"0 is not a positive u{self.bits}", self.kind)
-        return raw
-
-    def from_json(self, value: Any, field: str) -> int:
-        return self.checked(super().from_json(value, field), field)  # type: ignore[no-any-return]
-
-
-class Amount(Positive):
+class Amount(UInt):
     """A positive u64 number of utia; every amount error is a ``bad_amount``."""
 
     def __init__(self) -> None:
-        super().__init__(64, AmountError)
+        super().__init__(64, low=1, kind=AmountError)
 
     def from_json(self, value: Any, field: str) -> int:
         return self.checked(json_amount(value, field), field)  # type: ignore[no-any-return]

@@ -21,7 +21,7 @@ from fontana.models.codec import (
     Bytes,
     Canonical,
     ListOf,
-    Positive,
+    UInt,
     canonical,
     field,
 )
@@ -60,7 +60,7 @@ class Genesis(Canonical):
     genesis_time_ms: int = field(U64)
     sequencer: bytes = field(ADDRESS)
     da_namespace: bytes = field(Bytes(10))
-    block_time_ms: int = field(Positive(32))
+    block_time_ms: int = field(UInt(32, low=1))
     min_fee: int = field(U64)
     l1_confirmations: int = field(U32)
     allocations: tuple[Allocation, ...] = field(

@@ -13,6 +13,7 @@ import attrs
 from fontana.hashing import TAG_RECEIPT, tagged_hash
 from fontana.models.codec import (
     ADDRESS,
+    AMOUNT,
     BYTES32,
     BYTES64,
     CHAIN_ID,
@@ -35,7 +36,7 @@ class Receipt(Canonical):
     txid: bytes = field(BYTES32)
     payer: bytes = field(ADDRESS)
     payee: bytes = field(ADDRESS)
-    amount: int = field(U64)
+    amount: int = field(AMOUNT)
     resource_hash: bytes = field(BYTES32)
     issued_at_ms: int = field(U64)
     ledger_seq: int = field(U64)
