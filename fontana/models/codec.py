@@ -58,6 +58,8 @@ class Invalid(Exception):
         super().__init__(message)
         self.message = message
         self.kind = kind
+        #: The field, once known.
+        self.field = ""
 
 
 class Wire:
@@ -96,6 +98,7 @@ class Wire:
         raise NotImplementedError
 
     def checked(self, value: Any, field: str) -> Any:
+        """``value`` if ``problem`` finds nothing wrong, else an error naming ``field``."""
         message = self.problem(value)
         if message is not None:
             raise self.kind(f"{field}: {message}")
@@ -555,8 +558,13 @@ class ListOf(Wire):
 
     def read_items(self, r: Reader, field: str, n: int) -> tuple[Any, ...]:
         codec = self.item.model._codec if isinstance(self.item, Nested) else None
-        if codec is not None and codec.struct is not None and r.end - r.pos >= n * codec.size:
-            # Every item is complete: unpack them all at once.
+        if (
+            codec is not None
+            and codec.struct is not None
+            and not codec.has_rules
+            and r.end - r.pos >= n * codec.size
+        ):
+            # Fixed-size items without cross-field rules, all complete: one unpack.
             end = r.pos + n * codec.size
             rows = codec.struct.iter_unpack(r.data[r.pos : end])
             if codec.run.checks:
@@ -697,14 +705,22 @@ class _Run:
             get if len(names) > 1 else lambda obj: (get(obj),)
         )
 
-    def check(self, row: tuple[Any, ...], r: Reader) -> list[Any]:
+    def convert(self, row: tuple[Any, ...]) -> list[Any]:
+        """Each field's rules on an unpacked row, in order; ``Invalid`` names the field."""
         values = list(row)
         for i, name, decode in self.checks:
             try:
                 values[i] = decode(values[i])
             except Invalid as exc:
-                raise r.error(name, exc.message, exc.kind) from None
+                exc.field = name
+                raise
         return values
+
+    def check(self, row: tuple[Any, ...], r: Reader) -> list[Any]:
+        try:
+            return self.convert(row)
+        except Invalid as exc:
+            raise r.error(exc.field, exc.message, exc.kind) from None
 
     def read(self, r: Reader, values: list[Any]) -> None:
         pos = r.pos
@@ -781,12 +797,12 @@ class ModelCodec:
 
     def build_row(self, row: tuple[Any, ...], r: Reader, field: str, i: int) -> Any:
         """A fixed-size list item from its unpacked row, named ``field[i]`` on error."""
-        r.push(field)
-        r.push(i)
-        value = self.new(*self.run.check(row, r))  # type: ignore[union-attr]
-        r.pop()
-        r.pop()
-        return value
+        try:
+            return self.new(*self.run.convert(row))  # type: ignore[union-attr]
+        except Invalid as exc:
+            r.push(field)
+            r.push(i)
+            raise r.error(exc.field, exc.message, exc.kind) from None
 
     def read(self, r: Reader) -> Any:
         values: list[Any] = []
