@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from nacl.signing import SigningKey
 
 from fontana.address import decode_address, encode_address
@@ -258,3 +260,54 @@ def test_smt_malformed_proofs(vec: dict[str, str]) -> None:
 
     with pytest.raises(EncodingError):
         Proof.from_bytes(bytes.fromhex(vec["proof"]))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.sampled_from(DATA["valid"]), st.data())
+def test_any_bytes_that_decode_are_canonical(vec: dict[str, Any], data: st.DataObject) -> None:
+    """Mutated vectors either fail with a typed error or decode to a value whose encoding
+    is exactly the input: one value, one byte string."""
+    from_bytes, _, to_bytes, _ = CODECS[vec["type"]]
+    raw = bytearray(bytes.fromhex(vec["hex"]))
+    for _ in range(data.draw(st.integers(1, 3))):
+        op = data.draw(st.sampled_from(["flip", "insert", "delete", "cut"]))
+        at = data.draw(st.integers(0, max(len(raw) - 1, 0)))
+        if op == "flip" and raw:
+            raw[at] ^= 1 << data.draw(st.integers(0, 7))
+        elif op == "insert":
+            raw.insert(at, data.draw(st.integers(0, 255)))
+        elif op == "delete" and raw:
+            del raw[at]
+        else:
+            del raw[at:]
+    try:
+        value = from_bytes(bytes(raw))
+    except EncodingError:
+        return
+    assert to_bytes(value) == bytes(raw)
+
+
+_JSON_LEAVES = (st.none() | st.booleans() | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=False) | st.text(max_size=70) | st.just([]) | st.just({}))  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.sampled_from(DATA["valid"]), st.data())
+def test_any_json_that_decodes_round_trips(vec: dict[str, Any], data: st.DataObject) -> None:
+    """A vector's JSON with one value replaced: a typed error, or a value that round trips."""
+    _, from_json, to_bytes, to_json = CODECS[vec["type"]]
+    doc = json.loads(json.dumps(vec["json"]))
+    node: Any = doc
+    while True:  # walk down to one value and replace it
+        key = data.draw(st.sampled_from(list(node) if isinstance(node, dict) else range(len(node))))
+        child = node[key]
+        if not isinstance(child, dict | list) or not child or data.draw(st.booleans()):
+            break
+        node = child
+    node[key] = data.draw(_JSON_LEAVES)
+    try:
+        value = from_json(doc)
+    except EncodingError:
+        return
+    assert from_json(to_json(value)) == value
+    assert to_bytes(value) == to_bytes(from_json(to_json(value)))
