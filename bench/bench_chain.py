@@ -41,7 +41,7 @@ def bench_recovery(count: int, per_block: int) -> None:
         txs = transfers(genesis, count)
         start = time.perf_counter()
         for tx in txs:
-            tx.verify_witnesses()
+            tx.verify_witnesses(ledger.genesis_hash)
         verify = count / (time.perf_counter() - start)
         da = LocalDA(home / "da", genesis.da_namespace, 1_900_000)
         for i in range(0, count, per_block):

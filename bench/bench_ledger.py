@@ -2,8 +2,8 @@
 
 Run by hand: ``python bench/bench_ledger.py [--txs N] [--postgres]``. The
 baseline, measured in the same run on the same transactions, is the ed25519
-check every payment pays (``Transaction.verify_witnesses()``). Figures are
-given as that ratio, which moves far less between machines than tx/s.
+check every payment pays (``Transaction.verify_witnesses(genesis_hash)``).
+Figures are given as that ratio, which moves far less between machines than tx/s.
 
 Modes: one payment per database transaction (``apply_transaction``, the
 paid-call path) and group commit (``apply_transactions`` in batches).
@@ -51,7 +51,7 @@ def run(count: int, pg_urls: list[str]) -> None:
                 txs = transfers(genesis, count)
                 start = time.perf_counter()
                 for tx in txs:
-                    tx.verify_witnesses()
+                    tx.verify_witnesses(ledger.genesis_hash)
                 verify = len(txs) / (time.perf_counter() - start)
                 start = time.perf_counter()
                 if batch == 1:

@@ -54,7 +54,7 @@ def transfers(g: Genesis, count: int) -> list[Transaction]:
             fee=1,
             expiry_ms=expiry,
         )
-        txs.append(tx.sign(owner))
+        txs.append(tx.sign(owner, gid))
     return txs
 
 

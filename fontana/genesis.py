@@ -17,6 +17,7 @@ from fontana.interfaces import ProofProvider
 from fontana.ledger.meta import COUNTER_SUPPLY, MAX_LEDGER_AMOUNT, META_GENESIS, META_OPEN_TS
 from fontana.ledger.records import block_record
 from fontana.models import UTXO, BlockHeader, Genesis, SignedHeader, utxo_key
+from fontana.models.chain import encode_entries, entries_hash
 from fontana.storage.base import MAX_STORED_INT, BlockRecord, Storage, UtxoRecord
 
 UNSIGNED = bytes(64)
@@ -74,6 +75,7 @@ def genesis_header(genesis: Genesis, state_root: bytes) -> SignedHeader:
         prev_hash=genesis.hash,
         timestamp_ms=genesis.genesis_time_ms,
         tx_root=merkle_root([]),
+        entries_hash=entries_hash(encode_entries(())),
         state_root=state_root,
         tx_count=0,
         proposer=genesis.sequencer,

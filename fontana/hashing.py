@@ -1,4 +1,4 @@
-"""Domain-separated SHA-256 and the transaction Merkle root.
+"""Domain-separated SHA-256, the signing message and the transaction Merkle root.
 
 Every hash carries a tag so that bytes hashed for one purpose can never be
 replayed as another (a transaction id can never equal a header hash). The
@@ -20,13 +20,17 @@ TAG_FEE: Final = "fontana/fee"
 TAG_UTXO: Final = "fontana/utxo"
 TAG_UTXO_KEY: Final = "fontana/utxo/key"
 TAG_HEADER: Final = "fontana/header"
+TAG_ENTRIES: Final = "fontana/entries"
 TAG_RECEIPT: Final = "fontana/receipt"
 TAG_GENESIS: Final = "fontana/genesis"
+TAG_SIGN: Final = "fontana/sign"
 TAG_TXROOT_LEAF: Final = "fontana/txroot/leaf"
 TAG_TXROOT_NODE: Final = "fontana/txroot/node"
 TAG_TXROOT_EMPTY: Final = "fontana/txroot/empty"
 TAG_SMT_LEAF: Final = "fontana/smt/leaf"
 TAG_SMT_NODE: Final = "fontana/smt/node"
+#: The built-in local DA layer's blob commitment (not part of consensus).
+TAG_DA_LOCAL: Final = "fontana/da/local"
 
 ALL_TAGS: Final = (
     TAG_TX,
@@ -36,13 +40,16 @@ ALL_TAGS: Final = (
     TAG_UTXO,
     TAG_UTXO_KEY,
     TAG_HEADER,
+    TAG_ENTRIES,
     TAG_RECEIPT,
     TAG_GENESIS,
+    TAG_SIGN,
     TAG_TXROOT_LEAF,
     TAG_TXROOT_NODE,
     TAG_TXROOT_EMPTY,
     TAG_SMT_LEAF,
     TAG_SMT_NODE,
+    TAG_DA_LOCAL,
 )
 
 HASH_LEN: Final = 32
@@ -51,6 +58,20 @@ HASH_LEN: Final = 32
 def tagged_hash(tag: str, data: bytes) -> bytes:
     """sha256(tag || 0x00 || data)."""
     return hashlib.sha256(tag.encode("ascii") + b"\x00" + data).digest()
+
+
+def signing_message(genesis_hash: bytes, ident: bytes) -> bytes:
+    """What every ed25519 signature signs: ``ident`` bound to one deployment.
+
+    ``ident`` is a txid, header hash or receipt id (each already tagged by its
+    kind), ``genesis_hash`` the deployment's; a signature made for one genesis
+    is worthless on every other, even one that reuses the chain id.
+    """
+    if not isinstance(genesis_hash, bytes) or len(genesis_hash) != HASH_LEN:
+        raise EncodingError(f"signing_message: the genesis hash is not {HASH_LEN} bytes")
+    if not isinstance(ident, bytes) or len(ident) != HASH_LEN:
+        raise EncodingError(f"signing_message: the signed id is not {HASH_LEN} bytes")
+    return tagged_hash(TAG_SIGN, genesis_hash + ident)
 
 
 def merkle_root(ids: Sequence[bytes]) -> bytes:

@@ -8,6 +8,7 @@ prove that a rejection or a replay changed nothing at all.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -138,6 +139,12 @@ def ledger(ledger_url: str, tmp_path: Path, clock: Clock) -> Iterator[Ledger]:
     opened.storage.close()
 
 
+@cache
+def default_genesis_hash() -> bytes:
+    """The hash of :func:`make_genesis` with its defaults: what the test ledgers sign for."""
+    return make_genesis().hash
+
+
 def genesis_outpoint(index: int, genesis: Genesis | None = None) -> OutPoint:
     return OutPoint((genesis or make_genesis()).hash, index)
 
@@ -152,8 +159,10 @@ def make_transfer(
     chain_id: str = CHAIN_ID,
     burn: WithdrawalRequest | None = None,
     memo: bytes = b"",
+    genesis_hash: bytes | None = None,
 ) -> Transaction:
-    """A transaction signed by ``signers`` in order; ``burn`` makes it a WITHDRAWAL."""
+    """A transaction signed by ``signers`` in order for ``genesis_hash`` (default: the
+    default genesis); ``burn`` makes it a WITHDRAWAL."""
     tx = Transaction(
         kind=TxKind.WITHDRAWAL if burn is not None else TxKind.TRANSFER,
         chain_id=chain_id,
@@ -165,7 +174,7 @@ def make_transfer(
         withdrawal=burn,
     )
     for signer in signers:
-        tx = tx.sign(signer)
+        tx = tx.sign(signer, genesis_hash or default_genesis_hash())
     return tx
 
 
@@ -176,7 +185,7 @@ def pay(
     utxos = ledger.utxos(pub(sender))
     change = sum(u.amount for u in utxos) - amount - fee
     outputs = [(recipient, amount)] + ([(pub(sender), change)] if change else [])
-    return make_transfer(utxos, outputs, [sender], fee=fee)
+    return make_transfer(utxos, outputs, [sender], fee=fee, genesis_hash=ledger.genesis_hash)
 
 
 def make_deposit(recipient: bytes, amount: int, l1_tx: int = 1, log_index: int = 0) -> Deposit:
@@ -251,5 +260,6 @@ def forge_block(
     fields = {"height": prev.height + 1, "prev_hash": prev.hash, **header}
     template = attrs.evolve(prev, tx_count=len(entries), **fields)
     draft = Block(SignedHeader(template, bytes(64)), tuple(entries))
-    signed = SignedHeader.sign(attrs.evolve(template, tx_root=draft.compute_tx_root()), signer)
+    computed = {"tx_root": draft.compute_tx_root(), "entries_hash": draft.compute_entries_hash()}
+    signed = SignedHeader.sign(attrs.evolve(template, **computed), signer, ledger.genesis.hash)
     return Block(signed, tuple(entries))

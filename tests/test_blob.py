@@ -8,9 +8,18 @@ from nacl.signing import SigningKey
 from fontana.da.blob import blob_chain_id, decode_blob, encode_blob
 from fontana.errors import EncodingError
 from fontana.hashing import merkle_root
-from fontana.models import Block, BlockHeader, Deposit, SignedHeader, entry_id
+from fontana.models import (
+    Block,
+    BlockHeader,
+    Deposit,
+    SignedHeader,
+    encode_entries,
+    entries_hash,
+    entry_id,
+)
 
 KEY = SigningKey(b"\x07" * 32)
+GENESIS_HASH = b"\x08" * 32
 
 
 def block(entries: tuple[Deposit, ...] = (), chain: str = "fontana-test") -> Block:
@@ -21,11 +30,12 @@ def block(entries: tuple[Deposit, ...] = (), chain: str = "fontana-test") -> Blo
         prev_hash=b"\x01" * 32,
         timestamp_ms=1_700_000_000_000,
         tx_root=merkle_root([entry_id(e) for e in entries]),
+        entries_hash=entries_hash(encode_entries(entries)),
         state_root=b"\x02" * 32,
         tx_count=len(entries),
         proposer=bytes(KEY.verify_key),
     )
-    return Block(SignedHeader.sign(header, KEY), entries)
+    return Block(SignedHeader.sign(header, KEY, GENESIS_HASH), entries)
 
 
 DEPOSIT = Deposit(
@@ -76,3 +86,21 @@ def test_blob_of_another_chain_is_refused() -> None:
     with pytest.raises(EncodingError, match="other-chain"):
         decode_blob(data, "fontana-test")
     assert blob_chain_id(b"random bytes") is None
+
+
+@pytest.mark.parametrize("bad", [b"Fontana-test", b"", b"a" * 33, b"fontana_test", b"\xc3\x28"])
+def test_the_chain_id_rules_apply_to_the_blob(bad: bytes) -> None:
+    data = encode_blob(block())
+    forged = data[:5] + bytes([len(bad)]) + bad + data[6 + len("fontana-test") :]
+    assert blob_chain_id(forged) is None
+    with pytest.raises(EncodingError, match=r"blob\.chain_id"):
+        decode_blob(forged, "fontana-test")
+
+
+def test_the_header_inside_must_be_of_the_blob_chain() -> None:
+    inner = block(chain="other-chain")
+    data = encode_blob(block())[:5] + b"\x0cfontana-test" + inner.to_bytes()
+    with pytest.raises(EncodingError, match=r"blob\.block: header chain id differs"):
+        decode_blob(data, "fontana-test")
+    with pytest.raises(EncodingError, match=r"blob\.block: header chain id differs"):
+        decode_blob(data + b"\x00", "fontana-test")  # the cross-field rule before trailing bytes

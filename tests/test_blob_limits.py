@@ -65,6 +65,7 @@ def test_the_minimum_is_one_largest_entry_and_a_fee_credit_in_a_blob() -> None:
         prev_hash=bytes(32),
         timestamp_ms=U64,
         tx_root=bytes(32),
+        entries_hash=bytes(32),
         state_root=bytes(32),
         tx_count=2,
         proposer=bytes(32),
@@ -155,7 +156,7 @@ def the_largest_payment(ledger: Ledger) -> Transaction:
         withdrawal=WithdrawalRequest(b"\x44" * 20, burn),
     )
     for owner in OWNERS:
-        tx = tx.sign(owner)
+        tx = tx.sign(owner, gid)
     return tx
 
 

@@ -71,7 +71,9 @@ def pay(ledger: Ledger, sender, recipient: bytes, amount: int):  # type: ignore[
     utxos = ledger.utxos(pub(sender))
     change = sum(u.amount for u in utxos) - amount - 1
     outputs = [(recipient, amount)] + ([(pub(sender), change)] if change else [])
-    return make_transfer(utxos, outputs, [sender], expiry_ms=now_ms() + 60_000)
+    return make_transfer(
+        utxos, outputs, [sender], expiry_ms=now_ms() + 60_000, genesis_hash=ledger.genesis_hash
+    )
 
 
 def run_history(ledger: Ledger, blocks: int) -> None:
@@ -109,7 +111,7 @@ def test_empty_blocks_at_the_block_interval_chain_and_match_the_ledger(live: Led
         assert cur.prev_hash == prev.hash
         assert cur.timestamp_ms >= prev.timestamp_ms
         assert cur.state_root == prev.state_root  # nothing changed
-    assert all(b.header.verify() for b in blocks)
+    assert all(b.header.verify(live.genesis_hash) for b in blocks)
     assert live.current_state_root() == headers[-1].state_root
 
 
@@ -310,7 +312,7 @@ def tamper(da: LocalDA, live: Ledger, height: int, mutate) -> None:  # type: ign
     """Replace block ``height``'s blob on DA by a re-signed, altered block."""
     block = load_block(live.storage, height)
     header = mutate(block.header.header)
-    forged = Block(SignedHeader.sign(header, SEQUENCER), block.entries)
+    forged = Block(SignedHeader.sign(header, SEQUENCER, live.genesis_hash), block.entries)
     conn = da._conn()
     conn.execute("UPDATE blobs SET data = ? WHERE height = ?", (encode_blob(forged), height))
 
@@ -400,14 +402,15 @@ def test_an_invalid_entry_is_named_with_its_block_and_code(
     replayed = load_block(live.storage, 1).entries[1]  # block 1's payment, spent again
     assert isinstance(replayed, Transaction)
     from fontana.hashing import merkle_root
-    from fontana.models import entry_id
+    from fontana.models import encode_entries, entries_hash, entry_id
 
     header = _evolve(
         load_block(live.storage, 3).header.header,
         tx_root=merkle_root([entry_id(replayed)]),
+        entries_hash=entries_hash(encode_entries((replayed,))),
         tx_count=1,
     )
-    forged = Block(SignedHeader.sign(header, SEQUENCER), (replayed,))
+    forged = Block(SignedHeader.sign(header, SEQUENCER, live.genesis_hash), (replayed,))
     da._conn().execute("UPDATE blobs SET data = ? WHERE height = 3", (encode_blob(forged),))
     rebuilt = open_storage(settings_for(tmp_path / "h7"), f"sqlite:///{tmp_path}/rebuilt.db")
     with pytest.raises(RecoveryError, match=r"block 3, entry 0 \([0-9a-f]{64}\): .*twice"):

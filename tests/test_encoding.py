@@ -1,4 +1,4 @@
-"""The Writer/Reader primitives, tagged hashing and the tx Merkle root."""
+"""The wire types and the Reader, tagged hashing and the tx Merkle root."""
 
 from __future__ import annotations
 
@@ -9,9 +9,25 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fontana.encoding import Reader, Writer
+from fontana.da.local import TAG_LOCAL_COMMITMENT
+from fontana.encoding import Reader
 from fontana.errors import EncodingError
 from fontana.hashing import ALL_TAGS, merkle_root, tagged_hash
+from fontana.models.codec import (
+    U8,
+    U16,
+    U32,
+    U64,
+    Bytes,
+    Enum,
+    ListOf,
+    Option,
+    String,
+    UInt,
+    VarBytes,
+    Version,
+    Wire,
+)
 
 
 class Color(IntEnum):
@@ -19,96 +35,94 @@ class Color(IntEnum):
     BLUE = 2
 
 
-@given(st.integers(0, 2**8 - 1), st.integers(0, 2**16 - 1), st.integers(0, 2**32 - 1),
-       st.integers(0, 2**64 - 1), st.binary(max_size=40), st.text(max_size=20))  # fmt: skip
-def test_round_trip(a: int, b: int, c: int, d: int, blob: bytes, text: str) -> None:
-    w = Writer()
-    w.u8(a, "a")
-    w.u16(b, "b")
-    w.u32(c, "c")
-    w.u64(d, "d")
-    w.varbytes(blob, 40, "blob")
-    w.string(text, 255, "text")
-    w.count(3, 5, "n")
-    w.option(True)
-    w.fixed(b"\x01" * 4, 4, "f")
-    r = Reader(w.getvalue(), "t")
-    got = (r.u8("a"), r.u16("b"), r.u32("c"), r.u64("d"), r.varbytes(40, "blob"))
-    assert got == (a, b, c, d, blob)
-    assert r.string(255, "text") == text
-    assert (r.count(5, "n"), r.option("o"), r.fixed(4, "f")) == (3, True, b"\x01" * 4)
+def _encode(wire: Wire, value: object) -> bytes:
+    out: list[bytes] = []
+    wire.write(value, out)
+    return b"".join(out)
+
+
+def _decode(wire: Wire, data: bytes) -> object:
+    r = Reader(data, "t")
+    value = wire.read(r, "f")
     r.finish()
+    return value
+
+
+CHAIN = String(32, r"[a-z]{1,32}", "lowercase")
+
+
+@given(st.integers(0, 2**8 - 1), st.integers(0, 2**16 - 1), st.integers(0, 2**32 - 1),
+       st.integers(0, 2**64 - 1), st.binary(max_size=40), st.text("abc", min_size=1, max_size=20),
+       st.none() | st.binary(min_size=4, max_size=4))  # fmt: skip
+def test_round_trip(
+    a: int, b: int, c: int, d: int, blob: bytes, text: str, opt: bytes | None
+) -> None:
+    cases: list[tuple[Wire, object]] = [(U8, a), (U16, b), (U32, c), (U64, d), (VarBytes(40), blob),
+        (CHAIN, text), (Option(Bytes(4)), opt), (Enum(Color), Color.BLUE)]  # fmt: skip
+    for wire, value in cases:
+        assert wire.problem(value) is None
+        assert _decode(wire, _encode(wire, value)) == value
 
 
 def test_big_endian_fixed_width() -> None:
-    w = Writer()
-    w.u16(0x0102, "x")
-    w.u32(1, "y")
-    w.u64(2**64 - 1, "z")
-    w.varbytes(b"ab", 2, "v")
-    w.string("hi", 2, "s")
-    assert (
-        w.getvalue().hex() == "0102" + "00000001" + "ff" * 8 + "00000002" + "6162" + "02" + "6869"
-    )
+    assert _encode(U16, 0x0102) == bytes.fromhex("0102")
+    assert _encode(U32, 1) == bytes.fromhex("00000001")
+    assert _encode(U64, 2**64 - 1) == b"\xff" * 8
+    assert _encode(VarBytes(2), b"ab") == bytes.fromhex("00000002") + b"ab"
+    assert _encode(CHAIN, "hi") == b"\x02hi"
+    assert _encode(Option(U8), None) == b"\x00"
+    assert _encode(Option(U8), 7) == b"\x01\x07"
 
 
-@pytest.mark.parametrize(("bits", "value"), [(8, 256), (16, -1), (32, 2**32), (64, 2**64)])
-def test_writer_range_checks(bits: int, value: int) -> None:
-    with pytest.raises(EncodingError, match="amount"):
-        Writer().uint(value, bits, "amount")
-
-
-@pytest.mark.parametrize("value", [True, 1.0, "1", None])
-def test_writer_rejects_non_integers(value: object) -> None:
-    with pytest.raises(EncodingError):
-        Writer().u64(value, "x")  # type: ignore[arg-type]
-
-
-def test_writer_rejects_oversize() -> None:
-    with pytest.raises(EncodingError, match="memo"):
-        Writer().varbytes(b"x" * 5, 4, "memo")
-    with pytest.raises(EncodingError, match="name"):
-        Writer().string("abc", 2, "name")
-    with pytest.raises(EncodingError, match="list"):
-        Writer().count(6, 5, "list")
-    with pytest.raises(EncodingError, match="key"):
-        Writer().fixed(b"x", 2, "key")
+@pytest.mark.parametrize(("wire", "value"), [(U8, 256), (U16, -1), (U32, 2**32), (U64, 2**64),
+    (U64, True), (U64, 1.0), (U64, "1"), (U64, None), (Bytes(2), b"x"), (Bytes(2), bytearray(2)),
+    (VarBytes(4), b"x" * 5), (CHAIN, "a" * 33), (CHAIN, ""), (CHAIN, "A"), (Enum(Color), 1),
+    (UInt(32, low=1), 0), (UInt(16, high=9), 10), (Version(1), 2), (Version(1), True)])  # fmt: skip
+def test_values_a_wire_refuses(wire: Wire, value: object) -> None:
+    assert wire.problem(value) is not None
 
 
 def test_reader_names_the_field_on_truncation() -> None:
     r = Reader(b"\x00\x01", "tx")
-    with r.scope("inputs[0]"), pytest.raises(EncodingError, match=r"tx\.inputs\[0\]\.index"):
-        r.u32("index")
+    r.push("inputs")
+    r.push(0)
+    with pytest.raises(EncodingError, match=r"tx\.inputs\[0\]\.index: truncated"):
+        U32.read(r, "index")
 
 
 def test_reader_rejects_trailing_bytes() -> None:
     r = Reader(b"\x01\x02", "thing")
-    r.u8("a")
-    with pytest.raises(EncodingError, match="trailing"):
+    U8.read(r, "a")
+    with pytest.raises(EncodingError, match="thing: 1 trailing bytes"):
         r.finish()
 
 
 def test_varbytes_oversize_is_rejected_before_reading() -> None:
-    with pytest.raises(EncodingError, match="maximum"):
-        Reader(b"\xff\xff\xff\xff", "t").varbytes(10, "memo")
+    with pytest.raises(EncodingError, match="t.f: length 4294967295 above the maximum 10"):
+        _decode(VarBytes(10), b"\xff\xff\xff\xff")
 
 
 def test_string_limits_and_utf8() -> None:
     with pytest.raises(EncodingError, match="maximum"):
-        Reader(b"\x03abc", "t").string(2, "s")
+        _decode(String(2, ".*", "any"), b"\x03abc")
     with pytest.raises(EncodingError, match="UTF-8"):
-        Reader(b"\x01\xff", "t").string(2, "s")
+        _decode(String(2, ".*", "any"), b"\x01\xff")
+    with pytest.raises(EncodingError, match="is not lowercase"):
+        _decode(CHAIN, b"\x01A")
 
 
 def test_count_and_option_and_enum() -> None:
-    with pytest.raises(EncodingError, match="items"):
-        Reader(b"\x00\x41", "t").count(64, "inputs")
+    from fontana.models import OutPoint
+
+    with pytest.raises(EncodingError, match="65 items, above the maximum 64"):
+        _decode(ListOf(OutPoint, 0, 64), b"\x00\x41")
+    with pytest.raises(EncodingError, match="0 items, below the minimum 1"):
+        _decode(ListOf(OutPoint, 1, 64), b"\x00\x00")
     with pytest.raises(EncodingError, match="option tag 2"):
-        Reader(b"\x02", "t").option("payload_hash")
-    assert Reader(b"\x00", "t").option("o") is False
-    assert Reader(b"\x02", "t").enum(Color, "c") is Color.BLUE
+        _decode(Option(U8), b"\x02")
+    assert _decode(Enum(Color), b"\x02") is Color.BLUE
     with pytest.raises(EncodingError, match="unknown value 3"):
-        Reader(b"\x03", "t").enum(Color, "c")
+        _decode(Enum(Color), b"\x03")
 
 
 def test_reader_accepts_only_bytes() -> None:
@@ -119,7 +133,8 @@ def test_reader_accepts_only_bytes() -> None:
 def test_tagged_hash_definition() -> None:
     expected = hashlib.sha256(b"fontana/tx\x00abc").digest()
     assert tagged_hash("fontana/tx", b"abc") == expected
-    assert len(set(ALL_TAGS)) == len(ALL_TAGS) == 14
+    assert len(set(ALL_TAGS)) == len(ALL_TAGS) == 17
+    assert TAG_LOCAL_COMMITMENT in ALL_TAGS
     assert len({tagged_hash(t, b"") for t in ALL_TAGS}) == len(ALL_TAGS)
 
 
@@ -152,3 +167,36 @@ def test_merkle_order_matters_and_ids_are_checked() -> None:
     assert merkle_root([a, b]) != merkle_root([b, a])
     with pytest.raises(EncodingError, match="id 1"):
         merkle_root([a, b[:31]])
+
+
+def _declared_wires() -> list[tuple[str, Wire, list[object]]]:
+    """Every model field's wire, with the values the vectors hold for it."""
+    from tests.test_vectors import CODECS, DATA
+
+    seen: dict[tuple[str, str], tuple[Wire, list[object]]] = {}
+    for vec in DATA["valid"]:
+        value = CODECS[vec["type"]][0](bytes.fromhex(vec["hex"]))
+        for name, wire in zip(value._codec.names, value._codec.wires, strict=True):
+            key = (type(value).__name__, name)
+            seen.setdefault(key, (wire, []))[1].append(getattr(value, name))
+    return [(f"{c}.{n}", wire, values) for (c, n), (wire, values) in seen.items()]
+
+
+ODD_VALUES: list[object] = [None, True, False, 0, 1, -1, 1.0, "1", 2**16, 2**32, 2**64 - 1, 2**64,
+    "", "devnet", "Devnet", "a" * 32, "a" * 33, "dévnet", b"", b"\x01" * 20, b"\x01" * 32,
+    b"\x01" * 64, b"\x01" * 257, bytearray(32), (), [], Color.RED]  # fmt: skip
+
+
+@pytest.mark.parametrize(("where", "wire", "values"), _declared_wires(), ids=lambda x: str(x)[:40])
+def test_validator_agrees_with_problem(where: str, wire: Wire, values: list[object]) -> None:
+    """The inline construction checks and ``problem`` (used for JSON) judge alike."""
+    check = wire.validator()
+    attr = type("Attr", (), {"name": where})()
+    candidates = [*values, *ODD_VALUES, *(v[:1] * 65 for v in values if isinstance(v, tuple) and v)]
+    for value in candidates:
+        try:
+            check(object(), attr, value)
+            accepted = True
+        except EncodingError:
+            accepted = False
+        assert accepted == (wire.problem(value) is None), (where, value)

@@ -204,7 +204,9 @@ def test_expiry_is_checked_against_the_block_that_carries_the_payment(
         [A0], [(pub(BOB), ALLOCATION - 1)], [ALICE], expiry_ms=GENESIS_TIME_MS + 49_999
     )
     assert_rejected(ledger, late, ExpiredError, "expired")
-    on_time = attrs.evolve(late, expiry_ms=GENESIS_TIME_MS + 50_000, witnesses=()).sign(ALICE)
+    on_time = attrs.evolve(late, expiry_ms=GENESIS_TIME_MS + 50_000, witnesses=()).sign(
+        ALICE, ledger.genesis_hash
+    )
     ledger.apply_transaction(on_time)
     block = seal(ledger)
     assert block.header.header.timestamp_ms == GENESIS_TIME_MS + 50_000 <= on_time.expiry_ms
@@ -330,7 +332,8 @@ def test_blocks_chain_and_commit_to_their_entries(ledger: Ledger) -> None:
     h1 = b1.header.header
     assert (h1.height, h1.prev_hash, h1.chain_id) == (1, block0.hash, CHAIN_ID)
     assert h1.tx_root == b1.compute_tx_root()
-    assert b1.header.verify() and h1.proposer == pub(SEQUENCER)
+    assert h1.entries_hash == b1.compute_entries_hash()
+    assert b1.header.verify(ledger.genesis_hash) and h1.proposer == pub(SEQUENCER)
     assert [e.txid for e in b1.entries[:2] if isinstance(e, Transaction)] == [t1.txid, t2.txid]
     assert b1.entries[2] == FeeCredit(1, pub(SEQUENCER), 8)
     assert h1.tx_count == 3 and h1.state_root == ledger.current_state_root()
@@ -359,7 +362,7 @@ def test_empty_block(ledger: Ledger) -> None:
     header = block.header.header
     assert block.entries == () and header.tx_count == 0
     assert header.tx_root == merkle_root([]) == block.compute_tx_root()
-    assert header.state_root == root and block.header.verify()
+    assert header.state_root == root and block.header.verify(ledger.genesis_hash)
 
 
 def test_state_root_moves_only_when_a_block_is_sealed(ledger: Ledger) -> None:

@@ -68,12 +68,14 @@ def _plan(w: int, gid: bytes) -> list[tuple[str, Any]]:
         if w % 2:
             inputs.append(OutPoint(gid, (j + 1) % CONTESTED))
         outputs = [(pub(recipient), CONTESTED_AMOUNT * len(inputs) - 1)]
-        contested.append(make_transfer(inputs, outputs, [OWNER], expiry_ms=EXPIRY_MS))
+        contested.append(
+            make_transfer(inputs, outputs, [OWNER], expiry_ms=EXPIRY_MS, genesis_hash=gid)
+        )
     transfers, prev, balance = [], OutPoint(gid, CONTESTED + w), OWN_AMOUNT
     for _ in range(OWN_TRANSFERS):
         balance -= OWN_PAYMENT + 1
         outputs = [(pub(sink), OWN_PAYMENT), (pub(own), balance)]
-        tx = make_transfer([prev], outputs, [own], expiry_ms=EXPIRY_MS)
+        tx = make_transfer([prev], outputs, [own], expiry_ms=EXPIRY_MS, genesis_hash=gid)
         transfers.append(tx)
         prev = OutPoint(tx.txid, 1)
     plan: list[tuple[str, Any]] = []

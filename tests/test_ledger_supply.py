@@ -64,7 +64,9 @@ def _plan(w: int, gid: bytes) -> list[Any]:
     for i in range(BURNS):
         balance -= burn_amount(w, i) + 1
         burn = WithdrawalRequest(bytes([w + 1]) * 20, burn_amount(w, i))
-        tx = make_transfer([prev], [(pub(own), balance)], [own], burn=burn, expiry_ms=EXPIRY_MS)
+        tx = make_transfer(
+            [prev], [(pub(own), balance)], [own], burn=burn, expiry_ms=EXPIRY_MS, genesis_hash=gid
+        )
         burns.append(tx)
         prev = OutPoint(tx.txid, 0)
     deposits = [

@@ -12,8 +12,9 @@ from nacl.signing import SigningKey
 
 from fontana.address import encode_address
 from fontana.errors import AddressError, AmountError, EncodingError
-from fontana.hashing import merkle_root, tagged_hash
+from fontana.hashing import merkle_root, signing_message, tagged_hash
 from fontana.models import (
+    MAX_BLOCK_ENTRIES,
     UTXO,
     Allocation,
     Block,
@@ -31,10 +32,15 @@ from fontana.models import (
     WithdrawalConfirmation,
     WithdrawalRequest,
     decode_entry,
+    encode_entries,
     encode_entry,
+    encode_entry_records,
+    entries_hash,
     entry_from_json,
     entry_id,
     entry_to_json,
+    entry_type,
+    records_entries_hash,
     utxo_key,
 )
 
@@ -42,6 +48,9 @@ U64 = 2**64 - 1
 KEY = SigningKey(b"\x01" * 32)
 PK = bytes(KEY.verify_key)
 OTHER = SigningKey(b"\x02" * 32)
+#: Two deployments' genesis hashes: signatures are bound to one of them.
+GH = tagged_hash("fontana/genesis", b"one deployment")
+OTHER_GH = tagged_hash("fontana/genesis", b"another deployment")
 
 b20 = st.binary(min_size=20, max_size=20)
 b32 = st.binary(min_size=32, max_size=32)
@@ -78,8 +87,9 @@ deposits = st.builds(Deposit, u64, b20, b32, u32, u64, b20, b32, amount)
 confirmations = st.builds(WithdrawalConfirmation, b32, b32, u32, u64)
 credits = st.builds(FeeCredit, u64, b32, amount)
 entries = transactions() | deposits | confirmations | credits
-headers = st.builds(BlockHeader, st.just(1), chain_ids, u64, b32, u64, b32, b32, u32, b32)
-receipts = st.builds(Receipt, st.just(1), chain_ids, b32, b32, b32, u64, b32, u64, u64)
+counts = st.integers(0, MAX_BLOCK_ENTRIES)
+headers = st.builds(BlockHeader, st.just(1), chain_ids, u64, b32, u64, b32, b32, b32, counts, b32)
+receipts = st.builds(Receipt, st.just(1), chain_ids, b32, b32, b32, amount, b32, u64, u64)
 geneses = st.builds(
     Genesis, chain_ids, u64, b32, st.binary(min_size=10, max_size=10), st.integers(1, 2**32 - 1),
     u64, u32, st.lists(st.builds(Allocation, b32, amount), max_size=4).map(tuple),
@@ -141,31 +151,51 @@ def _tx(**changes: Any) -> Transaction:
 
 def test_signing_and_txid() -> None:
     tx = _tx()
-    signed = tx.sign(KEY)
+    signed = tx.sign(KEY, GH)
     assert signed.txid == tx.txid == tagged_hash("fontana/tx", tx.unsigned_bytes())
     assert signed.to_bytes().startswith(tx.unsigned_bytes())
-    assert signed.verify_witnesses()
+    assert signed.verify_witnesses(GH)
     assert signed.witnesses[0].pubkey == PK
-    twice = signed.sign(OTHER)
-    assert twice.txid == tx.txid and twice.verify_witnesses() and len(twice.witnesses) == 2
+    twice = signed.sign(OTHER, GH)
+    assert twice.txid == tx.txid and twice.verify_witnesses(GH) and len(twice.witnesses) == 2
     with pytest.raises(EncodingError, match="twice"):
-        signed.sign(KEY)
+        signed.sign(KEY, GH)
+
+
+def test_signatures_bind_the_deployment() -> None:
+    """A witness signs signing_message(genesis hash, txid): valid on one deployment only."""
+    message = signing_message(GH, _tx().txid)
+    assert message == tagged_hash("fontana/sign", GH + _tx().txid)
+    signed = _tx().sign(KEY, GH)
+    assert signed.witnesses[0].signature == KEY.sign(message).signature
+    assert signed.witnesses[0].verify(GH, signed.txid)
+    assert not signed.witnesses[0].verify(OTHER_GH, signed.txid)
+    assert not signed.verify_witnesses(OTHER_GH)
+    # A bare txid signature (the old scheme) is no longer accepted.
+    bare = attrs.evolve(signed, witnesses=(attrs.evolve(signed.witnesses[0],
+                        signature=KEY.sign(signed.txid).signature),))  # fmt: skip
+    assert not bare.verify_witnesses(GH)
+    for bad in (b"", b"\x00" * 31, "00" * 32):
+        with pytest.raises(EncodingError, match="signing_message"):
+            signing_message(bad, signed.txid)  # type: ignore[arg-type]
+        with pytest.raises(EncodingError, match="signing_message"):
+            signing_message(GH, bad)  # type: ignore[arg-type]
 
 
 def test_tampered_transaction_fails_verification() -> None:
-    signed = _tx().sign(KEY)
+    signed = _tx().sign(KEY, GH)
     for change in ({"fee": 2}, {"memo": b"x"}, {"outputs": (TxOutput(PK, 11),)},
                    {"chain_id": "other"}, {"expiry_ms": 1001}):  # fmt: skip
-        assert not attrs.evolve(signed, **change).verify_witnesses()
+        assert not attrs.evolve(signed, **change).verify_witnesses(GH)
     witness = signed.witnesses[0]
     flipped = bytes([witness.signature[0] ^ 1]) + witness.signature[1:]
     bad = attrs.evolve(signed, witnesses=(attrs.evolve(witness, signature=flipped),))
-    assert not bad.verify_witnesses()
+    assert not bad.verify_witnesses(GH)
     wrong_key = attrs.evolve(signed, witnesses=(attrs.evolve(witness, pubkey=b"\x00" * 32),))
-    assert not wrong_key.verify_witnesses()
+    assert not wrong_key.verify_witnesses(GH)
     raw = bytearray(signed.to_bytes())
     raw[-70] ^= 1  # inside the signature
-    assert not Transaction.from_bytes(bytes(raw)).verify_witnesses()
+    assert not Transaction.from_bytes(bytes(raw)).verify_witnesses(GH)
 
 
 def test_total_output() -> None:
@@ -213,6 +243,7 @@ def test_transaction_rejections(changes: dict[str, Any], error: type[Exception])
         lambda: UTXO(PK, 0, PK, 0),
         lambda: Deposit(1, bytes(20), bytes(32), 0, 0, bytes(20), PK, 0),
         lambda: FeeCredit(1, PK, 0),
+        lambda: Receipt(1, "x", PK, PK, PK, 0, PK, 0, 0),
         lambda: Genesis("x", 0, PK, bytes(10), 1, 0, 0, ((PK, 0),)),
     ],
 )
@@ -233,7 +264,10 @@ def test_zero_amounts_are_amount_errors(make: Any) -> None:
         lambda: Genesis("x", 0, PK, bytes(29), 1, 0, 0, ()),
         lambda: Genesis("x", 0, PK, bytes(10), 1, 0, 0, ((PK,),)),
         lambda: Genesis("x", 0, PK, bytes(10), 1, 0, 0, ((PK, 1),) * 65536),
-        lambda: BlockHeader(2, "x", 0, PK, 0, PK, PK, 0, PK),
+        lambda: BlockHeader(2, "x", 0, PK, 0, PK, PK, PK, 0, PK),
+        lambda: BlockHeader(1, "x", 0, PK, 0, PK, PK, PK, MAX_BLOCK_ENTRIES + 1, PK),
+        lambda: BlockHeader(1, "X", 0, PK, 0, PK, PK, PK, 0, PK),
+        lambda: Receipt(1, "a" * 33, PK, PK, PK, 1, PK, 0, 0),
         lambda: Receipt(0, "x", PK, PK, PK, 0, PK, 0, 0),
         lambda: Block(SignedHeader(_header(1), bytes(64)), ()),
         lambda: Block(SignedHeader(_header(1), bytes(64)), (OutPoint(PK, 0),)),
@@ -273,43 +307,86 @@ def test_ids_and_utxos() -> None:
 
 
 def _header(count: int = 0, proposer: bytes = PK) -> BlockHeader:
-    return BlockHeader(1, "devnet", 5, b"\x01" * 32, 1000, merkle_root([]), b"\x02" * 32,
-                       count, proposer)  # fmt: skip
+    return BlockHeader(1, "devnet", 5, b"\x01" * 32, 1000, merkle_root([]),
+                       entries_hash(b"\x00" * 4), b"\x02" * 32, count, proposer)  # fmt: skip
 
 
 def test_header_signature() -> None:
     header = _header()
     assert header.hash == tagged_hash("fontana/header", header.to_bytes())
-    signed = SignedHeader.sign(header, KEY)
-    assert signed.verify()
-    assert not attrs.evolve(signed, header=attrs.evolve(header, height=6)).verify()
-    assert not attrs.evolve(signed, signature=bytes(64)).verify()
+    signed = SignedHeader.sign(header, KEY, GH)
+    assert signed.signature == KEY.sign(signing_message(GH, header.hash)).signature
+    assert signed.verify(GH)
+    assert not signed.verify(OTHER_GH)
+    assert not attrs.evolve(signed, header=attrs.evolve(header, height=6)).verify(GH)
+    assert not attrs.evolve(signed, signature=bytes(64)).verify(GH)
     with pytest.raises(EncodingError, match="proposer"):
-        SignedHeader.sign(header, OTHER)
+        SignedHeader.sign(header, OTHER, GH)
+
+
+def _block(entries: tuple[Any, ...]) -> Block:
+    body = encode_entries(entries)
+    root = merkle_root([entry_id(e) for e in entries])
+    header = attrs.evolve(_header(len(entries)), tx_root=root, entries_hash=entries_hash(body))
+    return Block(SignedHeader.sign(header, KEY, GH), entries)
 
 
 def test_block() -> None:
-    tx = _tx().sign(KEY)
+    tx = _tx().sign(KEY, GH)
     credit = FeeCredit(5, PK, 1)
-    root = merkle_root([tx.txid, credit.id])
-    header = attrs.evolve(_header(2), tx_root=root)
-    block = Block(SignedHeader.sign(header, KEY), [tx, credit])
+    block = _block((tx, credit))
+    header = block.header.header
     assert block.entries == (tx, credit)
-    assert block.compute_tx_root() == root == block.header.header.tx_root
-    assert Block.from_bytes(block.to_bytes()) == block
+    assert block.compute_tx_root() == merkle_root([tx.txid, credit.id]) == header.tx_root
+    raw = block.to_bytes()
+    body = raw[len(block.header.to_bytes()) :]
+    assert body == block.body_bytes() == encode_entries(block.entries)
+    assert body == b"\x00\x00\x00\x02" + encode_entry(tx) + encode_entry(credit)
+    assert block.compute_entries_hash() == tagged_hash("fontana/entries", body)
+    assert block.compute_entries_hash() == header.entries_hash
+    decoded = Block.from_bytes(raw)
+    assert decoded == block and decoded.compute_entries_hash() == header.entries_hash
     with pytest.raises(EncodingError, match="tx_count"):
         Block(block.header, (tx,))
+
+
+def test_one_header_names_one_block() -> None:
+    """Reordered witnesses keep every txid and the tx root, but not the entries hash."""
+    tx = _tx(inputs=(OutPoint(b"\xaa" * 32, 0), OutPoint(b"\xbb" * 32, 0))).sign(KEY, GH)
+    tx = tx.sign(OTHER, GH)
+    block = _block((tx,))
+    swapped = attrs.evolve(tx, witnesses=tx.witnesses[::-1])
+    assert swapped.txid == tx.txid and swapped.verify_witnesses(GH)
+    other = Block(block.header, (swapped,))
+    assert other.compute_tx_root() == block.header.header.tx_root
+    assert other.compute_entries_hash() != block.header.header.entries_hash
+    assert other.to_bytes() != block.to_bytes()
+
+
+def test_entries_hash_from_stored_records() -> None:
+    entries = (_tx().sign(KEY, GH), Deposit(1, bytes(20), bytes(32), 0, 0, bytes(20), PK, 5),
+               WithdrawalConfirmation(PK, PK, 0, 1), FeeCredit(5, PK, 1))  # fmt: skip
+    records = [(int(entry_type(e)), e.to_bytes()) for e in entries]
+    assert encode_entry_records(records) == encode_entries(entries)
+    assert records_entries_hash(records) == entries_hash(encode_entries(entries))
+    empty = _block(()).compute_entries_hash()
+    assert records_entries_hash([]) == entries_hash(b"\x00" * 4) == empty
+    for bad in ([(0, b"")], [(5, b"")], [(1, b"\x00" * (2**20 + 1))]):
+        with pytest.raises(EncodingError, match="entries"):
+            encode_entry_records(bad)
 
 
 def test_receipt_signature() -> None:
     receipt = Receipt(1, "devnet", b"\x03" * 32, bytes(OTHER.verify_key), PK, 10, bytes(32), 1, 2)
     assert receipt.id == tagged_hash("fontana/receipt", receipt.to_bytes())
-    signed = SignedReceipt.sign(receipt, KEY)
-    assert signed.verify()
+    signed = SignedReceipt.sign(receipt, KEY, GH)
+    assert signed.signature == KEY.sign(signing_message(GH, receipt.id)).signature
+    assert signed.verify(GH)
+    assert not signed.verify(OTHER_GH)
     assert SignedReceipt.from_bytes(signed.to_bytes()) == signed
-    assert not attrs.evolve(signed, receipt=attrs.evolve(receipt, amount=11)).verify()
+    assert not attrs.evolve(signed, receipt=attrs.evolve(receipt, amount=11)).verify(GH)
     with pytest.raises(EncodingError, match="payee"):
-        SignedReceipt.sign(receipt, OTHER)
+        SignedReceipt.sign(receipt, OTHER, GH)
 
 
 def test_genesis_json_is_the_file_format() -> None:
@@ -325,9 +402,9 @@ def test_genesis_json_is_the_file_format() -> None:
 
 
 def test_json_is_strict() -> None:
-    good = _tx().sign(KEY).to_json()
-    assert Transaction.from_json(good) == _tx().sign(KEY)
-    assert Transaction.from_json(good | {"fee": 1, "expiry_ms": 1000}) == _tx().sign(KEY)
+    good = _tx().sign(KEY, GH).to_json()
+    assert Transaction.from_json(good) == _tx().sign(KEY, GH)
+    assert Transaction.from_json(good | {"fee": 1, "expiry_ms": 1000}) == _tx().sign(KEY, GH)
     cases: list[tuple[dict[str, Any], type[Exception], str]] = [
         (good | {"extra": 1}, EncodingError, "unknown keys extra"),
         ({k: v for k, v in good.items() if k != "memo"}, EncodingError, "missing keys memo"),

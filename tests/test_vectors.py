@@ -9,11 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from nacl.signing import SigningKey
 
 from fontana.address import decode_address, encode_address
+from fontana.da.blob import decode_blob, encode_blob
 from fontana.errors import EncodingError
-from fontana.hashing import ALL_TAGS, merkle_root, tagged_hash
+from fontana.hashing import ALL_TAGS, merkle_root, signing_message, tagged_hash
 from fontana.models import (
     UTXO,
     Block,
@@ -32,6 +35,7 @@ from fontana.models import (
     Witness,
     decode_entry,
     encode_entry,
+    entries_hash,
     entry_from_json,
     entry_id,
     entry_to_json,
@@ -69,6 +73,25 @@ def _ident(value: Any) -> bytes:
     return value.leaf_value_hash()
 
 
+def _signatures(value: Any, vec: dict[str, Any]) -> list[tuple[bytes, bool]]:
+    """Each signature in the value, in byte order: (signer's key, verifies for the genesis)."""
+    gh = bytes.fromhex(vec.get("genesis_hash", "00" * 32))
+    match value:
+        case Transaction():
+            ok = value.verify_witnesses(gh)
+            return [(w.pubkey, ok) for w in value.witnesses]
+        case Witness():
+            return [(value.pubkey, value.verify(gh, bytes.fromhex(vec["signed_id"])))]
+        case SignedHeader():
+            return [(value.header.proposer, value.verify(gh))]
+        case SignedReceipt():
+            return [(value.receipt.payee, value.verify(gh))]
+        case Block():
+            inner = [s for e in value.entries for s in _signatures(e, vec)]
+            return [*_signatures(value.header, vec), *inner]
+    return []
+
+
 def test_file_is_reproducible() -> None:
     spec = importlib.util.spec_from_file_location("vector_generator", VECTORS / "generate.py")
     assert spec is not None and spec.loader is not None
@@ -99,11 +122,14 @@ def test_valid(vec: dict[str, Any]) -> None:
     if "key" in vec:
         assert utxo_key(value.outpoint).hex() == vec["key"]
     keys = [bytes(SigningKey(bytes.fromhex(s)).verify_key) for s in vec.get("signing_seed", [])]
-    if isinstance(value, Transaction):
-        assert [w.pubkey for w in value.witnesses] == keys
-        assert value.verify_witnesses()
-    if isinstance(value, SignedHeader | SignedReceipt):
-        assert value.verify()
+    signatures = _signatures(value, vec)
+    assert [k for k, _ in signatures] == keys
+    assert all(ok for _, ok in signatures)
+    if isinstance(value, Block):
+        header = value.header.header
+        assert value.compute_tx_root() == header.tx_root
+        body = raw[len(value.header.to_bytes()) :]
+        assert entries_hash(body) == value.compute_entries_hash() == header.entries_hash
 
 
 @pytest.mark.parametrize("vec", DATA["invalid"], ids=lambda v: v["name"])
@@ -114,9 +140,62 @@ def test_invalid(vec: dict[str, Any]) -> None:
     assert info.value.code == vec["error"]
 
 
+@pytest.mark.parametrize("vec", DATA["json"]["invalid"], ids=lambda v: v["name"])
+def test_invalid_json(vec: dict[str, Any]) -> None:
+    with pytest.raises(EncodingError) as info:
+        CODECS[vec["type"]][1](vec["json"])
+    assert info.value.code == vec["error"]
+
+
+@pytest.mark.parametrize("vec", DATA["json"]["accepted"], ids=lambda v: v["name"])
+def test_accepted_json(vec: dict[str, Any]) -> None:
+    """Non-canonical JSON that decodes to the value of ``hex`` (and re-encodes canonically)."""
+    from_bytes, from_json, _, to_json = CODECS[vec["type"]]
+    value = from_json(vec["json"])
+    assert value == from_bytes(bytes.fromhex(vec["hex"]))
+    assert to_json(value) != vec["json"]
+
+
+@pytest.mark.parametrize("vec", DATA["blobs"]["valid"], ids=lambda v: v["name"])
+def test_valid_blob(vec: dict[str, Any]) -> None:
+    block = decode_blob(bytes.fromhex(vec["hex"]), vec["chain_id"])
+    assert block.to_bytes().hex() == vec["block"]
+    assert encode_blob(block).hex() == vec["hex"]
+
+
+@pytest.mark.parametrize("vec", DATA["blobs"]["invalid"], ids=lambda v: v["name"])
+def test_invalid_blob(vec: dict[str, Any]) -> None:
+    with pytest.raises(EncodingError) as info:
+        decode_blob(bytes.fromhex(vec["hex"]), vec["chain_id"])
+    assert info.value.code == vec["error"]
+
+
 @pytest.mark.parametrize("vec", DATA["merkle_root"], ids=lambda v: str(len(v["ids"])))
 def test_merkle_root(vec: dict[str, Any]) -> None:
     assert merkle_root([bytes.fromhex(i) for i in vec["ids"]]).hex() == vec["root"]
+
+
+@pytest.mark.parametrize("vec", DATA["signing"], ids=lambda v: v["name"])
+def test_signing_message(vec: dict[str, Any]) -> None:
+    gh, ident = bytes.fromhex(vec["genesis_hash"]), bytes.fromhex(vec["id"])
+    message = signing_message(gh, ident)
+    assert message == tagged_hash("fontana/sign", gh + ident)
+    assert message.hex() == vec["message"]
+    signing_key = SigningKey(bytes.fromhex(vec["seed"]))
+    assert bytes(signing_key.verify_key).hex() == vec["pubkey"]
+    assert signing_key.sign(message).signature.hex() == vec["signature"]
+
+
+def test_signatures_differ_between_deployments() -> None:
+    one, other = DATA["signing"][0], DATA["signing"][1]
+    assert one["id"] == other["id"] and one["genesis_hash"] != other["genesis_hash"]
+    assert one["signature"] != other["signature"]
+
+
+@pytest.mark.parametrize("vec", DATA["entries_hash"], ids=lambda v: v["name"])
+def test_entries_hash(vec: dict[str, Any]) -> None:
+    body = bytes.fromhex(vec["body"])
+    assert entries_hash(body).hex() == vec["hash"] == tagged_hash("fontana/entries", body).hex()
 
 
 def test_tagged_hash() -> None:
@@ -133,3 +212,102 @@ def test_addresses() -> None:
         with pytest.raises(EncodingError) as info:
             decode_address(vec["text"])
         assert info.value.code == "bad_address", vec["why"]
+
+
+# --- tests/vectors/smt.json, read as docs/smt.md "Test vectors" says ----------------------
+
+SMT: dict[str, Any] = json.loads((VECTORS / "smt.json").read_text())
+
+
+def _reference_root(pairs: dict[bytes, bytes], depth: int = 0) -> bytes:
+    """The tree root straight from its definition in docs/smt.md, "Shape"."""
+    from fontana.smt.proof import EMPTY, leaf_hash, node_hash
+
+    if not pairs:
+        return EMPTY
+    if len(pairs) == 1:
+        [(k, v)] = pairs.items()
+        return leaf_hash(k, v)
+    left = {k: v for k, v in pairs.items() if not (k[depth // 8] >> (7 - depth % 8)) & 1}
+    right = {k: v for k, v in pairs.items() if k not in left}
+    return node_hash(_reference_root(left, depth + 1), _reference_root(right, depth + 1))
+
+
+def test_smt_versions_are_cumulative_and_null_deletes() -> None:
+    from fontana.smt.proof import Proof, verify_proof
+
+    state: dict[bytes, bytes] = {}
+    for version in SMT["versions"]:
+        for key, value in version["updates"]:
+            if value is None:
+                state.pop(bytes.fromhex(key), None)  # deleting an absent key is a no-op
+            else:
+                state[bytes.fromhex(key)] = bytes.fromhex(value)
+        root = bytes.fromhex(version["root"])
+        assert _reference_root(state) == root
+        for case in version["proofs"]:
+            key = bytes.fromhex(case["key"])
+            claim = None if case["value_hash"] is None else bytes.fromhex(case["value_hash"])
+            proof = Proof.from_bytes(bytes.fromhex(case["proof"]))
+            assert verify_proof(root, key, claim, proof) is case["valid"], case["note"]
+            if case["valid"]:
+                assert state.get(key) == claim  # null claims absence
+
+
+@pytest.mark.parametrize("vec", SMT["malformed_proofs"], ids=lambda v: v["note"])
+def test_smt_malformed_proofs(vec: dict[str, str]) -> None:
+    from fontana.smt.proof import Proof
+
+    with pytest.raises(EncodingError):
+        Proof.from_bytes(bytes.fromhex(vec["proof"]))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.sampled_from(DATA["valid"]), st.data())
+def test_any_bytes_that_decode_are_canonical(vec: dict[str, Any], data: st.DataObject) -> None:
+    """Mutated vectors either fail with a typed error or decode to a value whose encoding
+    is exactly the input: one value, one byte string."""
+    from_bytes, _, to_bytes, _ = CODECS[vec["type"]]
+    raw = bytearray(bytes.fromhex(vec["hex"]))
+    for _ in range(data.draw(st.integers(1, 3))):
+        op = data.draw(st.sampled_from(["flip", "insert", "delete", "cut"]))
+        at = data.draw(st.integers(0, max(len(raw) - 1, 0)))
+        if op == "flip" and raw:
+            raw[at] ^= 1 << data.draw(st.integers(0, 7))
+        elif op == "insert":
+            raw.insert(at, data.draw(st.integers(0, 255)))
+        elif op == "delete" and raw:
+            del raw[at]
+        else:
+            del raw[at:]
+    try:
+        value = from_bytes(bytes(raw))
+    except EncodingError:
+        return
+    assert to_bytes(value) == bytes(raw)
+
+
+_JSON_LEAVES = (st.none() | st.booleans() | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=False) | st.text(max_size=70) | st.just([]) | st.just({}))  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.sampled_from(DATA["valid"]), st.data())
+def test_any_json_that_decodes_round_trips(vec: dict[str, Any], data: st.DataObject) -> None:
+    """A vector's JSON with one value replaced: a typed error, or a value that round trips."""
+    _, from_json, to_bytes, to_json = CODECS[vec["type"]]
+    doc = json.loads(json.dumps(vec["json"]))
+    node: Any = doc
+    while True:  # walk down to one value and replace it
+        key = data.draw(st.sampled_from(list(node) if isinstance(node, dict) else range(len(node))))
+        child = node[key]
+        if not isinstance(child, dict | list) or not child or data.draw(st.booleans()):
+            break
+        node = child
+    node[key] = data.draw(_JSON_LEAVES)
+    try:
+        value = from_json(doc)
+    except EncodingError:
+        return
+    assert from_json(to_json(value)) == value
+    assert to_bytes(value) == to_bytes(from_json(to_json(value)))

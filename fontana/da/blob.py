@@ -9,22 +9,20 @@ from __future__ import annotations
 
 from typing import Final
 
-from fontana.encoding import Reader, Writer
+from fontana.encoding import Reader
 from fontana.errors import EncodingError
 from fontana.models import Block
-from fontana.models._base import CHAIN_ID_MAX
+from fontana.models.codec import CHAIN_ID
 
 MAGIC: Final = b"FNTB"
 BLOB_VERSION: Final = 1
 
 
 def encode_blob(block: Block) -> bytes:
-    w = Writer()
-    w.fixed(MAGIC, 4, "magic")
-    w.u8(BLOB_VERSION, "version")
-    w.string(block.header.header.chain_id, CHAIN_ID_MAX, "chain_id")
-    block.write(w)
-    return w.getvalue()
+    out = [MAGIC, bytes([BLOB_VERSION])]
+    CHAIN_ID.write(block.header.header.chain_id, out)
+    block.write(out)
+    return b"".join(out)
 
 
 def blob_chain_id(data: bytes) -> str | None:
@@ -32,8 +30,7 @@ def blob_chain_id(data: bytes) -> str | None:
     if not data.startswith(MAGIC) or len(data) < 6 or data[4] != BLOB_VERSION:
         return None
     try:
-        r = Reader(data[5:], "blob")
-        return r.string(CHAIN_ID_MAX, "chain_id")
+        return CHAIN_ID.read(Reader(data[5:], "blob"), "chain_id")  # type: ignore[no-any-return]
     except EncodingError:
         return None
 
@@ -41,16 +38,18 @@ def blob_chain_id(data: bytes) -> str | None:
 def decode_blob(data: bytes, chain_id: str) -> Block:
     """The block in ``data``; strict, and refuses blobs of another chain."""
     r = Reader(data, "blob")
-    if r.fixed(4, "magic") != MAGIC:
+    if r.take(4, "magic") != MAGIC:
         raise r.error("magic", "not a Fontana blob")
-    version = r.u8("version")
+    version = r.uint(1, "version")
     if version != BLOB_VERSION:
         raise r.error("version", f"unsupported blob version {version}")
-    blob_chain = r.string(CHAIN_ID_MAX, "chain_id")
+    blob_chain = CHAIN_ID.read(r, "chain_id")
     if blob_chain != chain_id:
         raise r.error("chain_id", f"blob of chain {blob_chain!r}, expected {chain_id!r}")
+    r.push("block")
     block = Block.read(r)
-    r.finish()
+    r.pop()
     if block.header.header.chain_id != chain_id:
-        raise EncodingError("blob: header chain id differs from the blob's")
+        raise r.error("block", "header chain id differs from the blob's")
+    r.finish()
     return block

@@ -99,6 +99,7 @@ def blob_overhead() -> int:
         prev_hash=_key(0),
         timestamp_ms=_U64_MAX,
         tx_root=_key(0),
+        entries_hash=_key(0),
         state_root=_key(0),
         tx_count=0,
         proposer=_key(0),

@@ -13,10 +13,10 @@ import threading
 from pathlib import Path
 
 from fontana.errors import BlobTooLargeError, ConfigError, DAFatalError
-from fontana.hashing import tagged_hash
+from fontana.hashing import TAG_DA_LOCAL, tagged_hash
 from fontana.interfaces import DAReference
 
-TAG_LOCAL_COMMITMENT = "fontana/da/local"
+TAG_LOCAL_COMMITMENT = TAG_DA_LOCAL
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS blobs (

@@ -36,6 +36,8 @@ class LedgerBase:
         self.storage = storage
         self.proofs = proofs
         self.genesis = genesis
+        #: What every signature on this deployment is bound to (docs/protocol.md).
+        self.genesis_hash = genesis.hash
         #: Tree versions (blocks) kept provable; older ones are pruned as blocks
         #: are sealed. 0 keeps every version.
         self.keep_versions = keep_versions

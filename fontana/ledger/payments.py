@@ -61,7 +61,7 @@ class Payments(LedgerBase):
         if not tx.witnesses:
             raise BadSignatureError("transaction is not signed")
         txid, encoded = tx.txid_and_bytes()
-        if not all(w.verify(txid) for w in tx.witnesses):
+        if not tx.verify_witnesses(self.genesis_hash):
             raise BadSignatureError("a signature does not verify")
         return txid, encoded
 

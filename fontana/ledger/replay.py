@@ -39,6 +39,7 @@ class Replay(Payments, Bridge, Sealing):
                 raise NotInitializedError(f"{self.storage.url} has no genesis block")
             where = f"block {h.height}"
             tx_root = block.compute_tx_root()
+            body_hash = block.compute_entries_hash()
             checks = [
                 (h.height == prev.height + 1, f"expected height {prev.height + 1}"),
                 (h.chain_id == self.chain_id, f"chain {h.chain_id!r}, not {self.chain_id!r}"),
@@ -48,10 +49,18 @@ class Replay(Payments, Bridge, Sealing):
                     f"{prev.hash.hex()}",
                 ),
                 (h.proposer == self.genesis.sequencer, "proposer is not the genesis sequencer"),
-                (block.header.verify(), "the sequencer's signature does not verify"),
+                (
+                    block.header.verify(self.genesis_hash),
+                    "the sequencer's signature does not verify",
+                ),
                 (
                     tx_root == h.tx_root,
                     f"tx root {h.tx_root.hex()} does not match its entries ({tx_root.hex()})",
+                ),
+                (
+                    body_hash == h.entries_hash,
+                    f"entries hash {h.entries_hash.hex()} does not match its entries "
+                    f"({body_hash.hex()})",
                 ),
                 (h.timestamp_ms >= prev.timestamp_ms, "timestamp goes back in time"),
             ]

@@ -19,6 +19,7 @@ from fontana.ledger.changes import created_utxos, tree_updates
 from fontana.ledger.meta import META_OPEN_TS
 from fontana.ledger.records import block_record, decode_entry_record, utxo_record
 from fontana.models import Block, BlockHeader, Entry, EntryType, FeeCredit, SignedHeader, entry_id
+from fontana.models.chain import MAX_BLOCK_ENTRIES, encode_entries, entries_hash
 from fontana.storage.base import EntryRecord, StorageSession
 
 
@@ -73,6 +74,7 @@ class Sealing(LedgerBase):
         budget = None if max_entry_bytes is None else max_entry_bytes - fee_credit_size()
         frame = entry_frame()
         proposer = bytes(signer.verify_key)
+        max_entries = min(max_entries, MAX_BLOCK_ENTRIES - 1)  # room for the fee credit
         with self.storage.write() as s:
             block_ts = self._epoch(s, exclusive=True)
             cut_ms = self.clock()  # the next window opens now: later payments are its
@@ -107,11 +109,13 @@ class Sealing(LedgerBase):
                         prev_hash=prev.hash,
                         timestamp_ms=block_ts,
                         tx_root=merkle_root(ids),
+                        entries_hash=entries_hash(encode_entries(entries)),
                         state_root=root,
                         tx_count=len(ids),
                         proposer=proposer,
                     ),
                     signer,
+                    self.genesis_hash,
                 )
 
             signed = self._commit_block(s, entries, header)

@@ -53,4 +53,4 @@ def build_transfer(
         withdrawal=None,
         witnesses=(),
     )
-    return tx.sign(signing_key)
+    return tx.sign(signing_key, ledger.genesis_hash)

@@ -2,10 +2,20 @@
 
 Each model is a frozen attrs class, validated on construction, with one
 canonical byte form (``to_bytes``/``from_bytes``, see docs/protocol.md) and
-one JSON form (``to_json``/``from_json``). Decoding either form is strict.
+one JSON form (``to_json``/``from_json``), both derived from the fields'
+declared wire types (``fontana.models.codec``). Decoding either form is strict.
 """
 
-from fontana.models.chain import Block, BlockHeader, SignedHeader
+from fontana.models.chain import (
+    MAX_BLOCK_ENTRIES,
+    Block,
+    BlockHeader,
+    SignedHeader,
+    encode_entries,
+    encode_entry_records,
+    entries_hash,
+    records_entries_hash,
+)
 from fontana.models.entry import (
     MAX_ENTRY_BODY,
     Entry,
@@ -35,6 +45,7 @@ from fontana.models.tx import (
 
 __all__ = [
     "MAX_ALLOCATIONS",
+    "MAX_BLOCK_ENTRIES",
     "MAX_ENTRY_BODY",
     "MAX_INPUTS",
     "MAX_MEMO",
@@ -60,10 +71,14 @@ __all__ = [
     "WithdrawalRequest",
     "Witness",
     "decode_entry",
+    "encode_entries",
     "encode_entry",
+    "encode_entry_records",
+    "entries_hash",
     "entry_from_json",
     "entry_id",
     "entry_to_json",
     "entry_type",
+    "records_entries_hash",
     "utxo_key",
 ]

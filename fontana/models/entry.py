@@ -9,9 +9,10 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import Any, Final
 
-from fontana.encoding import Reader, Writer
+from fontana.encoding import Reader
 from fontana.errors import EncodingError
-from fontana.models._base import json_enum, json_fields
+from fontana.models._base import json_fields
+from fontana.models.codec import Enum, Item
 from fontana.models.records import Deposit, FeeCredit, WithdrawalConfirmation
 from fontana.models.tx import Transaction
 
@@ -34,6 +35,7 @@ _CLASSES: Final[dict[EntryType, type[Entry]]] = {
     EntryType.FEE_CREDIT: FeeCredit,
 }
 _TYPES: Final = {cls: t for t, cls in _CLASSES.items()}
+_TYPE: Final = Enum(EntryType)
 
 
 def entry_type(entry: Entry) -> EntryType:
@@ -48,39 +50,62 @@ def entry_id(entry: Entry) -> bytes:
     return entry.txid if isinstance(entry, Transaction) else entry.id
 
 
-def write_entry(w: Writer, entry: Entry) -> None:
-    w.u8(entry_type(entry), "type")
-    w.varbytes(entry.to_bytes(), MAX_ENTRY_BODY, "body")
+class EntryWire(Item):
+    """``u8 type || varbytes(1 MiB) body``; the body must be exactly one value of the type."""
+
+    types = tuple(_CLASSES.values())
+
+    def read_value(self, r: Reader) -> Entry:
+        kind = _TYPE.read(r, "type")
+        n = r.uint(4, "body")
+        if n > MAX_ENTRY_BODY:
+            raise r.error("body", f"length {n} above the maximum {MAX_ENTRY_BODY}")
+        if r.remaining < n:
+            raise r.error("body", f"truncated, needs {n} bytes, {r.remaining} left")
+        # Decode the body in place, as a sub-range it must fill exactly.
+        cls = _CLASSES[kind]
+        end, r.end = r.end, r.pos + n
+        r.push(cls.NAME)
+        entry = cls.read(r)
+        r.finish()
+        r.pop()
+        r.end = end
+        return entry
+
+    def write(self, value: Entry, out: list[bytes]) -> None:
+        # No valid value comes near MAX_ENTRY_BODY (a transaction is at most ~14 kB).
+        body = value.to_bytes()
+        out.append(bytes([entry_type(value)]) + len(body).to_bytes(4, "big"))
+        out.append(body)
+
+    def to_json(self, value: Entry) -> dict[str, Any]:
+        return {"type": entry_type(value).name.lower(), "body": value.to_json()}
+
+    def from_json(self, value: Any, field: str) -> Entry:
+        value = json_fields(value, field, ("type", "body"))
+        cls = _CLASSES[_TYPE.from_json(value["type"], f"{field}.type")]  # type: ignore[index]
+        return cls.from_json(value["body"], f"{field}.body")
 
 
-def read_entry(r: Reader) -> Entry:
-    kind = r.enum(EntryType, "type")
-    body = r.varbytes(MAX_ENTRY_BODY, "body")
-    cls = _CLASSES[kind]
-    inner = Reader(body, r.path(cls.NAME))
-    entry = cls.read(inner)
-    inner.finish()
-    return entry
+ENTRY: Final = EntryWire()
 
 
 def encode_entry(entry: Entry) -> bytes:
-    w = Writer()
-    write_entry(w, entry)
-    return w.getvalue()
+    out: list[bytes] = []
+    ENTRY.write(entry, out)
+    return b"".join(out)
 
 
 def decode_entry(data: bytes) -> Entry:
     r = Reader(data, "entry")
-    entry = read_entry(r)
+    entry = ENTRY.read_value(r)
     r.finish()
     return entry
 
 
 def entry_to_json(entry: Entry) -> dict[str, Any]:
-    return {"type": entry_type(entry).name.lower(), "body": entry.to_json()}
+    return ENTRY.to_json(entry)
 
 
 def entry_from_json(d: Any, what: str = "entry") -> Entry:
-    d = json_fields(d, what, ("type", "body"))
-    cls = _CLASSES[json_enum(d["type"], EntryType, f"{what}.type")]
-    return cls.from_json(d["body"], f"{what}.body")
+    return ENTRY.from_json(d, what)

@@ -2,6 +2,7 @@
 
 ``python -m fontana.smt.vectors [PATH]`` writes them (default tests/vectors/smt.json);
 a test checks that the committed file equals a fresh run, so the format cannot drift.
+The format is specified in docs/smt.md, "Test vectors".
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from fontana.errors import EncodingError
 from fontana.smt.proof import Proof, leaf_hash, node_hash, verify_proof
 from fontana.smt.store import MemoryNodeStore
 from fontana.smt.tree import SparseMerkleTree
@@ -52,6 +54,40 @@ def _proof_case(
         "proof": proof.to_bytes().hex(),
         "valid": verify_proof(root, key, value, proof),
     }
+
+
+def _malformed(proof: bytes) -> list[dict[str, str]]:
+    """Byte strings that must not decode as a proof, each breaking one rule of the encoding.
+
+    ``proof`` is a valid kind-0 proof whose sibling count is not a multiple of 8.
+    """
+    n = int.from_bytes(proof[1:3], "big")
+    blen = (n + 7) // 8
+    head, body = proof[: 3 + blen], proof[3 + blen :]
+    bitmap = int.from_bytes(head[3:], "big")
+    spare_bit = (bitmap | 1).to_bytes(blen, "big")
+    assert proof[0] == 0 and n % 8 and bitmap >> (8 * blen - 1), "needs another proof"
+    cases = [
+        ("truncated header", proof[:2]),
+        ("unknown kind 3", b"\x03" + proof[1:]),
+        ("257 siblings", proof[:1] + (257).to_bytes(2, "big") + proof[3:]),
+        ("one byte short", proof[:-1]),
+        ("one byte too many", proof + b"\x00"),
+        ("kind 2 without the other leaf", b"\x02" + proof[1:]),
+        ("a present sibling of 32 zero bytes", head + bytes(32) + body[32:]),
+        # Two siblings, only the first present: a leaf or empty slot always has a
+        # non-empty sibling, so the deepest one can never be absent.
+        ("the deepest sibling absent", bytes([0, 0, 2, 0x80]) + body[:32]),
+        # A spare bit set, with one more sibling so that the length still matches.
+        ("a spare bitmap bit set", proof[:3] + spare_bit + body + body[:32]),
+    ]
+    for note, data in cases:
+        try:
+            Proof.from_bytes(data)
+        except EncodingError:
+            continue
+        raise AssertionError(f"malformed proof vector {note!r} decodes")
+    return [{"note": note, "proof": data.hex()} for note, data in cases]
 
 
 def build_vectors() -> dict[str, Any]:
@@ -102,6 +138,7 @@ def build_vectors() -> dict[str, Any]:
             "node": {"left": a.hex(), "right": b.hex(), "hash": node_hash(a, b).hex()},
         },
         "versions": versions,
+        "malformed_proofs": _malformed(tree.prove(keys[0], 1).to_bytes()),
     }
 
 

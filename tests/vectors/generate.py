@@ -18,7 +18,8 @@ from typing import Any
 from nacl.signing import SigningKey
 
 from fontana.address import _CHARSET, _convertbits, _hrp_expand, _polymod, encode_address
-from fontana.hashing import ALL_TAGS, merkle_root, tagged_hash
+from fontana.da.blob import encode_blob
+from fontana.hashing import ALL_TAGS, merkle_root, signing_message, tagged_hash
 from fontana.models import (
     UTXO,
     Allocation,
@@ -37,7 +38,9 @@ from fontana.models import (
     WithdrawalConfirmation,
     WithdrawalRequest,
     Witness,
+    encode_entries,
     encode_entry,
+    entries_hash,
     entry_id,
     entry_to_json,
     utxo_key,
@@ -62,6 +65,23 @@ def key(i: int) -> SigningKey:
 
 def pub(i: int) -> bytes:
     return bytes(key(i).verify_key)
+
+
+def genesis() -> Genesis:
+    """The deployment every signed vector is signed for (the "genesis" vector)."""
+    return Genesis(
+        chain_id="devnet",
+        genesis_time_ms=1_764_000_000_000,
+        sequencer=pub(3),
+        da_namespace=b"fontana\x00\x00\x01",
+        block_time_ms=1000,
+        min_fee=1000,
+        l1_confirmations=12,
+        allocations=(Allocation(pub(1), 10_000_000), Allocation(pub(2), 1), Allocation(pub(1), 5)),
+    )
+
+
+GENESIS_HASH = genesis().hash
 
 
 # --- valid values -------------------------------------------------------------------
@@ -97,7 +117,7 @@ def transactions() -> list[tuple[str, Transaction, list[int]]]:
     )
     largest = Transaction(
         kind=TxKind.PAYMENT,
-        chain_id="a" * 20 + "-0123456789",
+        chain_id="a" * 21 + "-0123456789",  # 32 characters, the maximum
         inputs=tuple(OutPoint(h(f"in {i}"), i) for i in range(64)),
         outputs=tuple(TxOutput(pub(i % 8 + 1), U64_MAX - i) for i in range(64)),
         fee=U64_MAX,
@@ -116,17 +136,17 @@ def transactions() -> list[tuple[str, Transaction, list[int]]]:
     many = list(range(1, 65))
     return [
         ("transaction unsigned", base, []),
-        ("transaction transfer signed", base.sign(key(1)), [1]),
-        ("transaction payment with payload hash and memo", payment.sign(key(1)), [1]),
-        ("transaction withdrawal, no outputs", withdrawal.sign(key(4)), [4]),
-        ("transaction two witnesses", multisig.sign(key(1)).sign(key(2)), [1, 2]),
+        ("transaction transfer signed", _sign_all(base, [1]), [1]),
+        ("transaction payment with payload hash and memo", _sign_all(payment, [1]), [1]),
+        ("transaction withdrawal, no outputs", _sign_all(withdrawal, [4]), [4]),
+        ("transaction two witnesses", _sign_all(multisig, [1, 2]), [1, 2]),
         ("transaction every list and field at its maximum", _sign_all(largest, many), many),
     ]
 
 
 def _sign_all(tx: Transaction, seeds: list[int]) -> Transaction:
     for i in seeds:
-        tx = tx.sign(key(i))
+        tx = tx.sign(key(i), GENESIS_HASH)
     return tx
 
 
@@ -149,7 +169,7 @@ def records() -> list[tuple[str, Any]]:
         ("output", TxOutput(pub(1), 1)),
         ("output max amount", TxOutput(pub(1), U64_MAX)),
         ("withdrawal request", WithdrawalRequest(b"\x11" * 20, 1)),
-        ("witness", Witness(pub(1), key(1).sign(h("message")).signature)),
+        ("witness", transactions()[1][1].witnesses[0]),  # key 1's, of the signed transfer
         ("utxo", UTXO(pub(1), 1_500_000, h("tx"), 0)),
         ("utxo max", UTXO(b"\xff" * 32, U64_MAX, b"\xff" * 32, 65535)),
         ("deposit", deposit),
@@ -166,21 +186,22 @@ def chain() -> list[tuple[str, Any, list[int]]]:
     credit = FeeCredit(7, pub(3), 10_000)
     entries = (tx, deposit, confirmation, credit)
 
-    def header(height: int, count: int, root: bytes) -> BlockHeader:
+    def header(height: int, body: tuple[Any, ...]) -> BlockHeader:
         return BlockHeader(
             version=1,
             chain_id="devnet",
             height=height,
             prev_hash=h(f"block {height - 1}"),
             timestamp_ms=1_764_000_000_000 + height,
-            tx_root=root,
+            tx_root=merkle_root([entry_id(e) for e in body]),
+            entries_hash=entries_hash(encode_entries(body)),
             state_root=h(f"state {height}"),
-            tx_count=count,
+            tx_count=len(body),
             proposer=pub(3),
         )
 
-    empty_header = header(6, 0, merkle_root([]))
-    full_header = header(7, 4, merkle_root([entry_id(e) for e in entries]))
+    empty_header = header(6, ())
+    full_header = header(7, entries)
     receipt = Receipt(
         version=1,
         chain_id="devnet",
@@ -192,30 +213,24 @@ def chain() -> list[tuple[str, Any, list[int]]]:
         issued_at_ms=1_764_000_000_123,
         ledger_seq=42,
     )
-    genesis = Genesis(
-        chain_id="devnet",
-        genesis_time_ms=1_764_000_000_000,
-        sequencer=pub(3),
-        da_namespace=b"fontana\x00\x00\x01",
-        block_time_ms=1000,
-        min_fee=1000,
-        l1_confirmations=12,
-        allocations=(Allocation(pub(1), 10_000_000), Allocation(pub(2), 1), Allocation(pub(1), 5)),
-    )
     empty_genesis = Genesis("x", 0, pub(3), bytes(10), 1, 0, 0, ())
     return [
         *[(f"entry {type(e).__name__}", ("entry", e), [1] if e is tx else []) for e in entries],
         ("header", full_header, []),
-        ("signed header", SignedHeader.sign(full_header, key(3)), [3]),
-        ("block without entries", Block(SignedHeader.sign(empty_header, key(3)), ()), [3]),
+        ("signed header", SignedHeader.sign(full_header, key(3), GENESIS_HASH), [3]),
+        (
+            "block without entries",
+            Block(SignedHeader.sign(empty_header, key(3), GENESIS_HASH), ()),
+            [3],
+        ),
         (
             "block with one entry of each type",
-            Block(SignedHeader.sign(full_header, key(3)), entries),
-            [1, 3],
+            Block(SignedHeader.sign(full_header, key(3), GENESIS_HASH), entries),
+            [3, 1],  # in byte order: the header's signature, then the transaction's witness
         ),
         ("receipt", receipt, []),
-        ("signed receipt", SignedReceipt.sign(receipt, key(2)), [2]),
-        ("genesis", genesis, []),
+        ("signed receipt", SignedReceipt.sign(receipt, key(2), GENESIS_HASH), [2]),
+        ("genesis", genesis(), []),
         ("genesis without allocations", empty_genesis, []),
     ]
 
@@ -240,7 +255,12 @@ def valid_vector(name: str, value: Any, seeds: list[int]) -> dict[str, Any]:
     if isinstance(value, UTXO):
         out["key"] = utxo_key(value.outpoint).hex()
     if seeds:
+        out["genesis_hash"] = GENESIS_HASH.hex()
         out["signing_seed"] = [seed(i).hex() for i in seeds]
+    if isinstance(value, Witness):
+        out["genesis_hash"] = GENESIS_HASH.hex()
+        out["signed_id"] = transactions()[1][1].txid.hex()
+        out["signing_seed"] = [seed(1).hex()]
     return out
 
 
@@ -303,6 +323,30 @@ def raw_tx(**over: bytes) -> bytes:
     return b"".join(over.get(name, part) for name, part in parts.items())
 
 
+def raw_header(**over: bytes) -> bytes:
+    """The "header" vector's bytes; ``over`` replaces named fields with raw bytes."""
+    value = dict((n, v) for n, v, _ in chain())["header"]
+    parts = {}
+    for name, wire in zip(value._codec.names, value._codec.wires, strict=True):
+        out: list[bytes] = []
+        wire.write(getattr(value, name), out)
+        parts[name] = b"".join(out)
+    assert not set(over) - set(parts), over
+    return b"".join(over.get(name, part) for name, part in parts.items())
+
+
+def raw_receipt(**over: bytes) -> bytes:
+    """The "receipt" vector's bytes; ``over`` replaces named fields with raw bytes."""
+    value = dict((n, v) for n, v, _ in chain())["receipt"]
+    parts = {}
+    for name, wire in zip(value._codec.names, value._codec.wires, strict=True):
+        out: list[bytes] = []
+        wire.write(getattr(value, name), out)
+        parts[name] = b"".join(out)
+    assert not set(over) - set(parts), over
+    return b"".join(over.get(name, part) for name, part in parts.items())
+
+
 def invalid() -> list[dict[str, str]]:
     good = raw_tx()
     Transaction.from_bytes(good)  # the base of the mutations is itself valid
@@ -311,7 +355,10 @@ def invalid() -> list[dict[str, str]]:
     burn = u8(1) + b"\x22" * 20
     named = {name: value for name, value, _ in chain()}
     header = named["header"].to_bytes()
-    genesis = named["genesis"].to_bytes()
+    gen = named["genesis"].to_bytes()
+    zero_out = u16(1) + pub(1) + u64(0)
+    empty_block = named["block without entries"].to_bytes()[:-4]  # signed header, tx_count 0
+    zero_deposit = deposit[:-8] + u64(0)
     cases: list[tuple[str, str, bytes, str, str]] = [
         ("tx truncated", "transaction", good[:-1], "malformed", "last byte missing"),
         ("tx empty input", "transaction", b"", "malformed", "no bytes at all"),
@@ -375,14 +422,174 @@ def invalid() -> list[dict[str, str]]:
          named["block without entries"].to_bytes()[:-4] + u32(1) + tx_entry, "malformed",
          "header.tx_count is 0 but the block holds one entry"),
         ("genesis block time 0", "genesis",
-         genesis[:7 + 8 + 32 + 10] + u32(0) + genesis[7 + 8 + 32 + 10 + 4:], "malformed",
+         gen[:7 + 8 + 32 + 10] + u32(0) + gen[7 + 8 + 32 + 10 + 4:], "malformed",
          "block_time_ms must be positive"),
-        ("genesis zero allocation", "genesis", genesis[:-8] + u64(0), "bad_amount",
+        ("genesis zero allocation", "genesis", gen[:-8] + u64(0), "bad_amount",
          "allocations are positive"),
         ("receipt version 0", "receipt", u8(0) + named["receipt"].to_bytes()[1:], "malformed",
          "unknown version"),
+        # The chain id rules hold in headers and receipts (and blobs, see "blobs").
+        ("header chain id upper case", "header", raw_header(chain_id=u8(6) + b"Devnet"),
+         "malformed", "chain id outside [a-z0-9-]"),
+        ("header chain id 33 chars", "header", raw_header(chain_id=u8(33) + b"a" * 33),
+         "malformed", "chain id longer than 32, refused from the length byte"),
+        ("receipt chain id empty", "receipt", raw_receipt(chain_id=u8(0)), "malformed",
+         "chain id empty"),
+        ("receipt zero amount", "receipt", raw_receipt(amount=u64(0)), "bad_amount",
+         "receipt amounts are positive, like every amount"),
+        # A block holds at most 65,536 entries; the count is checked before any entry.
+        ("header tx_count above the maximum", "header", raw_header(tx_count=u32(65_537)),
+         "malformed", "tx_count is at most 65,536"),
+        ("block entry count above the maximum", "block", empty_block + u32(65_537),
+         "malformed", "refused from the count alone, before the equality with tx_count"),
+        ("signed header truncated signature", "signed_header",
+         named["signed header"].to_bytes()[:-1], "malformed", "63 bytes of signature"),
+        # Two broken rules: the first in decoding order decides the code (section 1.3).
+        ("tx zero output, then truncated", "transaction", raw_tx(outputs=zero_out)[:-1],
+         "bad_amount", "the amount's value rule comes before the later truncation"),
+        ("tx truncated before a zero output", "transaction", raw_tx(outputs=zero_out)[:20],
+         "malformed", "the truncation comes first in encoding order"),
+        ("tx version 2 and a zero output", "transaction",
+         raw_tx(version=u8(2), outputs=zero_out), "malformed", "version is the first field"),
+        ("tx duplicate input and a zero output", "transaction",
+         raw_tx(inputs=u16(2) + (h("in") + u16(0)) * 2, outputs=zero_out), "malformed",
+         "a list's distinctness is checked right after the list, before later fields"),
+        ("tx 65 outputs, the first zero", "transaction",
+         raw_tx(outputs=u16(65) + zero_out[2:] + (pub(1) + u64(1)) * 64), "malformed",
+         "a count is checked on its prefix, before any item"),
+        ("tx zero burn on a transfer", "transaction", raw_tx(withdrawal=burn + u64(0)),
+         "bad_amount", "field rules come before the cross-field rule (burn only on kind 3)"),
+        ("tx withdrawal kind without burn and a zero output", "transaction",
+         raw_tx(kind=u8(3), outputs=zero_out), "bad_amount",
+         "the cross-field rule is checked after all fields"),
+        ("tx zero output and a trailing byte", "transaction", raw_tx(outputs=zero_out) + b"\x00",
+         "bad_amount", "trailing bytes are checked last"),
+        ("deposit zero amount and a trailing byte", "deposit", zero_deposit + b"\x00",
+         "bad_amount", "trailing bytes are checked last"),
+        ("entry type 5 with a zero-amount deposit body", "entry",
+         u8(5) + u32(len(zero_deposit)) + zero_deposit, "malformed", "the type byte comes first"),
+        ("entry zero-amount deposit body with a trailing byte", "entry",
+         u8(2) + u32(len(zero_deposit) + 1) + zero_deposit + b"\x00", "bad_amount",
+         "the body's own rules before its trailing bytes"),
+        ("block count differs from header and a zero-amount entry", "block",
+         empty_block + u32(1) + u8(2) + u32(len(zero_deposit)) + zero_deposit, "malformed",
+         "the count is compared with tx_count before any entry is read"),
+        ("receipt version 0 and a zero amount", "receipt",
+         raw_receipt(version=u8(0), amount=u64(0)), "malformed", "version is the first field"),
+        ("receipt chain id upper case and a zero amount", "receipt",
+         raw_receipt(chain_id=u8(6) + b"Devnet", amount=u64(0)), "malformed",
+         "chain_id comes before amount"),
+        ("genesis block time 0 and a zero allocation", "genesis",
+         gen[:7 + 8 + 32 + 10] + u32(0) + gen[7 + 8 + 32 + 10 + 4 : -8] + u64(0), "malformed",
+         "block_time_ms comes before the allocations"),
     ]  # fmt: skip
     return [{"name": n, "type": t, "hex": b.hex(), "error": e, "why": w} for n, t, b, e, w in cases]
+
+
+# --- JSON and blobs ------------------------------------------------------------------
+
+
+def json_vectors() -> dict[str, list[dict[str, Any]]]:
+    """JSON a decoder must refuse, and non-canonical JSON it must accept (section 5)."""
+    named = {name: value for name, value, _ in chain()}
+    tx = transactions()[1][1]  # the signed transfer
+    good = tx.to_json()
+    out = good["outputs"][0]
+    header, receipt, gen = named["header"], named["receipt"], genesis()
+    invalid: list[tuple[str, str, Any, str, str]] = [
+        ("tx without the witnesses key", "transaction",
+         {k: v for k, v in good.items() if k != "witnesses"}, "malformed",
+         "every key is required; an unsigned transaction has \"witnesses\": []"),
+        ("tx with a version key", "transaction", good | {"version": 1}, "malformed",
+         "a transaction's version is implied: an unknown key"),
+        ("tx memo in upper-case hex", "transaction", good | {"memo": "AB"}, "malformed",
+         "hex is lower case"),
+        ("tx memo with 0x", "transaction", good | {"memo": "0xab"}, "malformed", "no 0x prefix"),
+        ("tx fee as a float", "transaction", good | {"fee": 1.0}, "malformed",
+         "a JSON number must be an integer"),
+        ("tx fee with a leading zero", "transaction", good | {"fee": "010000"}, "malformed",
+         "decimal strings have no leading zeros"),
+        ("tx fee negative", "transaction", good | {"fee": "-1"}, "malformed", "no sign"),
+        ("tx fee above u64", "transaction", good | {"fee": str(2**64)}, "malformed",
+         "out of range"),
+        ("tx fee as a boolean", "transaction", good | {"fee": True}, "malformed",
+         "booleans are not numbers"),
+        ("tx kind in upper case", "transaction", good | {"kind": "TRANSFER"}, "malformed",
+         "enums are lower-case names"),
+        ("tx kind as a number", "transaction", good | {"kind": 1}, "malformed",
+         "enums are names, not numbers"),
+        ("tx input index as a string", "transaction",
+         good | {"inputs": [good["inputs"][0] | {"index": "0"}]}, "malformed",
+         "u8/u16/u32 values are JSON integers, never strings"),
+        ("tx zero output amount", "transaction", good | {"outputs": [out | {"amount": "0"}]},
+         "bad_amount", "amounts are positive"),
+        ("tx output amount with a fraction", "transaction",
+         good | {"outputs": [out | {"amount": 1.5}]}, "bad_amount", "whole utia only"),
+        ("tx output owner in mixed case", "transaction",
+         good | {"outputs": [out | {"owner": out["owner"][:6] + out["owner"][6:].upper()}]},
+         "bad_address", "an address is all lower or all upper case"),
+        ("header tx_count as a string", "header", header.to_json() | {"tx_count": "4"},
+         "malformed", "u32 values are JSON integers"),
+        ("header version as a string", "header", header.to_json() | {"version": "1"},
+         "malformed", "u8 values are JSON integers"),
+        ("header chain id upper case", "header", header.to_json() | {"chain_id": "Devnet"},
+         "malformed", "the chain id rules hold in headers"),
+        ("receipt zero amount", "receipt", receipt.to_json() | {"amount": "0"}, "bad_amount",
+         "receipt amounts are positive"),
+        ("genesis block time as a string", "genesis", gen.to_json() | {"block_time_ms": "1000"},
+         "malformed", "u32 values are JSON integers"),
+        ("genesis block time 0", "genesis", gen.to_json() | {"block_time_ms": 0}, "malformed",
+         "block_time_ms is positive"),
+        ("entry of an unknown type", "entry", {"type": "coinbase", "body": {}}, "malformed",
+         "entry types are the four names"),
+    ]  # fmt: skip
+    accepted: list[tuple[str, str, Any, Any]] = [
+        ("tx with u64 values as JSON integers", "transaction",
+         good | {"fee": tx.fee, "expiry_ms": tx.expiry_ms}, tx),
+        ("tx with the largest u64 as a JSON integer", "transaction",
+         transactions()[2][1].to_json() | {"expiry_ms": U64_MAX}, transactions()[2][1]),
+        ("tx with an upper-case address", "transaction",
+         good | {"outputs": [out | {"owner": out["owner"].upper()}, *good["outputs"][1:]]}, tx),
+        ("genesis with u64 values as JSON integers", "genesis",
+         gen.to_json() | {"genesis_time_ms": gen.genesis_time_ms, "min_fee": gen.min_fee}, gen),
+    ]  # fmt: skip
+    return {
+        "invalid": [{"name": n, "type": t, "json": j, "error": e, "why": w}
+                    for n, t, j, e, w in invalid],
+        "accepted": [{"name": n, "type": t, "json": j, "hex": v.to_bytes().hex()}
+                     for n, t, j, v in accepted],
+    }  # fmt: skip
+
+
+def blob_vectors() -> dict[str, list[dict[str, str]]]:
+    """DA blobs (section 4, DA blob), decoded by a reader of chain ``chain_id``."""
+    named = {name: value for name, value, _ in chain()}
+    full, empty = named["block with one entry of each type"], named["block without entries"]
+    blob = encode_blob(full)
+    prefix = b"FNTB" + u8(1) + u8(6) + b"devnet"
+    invalid = [
+        ("not a Fontana blob", blob.replace(b"FNTB", b"FNTX", 1), "malformed", "magic"),
+        ("blob version 2", b"FNTB" + u8(2) + blob[5:], "malformed", "unknown blob version"),
+        ("blob chain id upper case", b"FNTB" + u8(1) + u8(6) + b"Devnet" + full.to_bytes(),
+         "malformed", "the chain id rules hold in blobs"),
+        ("blob chain id 33 chars", b"FNTB" + u8(1) + u8(33) + b"a" * 33 + full.to_bytes(),
+         "malformed", "refused from the length byte"),
+        ("blob of another chain", b"FNTB" + u8(1) + u8(5) + b"other" + full.to_bytes(),
+         "malformed", "a reader of devnet skips it"),
+        ("blob header of another chain",
+         prefix + raw_header(chain_id=u8(5) + b"other", tx_count=u32(0)) + bytes(64) + u32(0),
+         "malformed",
+         "the header's chain id must be the blob's (checked after the block)"),
+        ("blob with a trailing byte", blob + b"\x00", "malformed", "one byte after the block"),
+        ("blob truncated", blob[:-1], "malformed", "last byte missing"),
+    ]  # fmt: skip
+    return {
+        "valid": [{"name": n, "chain_id": "devnet", "hex": encode_blob(b).hex(),
+                   "block": b.to_bytes().hex()}
+                  for n, b in (("empty block", empty), ("one entry of each type", full))],
+        "invalid": [{"name": n, "chain_id": "devnet", "hex": b.hex(), "error": e, "why": w}
+                    for n, b, e, w in invalid],
+    }  # fmt: skip
 
 
 # --- hashes and addresses -------------------------------------------------------------
@@ -394,6 +601,35 @@ def merkle_vectors() -> list[dict[str, Any]]:
         ids = [h(f"id {i}") for i in range(n)]
         out.append({"ids": [i.hex() for i in ids], "root": merkle_root(ids).hex()})
     return out
+
+
+def signing_vectors() -> list[dict[str, str]]:
+    """What each kind of signature signs: signing_message(genesis hash, id), by a fixed seed."""
+    named = {name: value for name, value, _ in chain()}
+    txid = transactions()[1][1].txid
+    other = Genesis("devnet", 1_764_000_000_001, pub(3), b"fontana\x00\x00\x01", 1000, 1000, 12, ())
+    cases = [
+        ("transaction witness (txid)", GENESIS_HASH, txid, 1),
+        ("the same txid on another deployment with the same chain id", other.hash, txid, 1),
+        ("block header (header hash)", GENESIS_HASH, named["header"].hash, 3),
+        ("receipt (receipt id)", GENESIS_HASH, named["receipt"].id, 2),
+    ]
+    out = []
+    for name, gh, ident, i in cases:
+        message = signing_message(gh, ident)
+        out.append({"name": name, "genesis_hash": gh.hex(), "id": ident.hex(),
+                    "message": message.hex(), "seed": seed(i).hex(), "pubkey": pub(i).hex(),
+                    "signature": key(i).sign(message).signature.hex()})  # fmt: skip
+    return out
+
+
+def entries_hash_vectors() -> list[dict[str, str]]:
+    """``header.entries_hash`` over a block body (``u32 count || entries``)."""
+    named = {name: value for name, value, _ in chain()}
+    bodies = [("no entries (block 0 and every empty block)", b"\x00\x00\x00\x00")]
+    block = named["block with one entry of each type"]
+    bodies.append(("one entry of each type", block.body_bytes()))
+    return [{"name": n, "body": b.hex(), "hash": entries_hash(b).hex()} for n, b in bodies]
 
 
 def tagged_hash_vectors() -> list[dict[str, str]]:
@@ -449,7 +685,11 @@ def build() -> dict[str, Any]:
         "hash_tags": list(ALL_TAGS),
         "valid": valid,
         "invalid": invalid(),
+        "json": json_vectors(),
+        "blobs": blob_vectors(),
         "merkle_root": merkle_vectors(),
+        "signing": signing_vectors(),
+        "entries_hash": entries_hash_vectors(),
         "tagged_hash": tagged_hash_vectors(),
         "addresses": address_vectors(),
     }
