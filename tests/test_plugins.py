@@ -313,11 +313,11 @@ def test_third_party_plugin_without_tryfirst_does_not_replace_a_builtin(tmp_path
     assert "storage opened by fast-sqlite" not in result.stderr
 
 
-def scheme_plugin(root: Path, distribution: str, backend: str) -> Path:
+def scheme_plugin(root: Path, distribution: str, backend: str, options: str = "") -> Path:
     module = distribution.replace("-", "_")
     source = (
         "from fontana.hookspecs import hookimpl\n"
-        "@hookimpl\n"
+        f"@hookimpl({options})\n"
         "def fontana_register_da_backends(register):\n"
         f"    register({backend!r}, lambda url, s, ns: None, schemes=('shared', {backend!r}))\n"
     )
@@ -336,6 +336,17 @@ def test_scheme_conflict_is_resolved_the_same_whatever_the_discovery_order(
         assert plugins["alpha"]["provides"]["da"][0]["schemes"] == ["alpha"]
         assert plugins["alpha"]["conflicts"] == [
             {"kind": "scheme", "name": "shared", "kept_by": "zed", "family": "da"}
+        ]
+
+
+def test_trylast_plugins_are_called_in_the_reverse_order(tmp_path: Path) -> None:
+    first = scheme_plugin(tmp_path, "fontana-aaa", "zed", "trylast=True")
+    second = scheme_plugin(tmp_path, "fontana-bbb", "alpha", "trylast=True")
+    for order in ([first, second], [second, first]):
+        plugins = by_name(json.loads(run_cli("plugins", "--json", extra_path=order).stdout))
+        assert plugins["alpha"]["provides"]["da"][0]["schemes"] == ["shared", "alpha"]
+        assert plugins["zed"]["conflicts"] == [
+            {"kind": "scheme", "name": "shared", "kept_by": "alpha", "family": "da"}
         ]
 
 
