@@ -14,19 +14,18 @@ from pathlib import Path
 
 import pytest
 
-#: The ledger, its storage and models, the chain daemons, and every driver.
+#: The ledger and its storage, the chain daemons, and every driver: never without a ledger.
 LEDGER_MODULES = (
     "fontana.ledger",
     "fontana.storage",
-    "fontana.models",
     "fontana.smt",
     "fontana.state",
-    "fontana.da",
     "fontana.genesis",
     "fontana.sequencer",
     "fontana.poster",
     "fontana.recovery",
     "fontana.devnet",
+    "fontana.da.local",
     "fontana_postgres.storage",
     "fontana_celestia.da",
     "sqlalchemy",
@@ -34,8 +33,9 @@ LEDGER_MODULES = (
     "pycelestia",
     "websockets",
 )
-#: Key handling: only the commands that read or write a key need it.
-KEY_MODULES = ("fontana.wallet", "nacl")
+#: The protocol models and keys: only commands that load settings (whose DA blob
+#: limit is checked against the largest valid entry) or read a key may need them.
+MODEL_AND_KEY_MODULES = ("fontana.models", "fontana.da", "fontana.wallet", "nacl")
 
 RUN = """
 import atexit, json, sys
@@ -74,20 +74,26 @@ def loaded(modules: set[str], forbidden: tuple[str, ...]) -> list[str]:
         ("--version",),
         ("plugins",),
         ("plugins", "--json", "--all"),
-        ("config", "show"),
-        ("config", "show", "--json"),
         ("balance", "--help"),
         ("transfer", "--help"),
         ("recover", "--help"),
     ],
 )
-def test_commands_without_a_ledger_or_key_import_neither(tmp_path: Path, args: tuple[str]) -> None:
+def test_commands_without_settings_import_no_ledger_models_or_keys(
+    tmp_path: Path, args: tuple[str, ...]
+) -> None:
     modules = imported_by(tmp_path, *args)
-    assert loaded(modules, LEDGER_MODULES + KEY_MODULES) == []
+    assert loaded(modules, LEDGER_MODULES + MODEL_AND_KEY_MODULES) == []
 
 
-def test_key_commands_import_no_ledger(tmp_path: Path) -> None:
-    modules = imported_by(tmp_path, "init")
-    assert "fontana.wallet" in modules  # the check sees what a command imports
+@pytest.mark.parametrize(
+    "args", [("config", "show"), ("config", "show", "--json"), ("init",), ("show", "--json")]
+)
+def test_commands_with_settings_or_keys_import_no_ledger(
+    tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    if args[0] == "show":
+        imported_by(tmp_path, "init")  # a key to show
+    modules = imported_by(tmp_path, *args)
+    assert "fontana.config" in modules  # the check sees what a command imports
     assert loaded(modules, LEDGER_MODULES) == []
-    assert loaded(imported_by(tmp_path, "show", "--json"), LEDGER_MODULES) == []
