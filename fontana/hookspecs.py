@@ -29,10 +29,21 @@ Rules that keep a stack healthy:
 * An implementation may accept fewer arguments than the spec names;
   specs may gain arguments in later versions without breaking plugins.
 * A plugin that fails to import or raises inside a hook is reported by
-  ``fontana plugins`` and skipped; ``FONTANA_STRICT_PLUGINS=1`` re-raises.
+  ``fontana plugins`` and skipped, and what it registered in that call is
+  dropped; ``FONTANA_STRICT_PLUGINS=1`` re-raises.
 
 Built-in defaults (SQLite storage and the rest) are ordinary plugins of the
-``fontana`` distribution, registered through the same entry points.
+``fontana`` distribution, registered through the same entry points; they
+always load, whatever ``FONTANA_PLUGINS`` and ``FONTANA_DISABLE_PLUGINS`` say.
+
+Hooks are called through pluggy, in its order: ``tryfirst`` implementations,
+then the built-ins, then other plugins by (distribution, entry-point name), then
+``trylast`` ones (``docs/plugins.md`` has the details); ``@hookimpl(wrapper=True)``
+generators run around them all.
+A name (backend, URL scheme, command, config section) goes to the first claim
+in that order; later claims are refused and listed as conflicts by
+``fontana plugins``. So a plugin replaces a built-in backend by registering
+its name with ``@hookimpl(tryfirst=True)``. See ``docs/plugins.md``.
 """
 
 from __future__ import annotations
@@ -73,7 +84,8 @@ def fontana_register_storage_backends(register: RegisterBackend[StorageFactory])
     in :mod:`fontana.testing.storage`.
 
     :param register: callback taking ``name``, ``factory``, and keyword-only
-        ``schemes`` and ``description``.
+        ``schemes`` and ``description`` (a :class:`fontana.plugins.BackendRegistrar`,
+        whose ``specs`` and ``replace`` serve wrappers).
 
     .. versionadded:: 0.1
     """
@@ -89,7 +101,8 @@ def fontana_register_da_backends(register: RegisterBackend[DAFactory]) -> None:
     chain's 10 namespace bytes from its genesis).
 
     :param register: callback taking ``name``, ``factory``, and keyword-only
-        ``schemes`` and ``description``.
+        ``schemes`` and ``description`` (a :class:`fontana.plugins.BackendRegistrar`,
+        whose ``specs`` and ``replace`` serve wrappers).
 
     .. versionadded:: 0.1
     """
@@ -103,7 +116,8 @@ def fontana_register_l1_watchers(register: RegisterBackend[L1WatcherFactory]) ->
     ``factory(url, settings)`` returns a :class:`fontana.interfaces.L1Watcher`.
 
     :param register: callback taking ``name``, ``factory``, and keyword-only
-        ``schemes`` and ``description``.
+        ``schemes`` and ``description`` (a :class:`fontana.plugins.BackendRegistrar`,
+        whose ``specs`` and ``replace`` serve wrappers).
 
     .. versionadded:: 0.1
     """
@@ -119,7 +133,8 @@ def fontana_register_proof_providers(register: RegisterBackend[ProofProviderFact
     a native implementation can thus replace the Python one transparently.
 
     :param register: callback taking ``name``, ``factory``, and keyword-only
-        ``schemes`` (unused, pass nothing) and ``description``.
+        ``schemes`` (unused, pass nothing) and ``description`` (a
+        :class:`fontana.plugins.BackendRegistrar`).
 
     .. versionadded:: 0.1
     """
@@ -133,7 +148,8 @@ def fontana_register_charging_adapters(register: RegisterBackend[ChargingAdapter
     ``name`` is the framework (``flask``, ``django``).
 
     :param register: callback taking ``name``, ``factory``, and keyword-only
-        ``schemes`` (unused) and ``description``.
+        ``schemes`` (unused) and ``description`` (a
+        :class:`fontana.plugins.BackendRegistrar`).
 
     .. versionadded:: 0.1
     """
@@ -144,7 +160,10 @@ def fontana_register_settings(register: RegisterSettings) -> None:
     """Declare a plugin's own configuration section.
 
     Call ``register(section, settings_class)`` with an ``attrs`` class whose
-    fields all have defaults. The section is read from ``[section]`` in
+    fields all have defaults, and a section name of lower-case letters, digits
+    and ``_``; a core section's name, or one a plugin called earlier took, is
+    refused and reported by ``fontana plugins``. Import the class inside this
+    hook: it runs only when settings are loaded. The section is read from ``[section]`` in
     ``fontana.toml``, from ``.env`` and from ``FONTANA_<SECTION>_<FIELD>``
     environment variables, validated like the core settings, shown by
     ``fontana config show``, and handed to the plugin as
@@ -161,9 +180,14 @@ def fontana_register_settings(register: RegisterSettings) -> None:
 def fontana_register_commands(cli: click.Group) -> None:
     """Add subcommands to the ``fontana`` command line.
 
-    Decorate functions with ``@cli.command()``; keep heavy imports inside them.
+    Decorate functions with ``@cli.command()`` (or ``@cli.group()``, or call
+    ``cli.add_command``); keep heavy imports inside them. A command reads the
+    settings with :func:`fontana.config.load_settings`. A name a core command
+    (``balance``, ``transfer``, ...) or a plugin called earlier already has is
+    refused, and ``fontana plugins`` reports it: the core command stays.
 
-    :param cli: the top-level ``fontana`` click group.
+    :param cli: a click group that collects your commands for the top-level
+        ``fontana`` group.
 
     .. versionadded:: 0.1
     """

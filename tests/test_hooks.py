@@ -70,7 +70,9 @@ def _resolve_family(family: str, register_plugin: Register, hook: str) -> None:
     with pytest.raises(UnknownBackendError, match="available: .*thing"):
         registry.resolve("nope://x")
     get_host().describe()
-    assert record.provides[family] == ["thing"]
+    assert [(b.name, b.schemes, b.description) for b in record.provides[family]] == [
+        ("thing", ("thing", "thing2"), "d")
+    ]
     assert hook in record.hooks
 
 

@@ -6,7 +6,6 @@ fails to load is reported by ``fontana plugins`` and never breaks the rest.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import click
@@ -31,6 +30,8 @@ class FontanaGroup(click.Group):
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 def cli(verbose: int) -> None:
     """Fontana: pay-per-call APIs settled on a UTXO payment rollup."""
+    import logging
+
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
 

@@ -5,16 +5,18 @@ from __future__ import annotations
 import signal
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from fontana.cli.output import emit, json_option
-from fontana.config import Settings, load_settings
 from fontana.errors import AlreadyInitializedError, RecoveryError
-from fontana.ledger import Ledger, open_ledger, open_proofs
-from fontana.models import Block
-from fontana.storage.base import BlockRecord
+
+if TYPE_CHECKING:
+    from fontana.config import Settings
+    from fontana.ledger import Ledger
+    from fontana.models import Block
+    from fontana.storage.base import BlockRecord
 
 
 def stop_on_signals() -> threading.Event:
@@ -44,6 +46,8 @@ def chain_da(settings: Settings, ledger: Ledger) -> Any:
 @click.option("--blocks", type=click.IntRange(min=1), default=None, help="Stop after N blocks.")
 def sequencer_command(wait: bool, blocks: int | None) -> None:
     """Seal a block every block time (empty ones too) until Ctrl-C."""
+    from fontana.config import load_settings
+    from fontana.ledger import open_ledger
     from fontana.sequencer import Sequencer
     from fontana.wallet import load_key
 
@@ -73,6 +77,8 @@ def sequencer_command(wait: bool, blocks: int | None) -> None:
 @click.option("--once", is_flag=True, help="Post what is pending, then exit.")
 def poster_command(once: bool) -> None:
     """Post every sealed block to the DA layer, in order, with retries and alerts."""
+    from fontana.config import load_settings
+    from fontana.ledger import open_ledger
     from fontana.poster import Poster
 
     settings = load_settings()
@@ -129,8 +135,10 @@ def recover_command(
     """Rebuild the ledger from GENESIS_FILE and the DA layer alone, checking every root."""
     import tempfile
 
+    from fontana.config import load_settings
     from fontana.da import open_da
     from fontana.genesis import load_genesis_file
+    from fontana.ledger import open_proofs
     from fontana.recovery import compare_ledgers, recover
     from fontana.storage import open_storage
 

@@ -7,7 +7,6 @@ import json
 import click
 
 from fontana.cli.output import emit, json_option
-from fontana.config import load_settings, mask
 
 
 @click.group("config")
@@ -19,6 +18,8 @@ def config_group() -> None:
 @json_option
 def show_command(as_json: bool) -> None:
     """Print every setting, where it came from, secrets masked."""
+    from fontana.config import load_settings, mask
+
     settings = load_settings()
     rows = {
         key: {"value": mask(value, secret), "source": settings.sources.get(key, "default")}

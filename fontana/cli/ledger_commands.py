@@ -4,24 +4,25 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from fontana.address import decode_address, encode_address
 from fontana.amounts import format_amount, parse_amount
 from fontana.cli.output import emit, json_option
-from fontana.config import Settings, load_settings
-from fontana.ledger import open_ledger
-from fontana.ledger.transfers import build_transfer
-from fontana.models import UTXO, Deposit
-from fontana.wallet import load_key
+
+if TYPE_CHECKING:
+    from fontana.config import Settings
+    from fontana.models import UTXO
 
 #: How long a CLI transfer stays valid if it is not sealed.
 DEFAULT_EXPIRY_S = 600
 
 
 def _address_or_own(settings: Settings, address: str | None) -> bytes:
+    from fontana.wallet import load_key
+
     if address is not None:
         return decode_address(address)
     return load_key(settings.home, settings.wallet.key_name, settings.wallet.passphrase).public_key
@@ -36,6 +37,7 @@ def _utxo_json(u: UTXO) -> dict[str, Any]:
 @json_option
 def genesis_command(genesis_file: Path, as_json: bool) -> None:
     """Create the ledger from GENESIS_FILE: schema, genesis UTXOs and block 0."""
+    from fontana.config import load_settings
     from fontana.genesis import initialize, load_genesis_file
     from fontana.ledger import open_proofs
     from fontana.storage import open_storage
@@ -65,6 +67,9 @@ def genesis_command(genesis_file: Path, as_json: bool) -> None:
 @json_option
 def balance_command(address: str | None, as_json: bool) -> None:
     """Spendable balance of ADDRESS (default: your wallet)."""
+    from fontana.config import load_settings
+    from fontana.ledger import open_ledger
+
     settings = load_settings()
     owner = _address_or_own(settings, address)
     amount = open_ledger(settings).balance(owner)
@@ -78,6 +83,9 @@ def balance_command(address: str | None, as_json: bool) -> None:
 @json_option
 def utxos_command(address: str | None, limit: int | None, as_json: bool) -> None:
     """Unspent outputs of ADDRESS (default: your wallet), oldest first."""
+    from fontana.config import load_settings
+    from fontana.ledger import open_ledger
+
     settings = load_settings()
     owner = _address_or_own(settings, address)
     utxos = open_ledger(settings).utxos(owner, limit)
@@ -103,6 +111,11 @@ def transfer_command(
     amount: str, address: str, fee: str | None, memo: str, expiry_seconds: int, as_json: bool
 ) -> None:
     """Send AMOUNT (e.g. 1500, 1500utia, 1.5tia) to ADDRESS from your wallet."""
+    from fontana.config import load_settings
+    from fontana.ledger import open_ledger
+    from fontana.ledger.transfers import build_transfer
+    from fontana.wallet import load_key
+
     settings = load_settings()
     value = parse_amount(amount)
     recipient = decode_address(address)
@@ -140,6 +153,10 @@ def trigger_deposit_command(
     amount: str, address: str | None, l1_tx: str | None, log_index: int, as_json: bool
 ) -> None:
     """Credit a devnet deposit of AMOUNT to ADDRESS (default: your wallet)."""
+    from fontana.config import load_settings
+    from fontana.ledger import open_ledger
+    from fontana.models import Deposit
+
     settings = load_settings()
     value = parse_amount(amount)
     recipient = _address_or_own(settings, address)

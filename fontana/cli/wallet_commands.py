@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from fontana.cli.output import emit, fail, json_option
-from fontana.config import load_settings
 from fontana.errors import FontanaError
-from fontana.wallet import KeyInfo, create_key, key_info
+
+if TYPE_CHECKING:
+    from fontana.wallet import KeyInfo
 
 _name_option = click.option(
     "--name", default=None, help="Key name (default: wallet.key_name, usually 'default')."
@@ -56,6 +57,9 @@ def init_command(
     name: str | None, force: bool, passphrase_file: Path | None, encrypt: bool, as_json: bool
 ) -> None:
     """Create a signing key (never replaces one without --force)."""
+    from fontana.config import load_settings
+    from fontana.wallet import create_key, key_info
+
     if passphrase_file is not None and encrypt:
         raise click.UsageError("use either --passphrase-file or --encrypt, not both")
     try:
@@ -79,6 +83,9 @@ def init_command(
 @json_option
 def show_command(name: str | None, as_json: bool) -> None:
     """Print the key's address and public key; needs no passphrase."""
+    from fontana.config import load_settings
+    from fontana.wallet import key_info
+
     try:
         settings = load_settings()
         info = key_info(settings.home, name or settings.wallet.key_name)

@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fontana.hookspecs import hookimpl
-from fontana_celestia.settings import CelestiaSettings
 
 if TYPE_CHECKING:
     import click
 
     from fontana.config import Settings
     from fontana.interfaces import DAFactory, DALayer, RegisterBackend, RegisterSettings
+    from fontana_celestia.settings import CelestiaSettings
 
 SCHEMES = ("celestia", "celestia+ws", "celestia+wss")
 
@@ -47,6 +47,8 @@ def fontana_register_da_backends(register: RegisterBackend[DAFactory]) -> None:
 
 @hookimpl
 def fontana_register_settings(register: RegisterSettings) -> None:
+    from fontana_celestia.settings import CelestiaSettings
+
     register("celestia", CelestiaSettings)
 
 
