@@ -9,8 +9,12 @@ import click
 
 from fontana.cli.output import emit, fail, json_option
 from fontana.config import load_settings
-from fontana.errors import FontanaError
+from fontana.errors import FontanaError, WalletError
+from fontana.files import decode_text, read_input_file
 from fontana.wallet import KeyInfo, create_key, key_info
+
+#: A passphrase is a line of text; a file far larger is the wrong file.
+MAX_PASSPHRASE_FILE = 64 * 1024
 
 _name_option = click.option(
     "--name", default=None, help="Key name (default: wallet.key_name, usually 'default')."
@@ -35,11 +39,15 @@ def _human(data: dict[str, Any]) -> str:
 
 
 def _read_passphrase_file(path: Path) -> str:
-    # A trailing newline is an artefact of editors and `echo`, not part of the secret.
+    def fail(reason: str) -> WalletError:
+        return WalletError(f"passphrase file {path}: {reason}")
+
     try:
-        return path.read_text(encoding="utf-8").rstrip("\r\n")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise click.FileError(str(path), hint=str(exc)) from None
+        raw = read_input_file(path, MAX_PASSPHRASE_FILE, fail)
+    except FileNotFoundError:
+        raise fail("no such file") from None
+    # A trailing newline is an artefact of editors and `echo`, not part of the secret.
+    return decode_text(raw, fail).rstrip("\r\n")
 
 
 @click.command("init")
