@@ -377,7 +377,10 @@ def load_settings(
         explicit = env_layer.get("FONTANA_CONFIG")
         if explicit:
             # Named on purpose, so anything but a readable regular file is an error.
-            config_file = Path(explicit[0]).expanduser()
+            try:
+                config_file = Path(_check_text(explicit[0])).expanduser()
+            except _BadText as exc:
+                raise ConfigError(f"FONTANA_CONFIG = {_shown(explicit[0])}: {exc}") from None
             if not os.path.lexists(config_file):
                 raise ConfigError(f"FONTANA_CONFIG = {explicit[0]!r}: no such file")
         else:
@@ -575,6 +578,7 @@ def mask(value: Any, is_secret: bool) -> Any:
         return [mask(v, False) for v in value]
     if attrs.has(type(value)):
         return {
-            f.name: mask(getattr(value, f.name), _is_secret(f)) for f in attrs.fields(type(value))
+            f.name: mask(getattr(value, f.name), _is_secret(f) or is_secret_name(f.name))
+            for f in attrs.fields(type(value))
         }
     return value

@@ -56,11 +56,17 @@ class StrictInt(click.ParamType):
         return number
 
 
+def printable(text: str) -> str:
+    """``text`` with lone surrogates escaped: a path or variable name holding bytes
+    that are not UTF-8 must not crash the write to a strict UTF-8 terminal."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def emit(data: Any, as_json: bool, human: Callable[[Any], str] | None = None) -> None:
     if as_json:
         click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
     else:
-        click.echo(human(data) if human else str(data))
+        click.echo(printable(human(data) if human else str(data)))
 
 
 def fail(exc: FontanaError, as_json: bool) -> None:
@@ -68,5 +74,5 @@ def fail(exc: FontanaError, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps({"error": exc.to_dict()}, indent=2))
     else:
-        click.echo(f"error[{exc.code}]: {exc.message}", err=True)
+        click.echo(printable(f"error[{exc.code}]: {exc.message}"), err=True)
     sys.exit(exc.exit_code)

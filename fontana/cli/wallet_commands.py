@@ -50,6 +50,16 @@ def _read_passphrase_file(path: Path) -> str:
     return decode_text(raw, fail).rstrip("\r\n")
 
 
+def _prompt_passphrase() -> str:
+    # A terminal whose stdin decodes strictly raises on bytes that are not UTF-8;
+    # one that surrogate-escapes them is caught when the passphrase is encoded.
+    try:
+        passphrase: str = click.prompt("Passphrase", hide_input=True, confirmation_prompt=True)
+    except UnicodeDecodeError:
+        raise WalletError("the passphrase is not valid UTF-8 text") from None
+    return passphrase
+
+
 @click.command("init")
 @_name_option
 @click.option("--force", is_flag=True, help="Replace an existing key of the same name.")
@@ -71,7 +81,7 @@ def init_command(
         if passphrase_file is not None:
             passphrase = _read_passphrase_file(passphrase_file)
         elif encrypt:
-            passphrase = click.prompt("Passphrase", hide_input=True, confirmation_prompt=True)
+            passphrase = _prompt_passphrase()
         else:
             passphrase = settings.wallet.passphrase
         name = name or settings.wallet.key_name
