@@ -287,7 +287,8 @@ def _shown(value: Any) -> str:
 
 
 def _structure(value: Any, field: attrs.Attribute[Any], key: str, source: str) -> Any:
-    shown = _shown(mask(value, _is_secret(field)))  # an error must not print a secret
+    # An error must not print a secret.
+    shown = _shown(mask(value, _is_secret(field) or is_secret_name(field.name)))
     try:
         result = _converter.structure(value, field.type)
     except _BadText as exc:
@@ -309,6 +310,14 @@ def _structure(value: Any, field: attrs.Attribute[Any], key: str, source: str) -
 
 def _env_name(section: str, key: str) -> str:
     return f"{ENV_PREFIX}{section.upper()}_{key.upper()}" if section else ENV_PREFIX + key.upper()
+
+
+def _is_regular_file(path: Path) -> bool:
+    """Whether an optional file is there; a name too long or otherwise unusable is not."""
+    try:
+        return stat.S_ISREG(path.stat().st_mode)
+    except (OSError, ValueError):
+        return False
 
 
 def _read_config_text(path: Path, what: str) -> str:
@@ -365,7 +374,7 @@ def load_settings(
 
     env_layer: dict[str, tuple[str, str]] = {}
     dotenv_path = cwd / ".env"
-    if dotenv_path.is_file():
+    if _is_regular_file(dotenv_path):
         for k, v in _read_dotenv(dotenv_path).items():
             env_layer[k] = (v, f".env {dotenv_path}")
     for k, v in environ.items():
@@ -385,7 +394,7 @@ def load_settings(
                 raise ConfigError(f"FONTANA_CONFIG = {explicit[0]!r}: no such file")
         else:
             candidates = [cwd / "fontana.toml", Path(home_raw).expanduser() / "fontana.toml"]
-            config_file = next((p for p in candidates if p.is_file()), None)
+            config_file = next((p for p in candidates if _is_regular_file(p)), None)
     file_layer = (
         _flatten_toml(_read_toml(config_file), sections, config_file) if config_file else {}
     )
@@ -455,9 +464,11 @@ def _check_home(home: Path, source: str) -> None:
     except FileNotFoundError:
         return
     except OSError as exc:
-        raise ConfigError(f"home = {str(home)!r} (from {source}): {exc.strerror}") from None
+        raise ConfigError(f"home = {_shown(str(home))} (from {source}): {exc.strerror}") from None
     if not stat.S_ISDIR(mode):
-        raise ConfigError(f"home = {str(home)!r} (from {source}): exists and is not a directory")
+        raise ConfigError(
+            f"home = {_shown(str(home))} (from {source}): exists and is not a directory"
+        )
 
 
 def _flatten_toml(data: dict[str, Any], sections: Mapping[str, type], path: Path) -> dict[str, Any]:

@@ -370,3 +370,10 @@ def test_config_show_escapes_undecodable_names_and_paths(tmp_path: Path) -> None
     assert refused.exit_code == 78
     assert refused.stderr.startswith("error[config_invalid]: FONTANA_CONFIG = ")
     assert "c\\udcff.toml': not valid UTF-8" in refused.stderr
+
+
+def test_an_unusable_home_name_is_config_invalid(tmp_path: Path) -> None:
+    """A name too long to stat must not escape as OSError from the search for fontana.toml."""
+    with pytest.raises(ConfigError, match="File name too long") as caught:
+        load(tmp_path, {"FONTANA_HOME": "9" * 5000})
+    assert len(caught.value.message) < 200
