@@ -391,7 +391,7 @@ def load_settings(
             except _BadText as exc:
                 raise ConfigError(f"FONTANA_CONFIG = {_shown(explicit[0])}: {exc}") from None
             if not os.path.lexists(config_file):
-                raise ConfigError(f"FONTANA_CONFIG = {explicit[0]!r}: no such file")
+                raise ConfigError(f"FONTANA_CONFIG = {_shown(explicit[0])}: no such file")
         else:
             candidates = [cwd / "fontana.toml", Path(home_raw).expanduser() / "fontana.toml"]
             config_file = next((p for p in candidates if _is_regular_file(p)), None)

@@ -714,3 +714,24 @@ def test_cli_answers_error_codes_and_changes_nothing(data: st.DataObject, chain:
         assert result.stderr.startswith("error["), (
             f"{args!r:.300} {env!r:.300} {result.output:.300}"
         )
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ('{"a": 1, "a": 2}', "duplicate key 'a'"),
+        ('{"min_fee": NaN}', "NaN is not a JSON number"),
+        ('{"min_fee": -Infinity}', "-Infinity is not a JSON number"),
+        ('{"min_fee": ' + "9" * 5000 + "}", "a number of 5000 digits"),
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        ("\ufeff{}", "not valid JSON"),
+    ],
+)
+def test_genesis_json_the_parser_would_take_is_refused(
+    tmp_path: Path, text: str, reason: str
+) -> None:
+    path = tmp_path / "genesis.json"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(FontanaError, match=reason) as caught:
+        load_genesis_file(path)
+    assert caught.value.code == "genesis_invalid" and len(caught.value.message) < 300

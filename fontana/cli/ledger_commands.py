@@ -156,7 +156,11 @@ def transfer_command(
 @click.command("trigger-deposit")
 @click.argument("amount")
 @click.argument("address", required=False)
-@click.option("--l1-tx", default=None, help="L1 transaction hash (hex); a retry credits nothing.")
+@click.option(
+    "--l1-tx",
+    default=None,
+    help="L1 transaction hash: 64 hex digits, optional 0x; a retry credits nothing.",
+)
 @click.option("--log-index", type=StrictInt(0, 2**32 - 1), default=0)
 @json_option
 def trigger_deposit_command(
