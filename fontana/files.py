@@ -29,7 +29,7 @@ _KINDS = (
 
 
 def _kind(mode: int) -> str:
-    return next((name for test, name in _KINDS if test(mode)), "not a regular file")
+    return next((name for test, name in _KINDS if test(mode)), "of an unknown kind")
 
 
 def _reason(exc: OSError) -> str:
@@ -55,7 +55,7 @@ def read_input_file(
         raise
     except OSError as exc:
         raise fail(f"cannot open: {_reason(exc)}") from None
-    except (ValueError, UnicodeError):
+    except ValueError:  # an embedded NUL
         raise fail("the path is not a valid file name") from None
     try:
         st = os.fstat(fd)

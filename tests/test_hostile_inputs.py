@@ -397,6 +397,11 @@ def specials(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return special_files(tmp_path_factory.mktemp("specials"))
 
 
+def test_a_path_with_nul_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(FontanaError, match="not a valid file name"):
+        load_genesis_file(tmp_path / "gen\x00esis.json")
+
+
 def test_special_files_are_refused_at_every_reader(
     specials: dict[str, Path], tmp_path: Path
 ) -> None:
@@ -651,16 +656,18 @@ def command_line(draw: st.DrawFn, chain: Chain) -> list[str]:
 
 @st.composite
 def environment(draw: st.DrawFn, chain: Chain) -> dict[str, str]:
-    """No change, or one hostile setting or special path in the environment."""
+    """No change, or one hostile setting, special path or undecodable name in the environment."""
     if draw(st.booleans()):
         return {}
-    key = draw(st.sampled_from([*ENV_KEYS, "FONTANA_CONFIG"]))
+    key = draw(st.sampled_from([*ENV_KEYS, "FONTANA_CONFIG", "FONTANA_X\udcff"]))
     if key in ("FONTANA_HOME", "FONTANA_CONFIG") and draw(st.booleans()):
         return {key: str(draw(st.sampled_from(list(chain.specials.values()))))}
     value = draw(st.sampled_from(HOSTILE_TEXT) | mutated_text("12"))
     return {key: value.replace("\x00", "")}
 
 
+#: A config file that changes nothing, as a seed for mutations.
+CHAIN_TOML = b'log_level = "warning"\n[storage]\npool_size = 5\n[wallet]\nkey_name = "default"\n'
 #: Where a special file replaces a key file for one command.
 KEY_SWAPS = [None, None, "default", "default.pub", "keys"]
 
@@ -692,13 +699,17 @@ def test_cli_answers_error_codes_and_changes_nothing(data: st.DataObject, chain:
     env = data.draw(environment(chain))
     which = data.draw(st.sampled_from(KEY_SWAPS))
     target = data.draw(st.sampled_from(list(chain.specials.values()))) if which else None
+    toml = data.draw(st.none() | mutated_bytes(CHAIN_TOML))  # ./fontana.toml, read by every command
     undo = _swap(chain, which, target)
     try:
+        if toml is not None:
+            (chain.root / "fontana.toml").write_bytes(toml)
         before = chain.state()
         result = chain.invoke(args, env)
         after = chain.state()
     finally:
         undo()
+        (chain.root / "fontana.toml").unlink(missing_ok=True)
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise AssertionError(f"{args!r:.300} {env!r:.300} raised {result.exception!r:.300}") from (
             result.exception
