@@ -15,6 +15,8 @@ ADDRESS_LEN: Final = 32
 _CHARSET: Final = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
 _BECH32M_CONST: Final = 0x2BC830A3
 _GEN: Final = (0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3)
+#: BIP-350's length limit for a whole bech32m string.
+_MAX_LEN: Final = 90
 
 
 def _polymod(values: list[int]) -> int:
@@ -63,11 +65,17 @@ def decode_address(text: str, hrp: str = HRP) -> bytes:
     """Raw 32 bytes of a text address; rejects any typo, case mix or wrong prefix."""
     if not isinstance(text, str):
         raise AddressError(f"an address is text, got {type(text).__name__}")
+    if len(text) > _MAX_LEN:
+        raise AddressError(f"{text!r:.100} is not a bech32m address (over {_MAX_LEN} characters)")
+    # BIP-350 allows only ASCII 33..126: checked before any case folding, since
+    # str.lower() maps non-ASCII look-alikes (U+212A KELVIN SIGN) to ASCII letters.
+    if not all(33 <= ord(c) <= 126 for c in text):
+        raise AddressError(f"address {text!r} has a character outside printable ASCII")
     if text.lower() != text and text.upper() != text:
         raise AddressError(f"address {text!r} mixes upper and lower case")
     text = text.lower()
     sep = text.rfind("1")
-    if sep < 1 or sep + 7 > len(text) or len(text) > 90:
+    if sep < 1 or sep + 7 > len(text):
         raise AddressError(f"{text!r} is not a bech32m address")
     if text[:sep] != hrp:
         raise AddressError(f"address {text!r} has prefix {text[:sep]!r}, expected {hrp!r}")

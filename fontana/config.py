@@ -16,21 +16,24 @@ others (``FONTANA_STORAGE_URL``).
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import re
+import stat
 import tomllib
 import types
 import typing
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
-from urllib.parse import urlsplit, urlunsplit
+from typing import Any, Final, Literal
+from urllib.parse import unquote
 
 import attrs
 import cattrs
 
 from fontana.errors import ConfigError
+from fontana.files import decode_text, read_input_file
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +45,13 @@ CONTROL_VARS = frozenset(
 #: Variables reserved for test tooling.
 TEST_VAR_PREFIXES = ("FONTANA_TEST_", "FONTANA_PG_")
 DEFAULT_HOME = "~/.fontana"
+#: A config or ``.env`` file is a few kilobytes; anything far larger is not one.
+MAX_CONFIG_FILE: Final = 1 << 20
+#: Every integer setting fits a signed 64-bit column and every C API.
+INT_SETTING_MAX: Final = 2**63 - 1
+#: Durations in milliseconds: PostgreSQL's ``lock_timeout`` and most timers
+#: take a signed 32-bit count (about 24.8 days).
+MILLIS_MAX: Final = 2**31 - 1
 
 
 def secret(default: Any = None) -> Any:
@@ -57,6 +67,16 @@ def _positive(instance: Any, attribute: attrs.Attribute[Any], value: int) -> Non
 def _non_negative(instance: Any, attribute: attrs.Attribute[Any], value: int) -> None:
     if value < 0:
         raise ValueError("expected an integer >= 0")
+
+
+def _millis(minimum: int) -> Any:
+    """A duration in milliseconds, ``minimum..MILLIS_MAX``."""
+
+    def check(instance: Any, attribute: attrs.Attribute[Any], value: int) -> None:
+        if not minimum <= value <= MILLIS_MAX:
+            raise ValueError(f"expected milliseconds in {minimum}..{MILLIS_MAX}")
+
+    return check
 
 
 @attrs.frozen
@@ -78,7 +98,7 @@ class StorageSettings:
     #: commits (never consistency) on power loss.
     sqlite_synchronous: Literal["full", "normal"] = "full"
     #: How long a writer waits for a lock before failing, in milliseconds.
-    lock_timeout_ms: int = attrs.field(default=30_000, validator=_positive)
+    lock_timeout_ms: int = attrs.field(default=30_000, validator=_millis(1))
 
 
 def _holds_any_entry(instance: Any, attribute: attrs.Attribute[Any], value: int) -> None:
@@ -132,7 +152,7 @@ class SequencerSettings:
     #: Wallet key that signs blocks; it must be the genesis ``sequencer``.
     key_name: str = "sequencer"
     #: 0 uses the genesis ``block_time_ms``.
-    block_time_ms: int = attrs.field(default=0, validator=_non_negative)
+    block_time_ms: int = attrs.field(default=0, validator=_millis(0))
 
 
 @attrs.frozen
@@ -142,9 +162,9 @@ class PosterSettings:
     #: Consecutive failures before a critical alert.
     alert_after: int = attrs.field(default=5, validator=_positive)
     #: First retry delay; it doubles up to the block time.
-    initial_backoff_ms: int = attrs.field(default=100, validator=_positive)
+    initial_backoff_ms: int = attrs.field(default=100, validator=_millis(1))
     #: How often to look for new blocks when idle.
-    poll_ms: int = attrs.field(default=500, validator=_positive)
+    poll_ms: int = attrs.field(default=500, validator=_millis(1))
 
 
 CORE_SECTIONS: Mapping[str, type] = {
@@ -203,36 +223,54 @@ def _is_secret(field: attrs.Attribute[Any]) -> bool:
 
 # --- strict conversion -----------------------------------------------------
 
-_INT_RE = re.compile(r"[+-]?\d+")
+# ASCII only: ``\d`` and ``int()`` also take Arabic-Indic or full-width digits,
+# and ``str.strip()`` takes Unicode spaces. 19 digits hold every int64.
+_INT_RE = re.compile(r"(?P<sign>[+-]?)0*(?P<digits>[0-9]{1,19})", re.ASCII)
+_ASCII_SPACE = " \t\n\r\x0b\x0c"
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
 
 def _to_int(value: Any, _: type) -> int:
-    if isinstance(value, int) and not isinstance(value, bool):
+    if isinstance(value, str) and (m := _INT_RE.fullmatch(value.strip(_ASCII_SPACE))):
+        value = int(m["sign"] + m["digits"])
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) <= INT_SETTING_MAX:
         return value
-    if isinstance(value, str) and _INT_RE.fullmatch(value.strip()):
-        return int(value)
     raise ValueError("not an integer")
 
 
 def _to_bool(value: Any, _: type) -> bool:
     if isinstance(value, bool):
         return value
-    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
-        return value.strip().lower() in _TRUE
+    if isinstance(value, str) and value.strip(_ASCII_SPACE).lower() in _TRUE | _FALSE:
+        return value.strip(_ASCII_SPACE).lower() in _TRUE
     raise ValueError("not a boolean")
+
+
+class _BadText(ValueError):
+    """Text that no setting may hold; the message says why."""
+
+
+def _check_text(value: str) -> str:
+    """Settings end up in URLs, file names and C strings: no NUL, only valid UTF-8."""
+    if "\x00" in value:
+        raise _BadText("contains a NUL character")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _BadText("not valid UTF-8") from None
+    return value
 
 
 def _to_str(value: Any, _: type) -> str:
     if isinstance(value, str):
-        return value
+        return _check_text(value)
     raise ValueError("not text")
 
 
 def _to_path(value: Any, _: type) -> Path:
     if isinstance(value, str) and value:
-        return Path(value).expanduser()
+        return Path(_check_text(value)).expanduser()
     raise ValueError("not a path")
 
 
@@ -254,18 +292,28 @@ def _expected(tp: Any) -> str:
     )
 
 
+def _shown(value: Any) -> str:
+    """A value as an error message quotes it: at most about 80 characters, whatever its size."""
+    text = repr(value[:81] if isinstance(value, str) else value)
+    return text if len(text) <= 80 else f"{text[:77]}..."
+
+
 def _structure(value: Any, field: attrs.Attribute[Any], key: str, source: str) -> Any:
+    # An error must not print a secret.
+    shown = _shown(mask(value, _is_secret(field) or is_secret_name(field.name)))
     try:
         result = _converter.structure(value, field.type)
+    except _BadText as exc:
+        raise ConfigError(f"{key} = {shown} (from {source}): {exc}") from None
     except Exception:
         raise ConfigError(
-            f"{key} = {value!r} (from {source}): expected {_expected(field.type)}"
+            f"{key} = {shown} (from {source}): expected {_expected(field.type)}"
         ) from None
     if field.validator is not None:
         try:
             field.validator(None, field, result)
         except ValueError as exc:
-            raise ConfigError(f"{key} = {value!r} (from {source}): {exc}") from None
+            raise ConfigError(f"{key} = {shown} (from {source}): {exc}") from None
     return result
 
 
@@ -276,22 +324,42 @@ def _env_name(section: str, key: str) -> str:
     return f"{ENV_PREFIX}{section.upper()}_{key.upper()}" if section else ENV_PREFIX + key.upper()
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def _is_regular_file(path: Path) -> bool:
+    """Whether an optional file is there; a name too long or otherwise unusable is not."""
     try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
+        return stat.S_ISREG(path.stat().st_mode)
+    except (OSError, ValueError):
+        return False
+
+
+def _read_config_text(path: Path, what: str) -> str:
+    def fail(reason: str) -> ConfigError:
+        return ConfigError(f"{path}: {what}: {reason}")
+
+    try:
+        return decode_text(read_input_file(path, MAX_CONFIG_FILE, fail), fail)
+    except FileNotFoundError:
+        raise fail("no such file") from None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    text = _read_config_text(path, "config file")
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read config file: {exc.strerror}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: not valid TOML: nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer past Python's 4300-digit limit
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
 
 
 def _read_dotenv(path: Path) -> dict[str, str]:
     from dotenv import dotenv_values
 
-    return {
-        k: v for k, v in dotenv_values(path).items() if k.startswith(ENV_PREFIX) and v is not None
-    }
+    text = _read_config_text(path, ".env file")
+    values = dotenv_values(stream=io.StringIO(text))
+    return {k: v for k, v in values.items() if k.startswith(ENV_PREFIX) and v is not None}
 
 
 def load_settings(
@@ -318,7 +386,7 @@ def load_settings(
 
     env_layer: dict[str, tuple[str, str]] = {}
     dotenv_path = cwd / ".env"
-    if dotenv_path.is_file():
+    if _is_regular_file(dotenv_path):
         for k, v in _read_dotenv(dotenv_path).items():
             env_layer[k] = (v, f".env {dotenv_path}")
     for k, v in environ.items():
@@ -328,17 +396,17 @@ def load_settings(
     home_raw = env_layer.get("FONTANA_HOME", (DEFAULT_HOME, "default"))[0]
     if config_file is None:
         explicit = env_layer.get("FONTANA_CONFIG")
-        candidates = (
-            [Path(explicit[0]).expanduser()]
-            if explicit
-            else [
-                cwd / "fontana.toml",
-                Path(home_raw).expanduser() / "fontana.toml",
-            ]
-        )
-        config_file = next((p for p in candidates if p.is_file()), None)
-        if explicit and config_file is None:
-            raise ConfigError(f"FONTANA_CONFIG = {explicit[0]!r}: no such file")
+        if explicit:
+            # Named on purpose, so anything but a readable regular file is an error.
+            try:
+                config_file = Path(_check_text(explicit[0])).expanduser()
+            except _BadText as exc:
+                raise ConfigError(f"FONTANA_CONFIG = {_shown(explicit[0])}: {exc}") from None
+            if not os.path.lexists(config_file):
+                raise ConfigError(f"FONTANA_CONFIG = {_shown(explicit[0])}: no such file")
+        else:
+            candidates = [cwd / "fontana.toml", Path(home_raw).expanduser() / "fontana.toml"]
+            config_file = next((p for p in candidates if _is_regular_file(p)), None)
     file_layer = (
         _flatten_toml(_read_toml(config_file), sections, config_file) if config_file else {}
     )
@@ -366,6 +434,7 @@ def load_settings(
 
     core: CoreSettings = built.pop("")
     home = core.home.expanduser()
+    _check_home(home, sources.get("home", "default"))
     storage: StorageSettings = built.pop("storage")
     if not storage.url:
         storage = attrs.evolve(storage, url=f"sqlite:///{home / 'fontana.db'}")
@@ -400,6 +469,20 @@ def load_settings(
     )
 
 
+def _check_home(home: Path, source: str) -> None:
+    """A home that exists must be a directory; one that does not is created when needed."""
+    try:
+        mode = home.stat().st_mode
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise ConfigError(f"home = {_shown(str(home))} (from {source}): {exc.strerror}") from None
+    if not stat.S_ISDIR(mode):
+        raise ConfigError(
+            f"home = {_shown(str(home))} (from {source}): exists and is not a directory"
+        )
+
+
 def _flatten_toml(data: dict[str, Any], sections: Mapping[str, type], path: Path) -> dict[str, Any]:
     flat: dict[str, Any] = {}
     top = {f.name for f in attrs.fields(sections[""])}
@@ -408,7 +491,7 @@ def _flatten_toml(data: dict[str, Any], sections: Mapping[str, type], path: Path
             flat[key] = value
         elif key in sections and key:
             if not isinstance(value, dict):
-                raise ConfigError(f"{path}: [{key}] must be a table, got {value!r}")
+                raise ConfigError(f"{path}: [{key}] must be a table, got {_shown(value)}")
             fields = {f.name for f in attrs.fields(sections[key])}
             for sub, subvalue in value.items():
                 if sub not in fields:
@@ -422,19 +505,103 @@ def _flatten_toml(data: dict[str, Any], sections: Mapping[str, type], path: Path
     return flat
 
 
+#: Whole names (lowercased, ``-`` read as ``_``) of URL query parameters and
+#: ``key=value`` words whose values ``config show`` hides.
+SECRET_NAMES: Final = frozenset(
+    {"pass", "pwd", "key", "apikey", "sig", "auth", "authorization", "session", "sessionid"}
+)
+#: Name parts that make a parameter secret wherever they occur in its name
+#: (``sslpassword``, ``auth_token``, ``client_secret``, ``api_key``, ``X-Amz-Signature``).
+SECRET_NAME_PARTS: Final = (
+    "password", "passwd", "passphrase", "secret", "token", "credential", "signature", "_key",
+)  # fmt: skip
+MASK: Final = "***"
+
+_URL_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S*")
+_USERINFO_RE = re.compile(r"(?P<user>[^:/?#@]*):(?P<password>[^@]*)@")
+_PORT_LIKE_RE = re.compile(r"[0-9]*(?:[/?#]|$)")
+_WORD_RE = re.compile(
+    r"(?<!\S)(?P<name>[A-Za-z_][A-Za-z0-9_.-]*)(?P<eq>\s*=\s*)(?P<value>'(?:[^'\\]|\\.)*'?|\S*)"
+)
+
+
+def is_secret_name(name: str) -> bool:
+    """Whether a query parameter, ``key=value`` word or mapping key names a secret."""
+    norm = name.strip().lower().replace("-", "_")
+    return norm in SECRET_NAMES or any(part in norm for part in SECRET_NAME_PARTS)
+
+
+def _mask_params(text: str) -> str:
+    """``a=1&password=x;token=y`` with the secret values replaced."""
+    parts = re.split(r"([&;])", text)
+    for i, part in enumerate(parts):
+        name, eq, value = part.partition("=")
+        if eq and value and is_secret_name(unquote(name)):
+            parts[i] = f"{name}={MASK}"
+    return "".join(parts)
+
+
+def _mask_url(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    end = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
+    authority, tail = rest[:end], rest[end:]
+    if "@" in authority:  # RFC 3986: userinfo ends at the authority's last "@"
+        userinfo, _, hosts = authority.rpartition("@")
+        user, colon, password = userinfo.partition(":")
+        if colon and password:
+            authority = f"{user}:{MASK}@{hosts}"
+    elif (
+        (m := _USERINFO_RE.match(rest)) and m["password"] and not _PORT_LIKE_RE.match(m["password"])
+    ):
+        # An unencoded "/", "?" or "#" in a password, which SQLAlchemy accepts.
+        authority, tail = f"{m['user']}:{MASK}@", rest[m.end() :]
+    tail, hash_, fragment = tail.partition("#")
+    path, question, query = tail.partition("?")
+    return (
+        f"{scheme}{sep}{authority}{path}{question}{_mask_params(query)}"
+        f"{hash_}{_mask_params(fragment)}"
+    )
+
+
+def _mask_words(text: str) -> str:
+    """libpq-style ``host=db password=x`` words with the secret values replaced."""
+
+    def hide(m: re.Match[str]) -> str:
+        if m["value"] and is_secret_name(m["name"]):
+            return f"{m['name']}{m['eq']}{MASK}"
+        return m[0]
+
+    return _WORD_RE.sub(hide, text)
+
+
+def mask_text(text: str) -> str:
+    """``text`` with URL passwords, secret query parameters and secret words hidden."""
+    out: list[str] = []
+    pos = 0
+    for m in _URL_RE.finditer(text):
+        out += [_mask_words(text[pos : m.start()]), _mask_url(m[0])]
+        pos = m.end()
+    out.append(_mask_words(text[pos:]))
+    return "".join(out)
+
+
 def mask(value: Any, is_secret: bool) -> Any:
-    """What ``config show`` prints: secrets hidden, URL passwords hidden."""
+    """What ``config show`` prints: secrets hidden, also inside URLs, lists and tables."""
     if value is None:
         return None
     if is_secret:
-        return "***"
-    if isinstance(value, str) and "://" in value:
-        parts = urlsplit(value)
-        if parts.password:
-            netloc = f"{parts.username}:***@{parts.hostname}"
-            if parts.port:
-                netloc += f":{parts.port}"
-            return urlunsplit(parts._replace(netloc=netloc))
+        return MASK
+    if isinstance(value, str):
+        return mask_text(value)
     if isinstance(value, Path):
-        return str(value)
+        return mask_text(str(value))
+    if isinstance(value, Mapping):
+        return {str(k): mask(v, is_secret_name(str(k))) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [mask(v, False) for v in value]
+    if attrs.has(type(value)):
+        return {
+            f.name: mask(getattr(value, f.name), _is_secret(f) or is_secret_name(f.name))
+            for f in attrs.fields(type(value))
+        }
     return value

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any, Final
 
 from fontana.errors import AlreadyInitializedError, DuplicateError, EncodingError, GenesisError
+from fontana.files import decode_text, read_input_file
 from fontana.hashing import merkle_root
 from fontana.interfaces import ProofProvider
 from fontana.ledger.meta import COUNTER_SUPPLY, MAX_LEDGER_AMOUNT, META_GENESIS, META_OPEN_TS
@@ -21,24 +23,67 @@ from fontana.models.chain import encode_entries, entries_hash
 from fontana.storage.base import MAX_STORED_INT, BlockRecord, Storage, UtxoRecord
 
 UNSIGNED = bytes(64)
+#: The largest genesis (every allocation used, pretty-printed) is a few megabytes.
+MAX_GENESIS_FILE: Final = 64 << 20
+#: A JSON number longer than this is no u64 (20 digits) whatever its form; longer
+#: ones are refused before Python's int() meets its 4300-digit limit.
+_MAX_NUMBER_LEN: Final = 64
+
+
+class _RefusedJSON(ValueError):
+    """JSON the decoder itself refuses: duplicate keys, NaN, absurdly long numbers."""
+
+
+def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _RefusedJSON(f"duplicate key {key!r:.40}")
+        out[key] = value
+    return out
+
+
+def _bounded_int(text: str) -> int:
+    if len(text) > _MAX_NUMBER_LEN:
+        raise _RefusedJSON(f"a number of {len(text)} digits")
+    return int(text)
+
+
+def _no_constant(name: str) -> Any:
+    raise _RefusedJSON(f"{name} is not a JSON number")
 
 
 def load_genesis_file(path: Path) -> Genesis:
     """Parse and validate ``genesis.json``; errors name the file and the problem."""
+
+    def fail(reason: str) -> GenesisError:
+        return GenesisError(f"{path}: {reason}")
+
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise GenesisError(f"{path}: cannot read: {exc.strerror}") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise GenesisError(f"{path}: not valid JSON: {exc}") from None
+        text = decode_text(read_input_file(path, MAX_GENESIS_FILE, fail), fail)
+    except FileNotFoundError:
+        raise fail("cannot read: no such file") from None
+    try:
+        data = json.loads(
+            text,
+            object_pairs_hook=_unique_object,
+            parse_int=_bounded_int,
+            parse_constant=_no_constant,
+        )
+    except _RefusedJSON as exc:
+        raise fail(f"not valid genesis JSON: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise fail(f"not valid JSON: {exc}") from None
+    except RecursionError:
+        raise fail("not valid JSON: nested too deeply") from None
     try:
         genesis = Genesis.from_json(data)
     except EncodingError as exc:
-        raise GenesisError(f"{path}: {exc.message}") from None
+        raise fail(exc.message) from None
     try:
         check_genesis(genesis)
     except GenesisError as exc:
-        raise GenesisError(f"{path}: {exc.message}") from None
+        raise fail(exc.message) from None
     return genesis
 
 

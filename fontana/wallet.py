@@ -18,6 +18,7 @@ import secrets
 import stat
 import struct
 import unicodedata
+from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
@@ -36,6 +37,7 @@ from fontana.errors import (
     WalletError,
     WrongPassphraseError,
 )
+from fontana.files import read_input_file
 
 DEFAULT_KEY_NAME: Final = "default"
 KEYS_DIR: Final = "keys"
@@ -250,8 +252,16 @@ def _write_atomic(path: Path, data: bytes, mode: int, overwrite: bool) -> None:
 # --- public API -----------------------------------------------------------------
 
 
+def _passphrase_bytes(passphrase: str) -> bytes:
+    """NFC UTF-8, so one typed passphrase unlocks on every platform and input method."""
+    try:
+        return unicodedata.normalize("NFC", passphrase).encode("utf-8")
+    except UnicodeEncodeError:  # undecodable bytes from a non-UTF-8 terminal or environment
+        raise WalletError("the passphrase is not valid UTF-8 text") from None
+
+
 def _derive(passphrase: str, salt: bytes, opslimit: int, memlimit: int) -> nacl.secret.SecretBox:
-    secret = unicodedata.normalize("NFC", passphrase).encode("utf-8")
+    secret = _passphrase_bytes(passphrase)
     key = argon2id.kdf(nacl.secret.SecretBox.KEY_SIZE, secret, salt, opslimit, memlimit)
     return nacl.secret.SecretBox(key)
 
@@ -271,7 +281,7 @@ def create_key(
     path = key_path(home, name)
     if passphrase == "":
         raise WalletError("the passphrase is empty; omit it to store the key unencrypted")
-    if path.exists() and not force:
+    if os.path.lexists(path) and not force:
         raise _exists(path)
     signing_key = nacl.signing.SigningKey.generate()
     seed = bytes(signing_key)
@@ -284,34 +294,42 @@ def create_key(
         box = bytes(_derive(passphrase, salt, ops, mem).encrypt(seed))
         record = _Record(_KDF_ARGON2ID, ops, mem, salt, box, public)
     wallet = _wallet(name, signing_key, path)
-    _ensure_dir(home)
-    _ensure_dir(path.parent)
-    _write_atomic(path, _armor(_pack(record)), 0o600, overwrite=force)
-    _write_atomic(_pub_path(path), f"{wallet.address} {name}\n".encode(), 0o644, overwrite=True)
+    try:
+        _ensure_dir(home)
+        _ensure_dir(path.parent)
+        _write_atomic(path, _armor(_pack(record)), 0o600, overwrite=force)
+        _write_atomic(_pub_path(path), f"{wallet.address} {name}\n".encode(), 0o644, overwrite=True)
+    except OSError as exc:
+        raise WalletError(
+            f"cannot write key {name!r} at {path}: {exc.strerror or exc}", code="key_unwritable"
+        ) from None
     return wallet
+
+
+def _unreadable(path: Path) -> Callable[[str], WalletError]:
+    def fail(reason: str) -> WalletError:
+        return WalletError(f"key file {path}: {reason}", code="key_unreadable")
+
+    return fail
 
 
 def _read_private(path: Path) -> _Record:
     """The checked record of a private key file; refuses files others can read."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except FileNotFoundError:
-        raise KeyNotFoundError(
-            f"no key {path.name!r} at {path}; create one with `fontana init`"
-        ) from None
-    with os.fdopen(fd, "rb") as fh:
-        st = os.fstat(fh.fileno())
-        if not stat.S_ISREG(st.st_mode):
-            raise KeyFileCorruptError(f"key file {path} is not a regular file")
+
+    def check(st: os.stat_result) -> None:
         if st.st_mode & 0o077:
             raise KeyFilePermissionError(
                 f"UNPROTECTED PRIVATE KEY FILE: permissions {stat.S_IMODE(st.st_mode):04o} for "
                 f"{path} are too open; it must not be accessible by others. "
                 f"Fix with: chmod 600 {path}"
             )
-        raw = fh.read(_MAX_FILE_SIZE + 1)
-    if len(raw) > _MAX_FILE_SIZE:
-        raise KeyFileCorruptError(f"key file {path} is corrupt: larger than {_MAX_FILE_SIZE} bytes")
+
+    try:
+        raw = read_input_file(path, _MAX_FILE_SIZE, _unreadable(path), check)
+    except FileNotFoundError:
+        raise KeyNotFoundError(
+            f"no key {path.name!r} at {path}; create one with `fontana init`"
+        ) from None
     record = _unpack(_dearmor(raw, path), path)
     if record.kdf == _KDF_NONE:
         _signing_key(record.secret, record, path)
@@ -332,12 +350,10 @@ def _read_pub_address(path: Path, public_key: bytes) -> str:
     expected = encode_address(public_key)
     pub = _pub_path(path)
     try:
-        fields = pub.read_text(encoding="ascii").split()
+        fields = read_input_file(pub, _MAX_FILE_SIZE, _unreadable(pub)).split()
     except FileNotFoundError:
         return expected  # the private key is authoritative, as with ssh
-    except (OSError, UnicodeDecodeError) as exc:
-        raise KeyFileCorruptError(f"public key file {pub} is unreadable: {exc}") from None
-    if not fields or fields[0] != expected:
+    if not fields or fields[0] != expected.encode("ascii"):
         raise KeyFileCorruptError(f"public key file {pub} does not match the private key {path}")
     return expected
 

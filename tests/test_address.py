@@ -57,3 +57,53 @@ def test_malformed(text: object) -> None:
 def test_encode_needs_32_bytes(raw: bytes) -> None:
     with pytest.raises(AddressError):
         encode_address(raw)
+
+
+def _ascii_lookalikes() -> dict[str, str]:
+    """Non-ASCII characters whose case mapping yields an ASCII letter or digit, by that letter."""
+    out: dict[str, str] = {}
+    for code in range(128, 0x10000):
+        c = chr(code)
+        for mapped in (c.lower(), c.upper(), c.casefold()):
+            ascii_part = [x for x in mapped if x.isascii() and x.isalnum()]
+            if ascii_part:
+                out.setdefault(c, ascii_part[0].lower())
+    return out
+
+
+LOOKALIKES = _ascii_lookalikes()
+
+
+def test_the_lookalike_table_holds_the_known_ones() -> None:
+    assert LOOKALIKES["\u212a"] == "k"  # KELVIN SIGN
+    assert LOOKALIKES["\u017f"] == "s"  # LATIN SMALL LETTER LONG S
+    assert LOOKALIKES["\u0131"] == "i"  # DOTLESS I
+
+
+@pytest.mark.parametrize("text", [TEXT, TEXT.upper()])
+def test_non_ascii_lookalikes_are_rejected(text: str) -> None:
+    """BIP-350 is ASCII only; str.lower() would turn U+212A into "k" and accept it."""
+    tried = 0
+    for c, letter in LOOKALIKES.items():
+        i = text.lower().find(letter, 4)
+        if i < 0:
+            continue
+        tried += 1
+        with pytest.raises(AddressError, match="printable ASCII"):
+            decode_address(text[:i] + c + text[i + 1 :])
+    assert tried > 10
+
+
+@pytest.mark.parametrize(
+    "text",
+    [TEXT + "\n", " " + TEXT, TEXT[:10] + "\x00" + TEXT[11:], TEXT[:10] + "\udcff" + TEXT[11:]],
+)
+def test_spaces_controls_and_undecodable_bytes_are_rejected(text: str) -> None:
+    with pytest.raises(AddressError):
+        decode_address(text)
+
+
+def test_a_huge_text_is_rejected_with_a_short_message() -> None:
+    with pytest.raises(AddressError) as caught:
+        decode_address("fnt1" + "q" * 1_000_000)
+    assert len(caught.value.message) < 200

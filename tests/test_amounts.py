@@ -23,6 +23,8 @@ from fontana.errors import AmountError
         ("2tia", 2_000_000),
         ("  7 utia ", 7),
         ("007", 7),
+        ("0" * 5000 + "1", 1),
+        ("0" * 5000 + "1.5tia", 1_500_000),
         (str(MAX_AMOUNT), MAX_AMOUNT),
         ("18446744073709.551615tia", MAX_AMOUNT),
         (42, 42),
@@ -55,6 +57,16 @@ def test_parse(text: str | int, utia: int) -> None:
         "tia",
         "١٢٣",
         "²",
+        "１５",
+        "9" * 5000,
+        "9" * 5000 + "tia",
+        "1" + "0" * 20,
+        "\u300015",
+        "15\u3000",
+        "15\u00a0utia",
+        "1.5\u2009tia",
+        "15\x00",
+        "\udcff15",
         str(MAX_AMOUNT + 1),
         "18446744073709.551616tia",
         1.5,
@@ -92,3 +104,10 @@ def test_format() -> None:
 def test_format_parses_back(utia: int) -> None:
     assert parse_amount(f"{format_tia(utia)}tia") == utia
     assert parse_amount(f"{utia}utia") == utia
+
+
+def test_huge_inputs_get_short_messages() -> None:
+    for text in ("9" * 5000, 10**5000):
+        with pytest.raises(AmountError) as caught:
+            parse_amount(text)  # type: ignore[arg-type]
+        assert len(caught.value.message) < 200

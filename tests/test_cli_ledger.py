@@ -137,3 +137,56 @@ def test_transfer_into_a_block_that_opened_after_its_expiry_is_expired(
     # The open block's timestamp (the genesis time here) is past the CLI's default expiry.
     start(home, tmp_path, genesis_time_ms=4_102_444_800_000)
     assert_error(home, "expired", 2, "transfer", "10", BOB_ADDRESS)
+
+
+def kelvin(address: str) -> str:
+    """``address`` in upper case with each K as U+212A KELVIN SIGN, whose lower() is "k"."""
+    return address.upper().replace("K", "\u212a")
+
+
+def test_hostile_arguments_are_typed_errors_that_change_nothing(home: Path, tmp_path: Path) -> None:
+    start(home, tmp_path)
+    huge = "9" * 5000  # past int()'s 4300-digit limit
+    assert_error(home, "bad_amount", 65, "transfer", huge, BOB_ADDRESS)
+    assert_error(home, "bad_amount", 65, "transfer", "10", BOB_ADDRESS, "--fee", huge)
+    assert_error(home, "bad_amount", 65, "trigger-deposit", huge, BOB_ADDRESS)
+    assert_error(home, "bad_amount", 65, "transfer", "\uff11\uff10", BOB_ADDRESS)
+    assert_error(home, "bad_amount", 65, "transfer", "\u300010", BOB_ADDRESS)
+    # Bytes that are not UTF-8 in argv reach Python as lone surrogates.
+    assert_error(home, "malformed", 65, "transfer", "10", BOB_ADDRESS, "--memo", "\udcff\udcfe")
+    assert_error(home, "malformed", 65, "trigger-deposit", "1", "--l1-tx", "ab cd")
+    assert_error(home, "malformed", 65, "trigger-deposit", "1", "--l1-tx", "\u0661" * 64)
+    assert "K" in BOB_ADDRESS.upper()
+    assert_error(home, "bad_address", 65, "transfer", "10", kelvin(BOB_ADDRESS))
+    assert_error(home, "bad_address", 65, "balance", kelvin(BOB_ADDRESS))
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("utxos", "--limit", "99999999999999999999"),
+        ("utxos", "--limit", "\u0661"),
+        ("utxos", "--limit", "9" * 5000),
+        ("transfer", "10", BOB_ADDRESS, "--expiry-seconds", "9" * 4299),
+        ("transfer", "10", BOB_ADDRESS, "--expiry-seconds", "1_0"),
+        ("trigger-deposit", "1", "--log-index", "\uff11"),
+        ("trigger-deposit", "1", "--log-index", str(2**32)),
+    ],
+)
+def test_integer_options_take_ascii_digits_in_range(
+    home: Path, tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    start(home, tmp_path)
+    result = run(home, *args)
+    assert result.exit_code == 2, result.output
+    assert "Error: Invalid value for '--" in result.stderr
+    assert len(result.stderr) < 1000
+    assert ok(home, "balance", BOB_ADDRESS)["balance"] == str(FUNDS)
+
+
+def test_upper_case_and_0x_l1_hashes_name_the_same_deposit(home: Path, tmp_path: Path) -> None:
+    me = start(home, tmp_path)
+    first = ok(home, "trigger-deposit", "5", "--l1-tx", "AB" * 32)
+    again = ok(home, "trigger-deposit", "5", "--l1-tx", "0x" + "ab" * 32)
+    assert first["credited"] is True and again["credited"] is False
+    assert ok(home, "balance", me)["balance"] == str(FUNDS + 5)

@@ -192,3 +192,55 @@ def test_show_corrupt_key(home: Path) -> None:
     assert result.exit_code == 1
     assert json.loads(result.stdout)["error"]["code"] == "key_corrupt"
     assert snapshot(home) == before
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dir", "loop", "zero", "latin1", "huge"])
+def test_init_refuses_a_passphrase_file_that_is_not_a_text_file(
+    home: Path, tmp_path: Path, kind: str
+) -> None:
+    path = tmp_path / kind
+    if kind == "fifo":
+        os.mkfifo(path)  # reading it would block until a writer came
+    elif kind == "dir":
+        path.mkdir()
+    elif kind == "loop":
+        os.symlink(path, path)
+    elif kind == "zero":
+        os.symlink("/dev/zero", path)
+    elif kind == "latin1":
+        path.write_bytes("caf\u00e9".encode("latin-1"))
+    else:
+        path.write_bytes(b"x" * (1 << 20))
+    for args in ([], ["--json"]):
+        result = run(home, "init", "--passphrase-file", str(path), *args)
+        if kind in ("dir", "loop"):  # click's own check of the option: a usage error
+            assert result.exit_code == 2 and "Error: Invalid value for '--passphrase-file'" in (
+                result.stderr
+            )
+            continue
+        assert result.exit_code == 1, result.output
+        message = json.loads(result.stdout)["error"] if args else None
+        assert (message or {"code": "wallet_error"})["code"] == "wallet_error"
+        assert args or result.stderr.startswith(f"error[wallet_error]: passphrase file {path}: ")
+    assert not home.exists()
+
+
+def test_show_with_a_fifo_at_the_key_path_is_key_unreadable(home: Path) -> None:
+    (home / "keys").mkdir(parents=True)
+    os.mkfifo(home / "keys" / "default")
+    result = run(home, "show")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error[key_unreadable]: key file ")
+    assert "not a regular file (a FIFO)" in result.stderr
+
+
+def test_an_undecodable_passphrase_changes_nothing(home: Path) -> None:
+    from_env = run(home, "init", FONTANA_WALLET_PASSPHRASE="\udcff")
+    assert from_env.exit_code == 78
+    assert "wallet.passphrase = '***'" in from_env.stderr
+    typed = CliRunner().invoke(
+        GROUP, ["init", "--encrypt"], input=b"\xff\xfe\n\xff\xfe\n", env={"FONTANA_HOME": str(home)}
+    )
+    assert typed.exit_code == 1, typed.output
+    assert "error[wallet_error]: the passphrase is not valid UTF-8 text" in typed.stderr
+    assert not home.exists()

@@ -375,3 +375,79 @@ def test_existing_home_keeps_its_mode(tmp_path: Path) -> None:
     create_key(tmp_path)
     assert stat.S_IMODE(tmp_path.stat().st_mode) == 0o755
     assert stat.S_IMODE((tmp_path / "keys").stat().st_mode) == 0o700
+
+
+# --- special files and undecodable passphrases ---------------------------------------
+
+
+def _specials(root: Path) -> dict[str, Path]:
+    paths = {k: root / k for k in ("fifo", "dir", "loop", "zero")}
+    os.mkfifo(paths["fifo"])
+    paths["dir"].mkdir()
+    os.symlink(paths["loop"], paths["loop"])
+    os.symlink("/dev/zero", paths["zero"])
+    return paths
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dir", "loop", "zero"])
+@pytest.mark.parametrize("which", ["private", "public"])
+def test_a_special_file_at_a_key_path_is_refused_without_reading(
+    tmp_path: Path, kind: str, which: str
+) -> None:
+    """A FIFO would block the read forever (`fontana show` hung), /dev/zero never ends."""
+    home = tmp_path / "home"
+    create_key(home)
+    path = key_path(home) if which == "private" else key_path(home).with_suffix(".pub")
+    path.unlink()
+    os.symlink(_specials(tmp_path)[kind], path)
+    before = snapshot(home)
+    for read in (lambda: key_info(home), lambda: load_key(home)):
+        with pytest.raises(WalletError) as caught:
+            read()
+        assert caught.value.code == "key_unreadable" and str(path) in caught.value.message
+    assert snapshot(home) == before
+
+
+def test_keys_dir_that_is_a_file_is_a_typed_error(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "keys").write_text("not a directory")
+    with pytest.raises(WalletError) as unreadable:
+        key_info(home)
+    assert unreadable.value.code == "key_unreadable"
+    with pytest.raises(WalletError) as unwritable:
+        create_key(home)
+    assert unwritable.value.code == "key_unwritable"
+    assert (home / "keys").read_text() == "not a directory"
+
+
+def test_replacing_a_directory_at_the_key_path_is_a_typed_error(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    key_path(home).mkdir(parents=True)
+    with pytest.raises(KeyExistsError):
+        create_key(home)
+    with pytest.raises(WalletError) as caught:
+        create_key(home, force=True)
+    assert caught.value.code == "key_unwritable"
+    assert key_path(home).is_dir() and os.listdir(home / "keys") == ["default"]
+
+
+def test_a_huge_key_file_is_refused_unread(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    create_key(home)
+    with key_path(home).open("r+b") as fh:
+        fh.truncate(1 << 30)  # sparse
+    with pytest.raises(WalletError, match="larger than 4096 bytes"):
+        key_info(home)
+
+
+@pytest.mark.parametrize("passphrase", ["\udcff\udcfe", "caf\udce9"])
+def test_undecodable_passphrase_is_a_wallet_error(tmp_path: Path, passphrase: str) -> None:
+    """A passphrase from a non-UTF-8 terminal or environment arrives surrogate-escaped."""
+    home = tmp_path / "home"
+    with pytest.raises(WalletError, match="not valid UTF-8"):
+        create_key(home, passphrase=passphrase)
+    assert not home.exists()
+    create_key(home, passphrase="right")
+    with pytest.raises(WalletError, match="not valid UTF-8"):
+        load_key(home, passphrase=passphrase)

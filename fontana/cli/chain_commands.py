@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from fontana.cli.output import emit, json_option
+from fontana.cli.output import StrictInt, emit, json_option
 from fontana.errors import AlreadyInitializedError, RecoveryError
 
 if TYPE_CHECKING:
@@ -43,7 +43,7 @@ def chain_da(settings: Settings, ledger: Ledger) -> Any:
 
 @click.command("sequencer")
 @click.option("--wait", is_flag=True, help="Wait for a running sequencer's lease to expire.")
-@click.option("--blocks", type=click.IntRange(min=1), default=None, help="Stop after N blocks.")
+@click.option("--blocks", type=StrictInt(1, 2**63 - 1), default=None, help="Stop after N blocks.")
 def sequencer_command(wait: bool, blocks: int | None) -> None:
     """Seal a block every block time (empty ones too) until Ctrl-C."""
     from fontana.config import load_settings
@@ -127,7 +127,7 @@ def print_progress(p: Any) -> None:
 @click.argument("genesis_file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--wipe", is_flag=True, help="Rebuild the configured database in place.")
 @click.option("--verify", is_flag=True, help="Only check the configured database against DA.")
-@click.option("--from-da-height", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--from-da-height", type=StrictInt(1, 2**63 - 1), default=1, show_default=True)
 @json_option
 def recover_command(
     genesis_file: Path, wipe: bool, verify: bool, from_da_height: int, as_json: bool
@@ -214,8 +214,8 @@ def recover_command(
     default=None,
     help="Where the devnet lives (default: a new temporary directory).",
 )
-@click.option("--blocks", type=click.IntRange(min=1), default=None, help="Stop after N blocks.")
-@click.option("--block-time-ms", type=click.IntRange(min=50), default=6000, show_default=True)
+@click.option("--blocks", type=StrictInt(1, 2**63 - 1), default=None, help="Stop after N blocks.")
+@click.option("--block-time-ms", type=StrictInt(50, 2**31 - 1), default=6000, show_default=True)
 def devnet_command(directory: Path | None, blocks: int | None, block_time_ms: int) -> None:
     """Run a local chain on the embedded defaults: blocks, deposits, transfers, DA, recovery."""
     from fontana.devnet import run_devnet

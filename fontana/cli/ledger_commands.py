@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -10,7 +11,8 @@ import click
 
 from fontana.address import decode_address, encode_address
 from fontana.amounts import format_amount, parse_amount
-from fontana.cli.output import emit, json_option
+from fontana.cli.output import StrictInt, emit, json_option
+from fontana.errors import EncodingError
 
 if TYPE_CHECKING:
     from fontana.config import Settings
@@ -18,6 +20,11 @@ if TYPE_CHECKING:
 
 #: How long a CLI transfer stays valid if it is not sealed.
 DEFAULT_EXPIRY_S = 600
+#: Any longer and the expiry in milliseconds could leave u64 (about 136 years).
+MAX_EXPIRY_S = 2**32 - 1
+#: The largest row count either database takes in a LIMIT.
+MAX_LIMIT = 2**63 - 1
+_HASH_RE = re.compile(r"(?:0[xX])?(?P<hex>[0-9a-fA-F]{64})", re.ASCII)
 
 
 def _address_or_own(settings: Settings, address: str | None) -> bytes:
@@ -26,6 +33,21 @@ def _address_or_own(settings: Settings, address: str | None) -> bytes:
     if address is not None:
         return decode_address(address)
     return load_key(settings.home, settings.wallet.key_name, settings.wallet.passphrase).public_key
+
+
+def _utf8(text: str, what: str) -> bytes:
+    # An argument from a non-UTF-8 terminal arrives with its bad bytes as lone surrogates.
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise EncodingError(f"{what}: not valid UTF-8 (character {exc.start})") from None
+
+
+def _l1_tx_hash(text: str) -> bytes:
+    match = _HASH_RE.fullmatch(text)
+    if match is None:
+        raise EncodingError(f"--l1-tx {text!r:.80}: expected 64 hex digits (32 bytes)")
+    return bytes.fromhex(match["hex"])
 
 
 def _utxo_json(u: UTXO) -> dict[str, Any]:
@@ -79,7 +101,7 @@ def balance_command(address: str | None, as_json: bool) -> None:
 
 @click.command("utxos")
 @click.argument("address", required=False)
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many.")
+@click.option("--limit", type=StrictInt(1, MAX_LIMIT), default=None, help="At most this many.")
 @json_option
 def utxos_command(address: str | None, limit: int | None, as_json: bool) -> None:
     """Unspent outputs of ADDRESS (default: your wallet), oldest first."""
@@ -105,7 +127,7 @@ def utxos_command(address: str | None, limit: int | None, as_json: bool) -> None
 @click.argument("address")
 @click.option("--fee", default=None, help="Fee (default: the chain's minimum).")
 @click.option("--memo", default="", help="Free text recorded with the transfer (UTF-8).")
-@click.option("--expiry-seconds", type=click.IntRange(min=1), default=DEFAULT_EXPIRY_S)
+@click.option("--expiry-seconds", type=StrictInt(1, MAX_EXPIRY_S), default=DEFAULT_EXPIRY_S)
 @json_option
 def transfer_command(
     amount: str, address: str, fee: str | None, memo: str, expiry_seconds: int, as_json: bool
@@ -119,6 +141,7 @@ def transfer_command(
     settings = load_settings()
     value = parse_amount(amount)
     recipient = decode_address(address)
+    memo_bytes = _utf8(memo, "--memo")
     wallet = load_key(settings.home, settings.wallet.key_name, settings.wallet.passphrase)
     ledger = open_ledger(settings)
     fee_value = ledger.min_fee if fee is None else parse_amount(fee, allow_zero=True)
@@ -129,7 +152,7 @@ def transfer_command(
         value,
         fee_value,
         ledger.clock() + expiry_seconds * 1000,
-        memo.encode("utf-8"),
+        memo_bytes,
     )
     result = ledger.apply_transaction(tx)
     data = {
@@ -146,8 +169,12 @@ def transfer_command(
 @click.command("trigger-deposit")
 @click.argument("amount")
 @click.argument("address", required=False)
-@click.option("--l1-tx", default=None, help="L1 transaction hash (hex); a retry credits nothing.")
-@click.option("--log-index", type=click.IntRange(min=0, max=2**32 - 1), default=0)
+@click.option(
+    "--l1-tx",
+    default=None,
+    help="L1 transaction hash: 64 hex digits, optional 0x; a retry credits nothing.",
+)
+@click.option("--log-index", type=StrictInt(0, 2**32 - 1), default=0)
 @json_option
 def trigger_deposit_command(
     amount: str, address: str | None, l1_tx: str | None, log_index: int, as_json: bool
@@ -159,11 +186,8 @@ def trigger_deposit_command(
 
     settings = load_settings()
     value = parse_amount(amount)
+    l1_tx_hash = _l1_tx_hash(l1_tx) if l1_tx is not None else os.urandom(32)
     recipient = _address_or_own(settings, address)
-    try:
-        l1_tx_hash = bytes.fromhex(l1_tx) if l1_tx is not None else os.urandom(32)
-    except ValueError:
-        raise click.BadParameter(f"{l1_tx!r} is not hex", param_hint="--l1-tx") from None
     deposit = Deposit(
         l1_chain_id=0,
         vault=bytes(20),

@@ -8,10 +8,14 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from fontana.cli.output import emit, fail, json_option
-from fontana.errors import FontanaError
+from fontana.errors import FontanaError, WalletError
+from fontana.files import decode_text, read_input_file
 
 if TYPE_CHECKING:
     from fontana.wallet import KeyInfo
+
+#: A passphrase is a line of text; a file far larger is the wrong file.
+MAX_PASSPHRASE_FILE = 64 * 1024
 
 _name_option = click.option(
     "--name", default=None, help="Key name (default: wallet.key_name, usually 'default')."
@@ -36,11 +40,25 @@ def _human(data: dict[str, Any]) -> str:
 
 
 def _read_passphrase_file(path: Path) -> str:
-    # A trailing newline is an artefact of editors and `echo`, not part of the secret.
+    def fail(reason: str) -> WalletError:
+        return WalletError(f"passphrase file {path}: {reason}")
+
     try:
-        return path.read_text(encoding="utf-8").rstrip("\r\n")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise click.FileError(str(path), hint=str(exc)) from None
+        raw = read_input_file(path, MAX_PASSPHRASE_FILE, fail)
+    except FileNotFoundError:
+        raise fail("no such file") from None
+    # A trailing newline is an artefact of editors and `echo`, not part of the secret.
+    return decode_text(raw, fail).rstrip("\r\n")
+
+
+def _prompt_passphrase() -> str:
+    # A terminal whose stdin decodes strictly raises on bytes that are not UTF-8;
+    # one that surrogate-escapes them is caught when the passphrase is encoded.
+    try:
+        passphrase: str = click.prompt("Passphrase", hide_input=True, confirmation_prompt=True)
+    except UnicodeDecodeError:
+        raise WalletError("the passphrase is not valid UTF-8 text") from None
+    return passphrase
 
 
 @click.command("init")
@@ -67,7 +85,7 @@ def init_command(
         if passphrase_file is not None:
             passphrase = _read_passphrase_file(passphrase_file)
         elif encrypt:
-            passphrase = click.prompt("Passphrase", hide_input=True, confirmation_prompt=True)
+            passphrase = _prompt_passphrase()
         else:
             passphrase = settings.wallet.passphrase
         name = name or settings.wallet.key_name

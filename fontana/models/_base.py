@@ -58,8 +58,8 @@ def json_fields(data: Any, what: str, keys: tuple[str, ...]) -> Mapping[str, Any
 
 def json_u64(value: Any, field: str) -> int:
     """A u64 from a JSON int or decimal digit string (no sign, no leading zeros)."""
-    if isinstance(value, str) and _DIGITS_RE.fullmatch(value):
-        value = int(value)
+    if isinstance(value, str) and len(value) <= 20 and _DIGITS_RE.fullmatch(value):
+        value = int(value)  # 20 digits hold every u64; longer would meet int()'s 4300-digit limit
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 1 << 64:
         raise EncodingError(f"{field}: {value!r:.40} is not a u64 (decimal string or integer)")
     return value
