@@ -125,6 +125,18 @@ class ProofProvider(Protocol):
     The ledger feeds it one batch per block; ``version`` is the block height.
     It keeps its nodes in the ledger's storage through the ``session`` it is
     handed, so a block and its tree nodes commit in one database transaction.
+
+    The rules, which ``fontana.testing.proofs.ProofProviderConformance`` checks:
+    roots and proof bytes are identical to the reference tree's (``fontana.smt``,
+    ``docs/smt.md``) for every batch, at every retained version, whatever the
+    order of a batch's updates; a batch whose version does not move forward
+    raises ``fontana.smt.VersionError`` and a key or value hash that is not 32
+    bytes ``EncodingError``, both changing nothing; a batch rolled back with its
+    session leaves no trace; after ``prune`` the versions below
+    ``keep_from_version`` raise ``VersionError`` while later ones prove as
+    before; ``verify`` agrees with the reference verifier on every input and
+    never raises; a new instance on the same storage goes on where the old one
+    stopped.
     """
 
     def apply_batch(

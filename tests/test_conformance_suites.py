@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from fontana.testing.broken.da import BROKEN_DA
+from fontana.testing.broken.proofs import BROKEN_PROVIDERS
 from fontana.testing.broken.storage import BROKEN_STORAGES
 
 #: Only a hung nested run would get near this; it is no speed test.
@@ -46,6 +47,7 @@ for name, layer in BROKEN_DA.items():
 STORAGE_MODULE = """
 import pytest
 from fontana.storage.sqlite import SQLiteStorage
+from fontana.testing.broken.proofs import BROKEN_PROVIDERS
 from fontana.testing.broken.storage import BROKEN_STORAGES
 from fontana.testing.storage import StorageConformance
 
@@ -62,6 +64,27 @@ def suite_for(storage):
 TestReal = suite_for(SQLiteStorage)
 for name, storage in BROKEN_STORAGES.items():
     globals()["Test" + name] = suite_for(storage)
+"""
+
+PROOFS_MODULE = """
+import pytest
+from fontana.state import PythonSMTProvider
+from fontana.testing.broken.proofs import BROKEN_PROVIDERS
+from fontana.testing.proofs import ProofProviderConformance
+
+
+def suite_for(provider):
+    class Suite(ProofProviderConformance):
+        @pytest.fixture
+        def provider_factory(self):
+            return provider
+
+    return Suite
+
+
+TestReal = suite_for(PythonSMTProvider)
+for name, provider in BROKEN_PROVIDERS.items():
+    globals()["Test" + name] = suite_for(provider)
 """
 
 #: The nested run's conftest: like ``-x``, but per class, so each broken backend stops at
@@ -151,3 +174,17 @@ def test_storage_suite_passes_the_real_sqlite_storage(storage_outcomes: Outcomes
 @pytest.mark.parametrize("name", sorted(BROKEN_STORAGES))
 def test_storage_suite_catches_a_broken_storage(storage_outcomes: Outcomes, name: str) -> None:
     check_caught(storage_outcomes, name)
+
+
+@pytest.fixture(scope="module")
+def proofs_outcomes(tmp_path_factory: pytest.TempPathFactory) -> Outcomes:
+    return run_nested(tmp_path_factory.mktemp("proofs") / "run", PROOFS_MODULE)
+
+
+def test_proofs_suite_passes_the_python_tree(proofs_outcomes: Outcomes) -> None:
+    check_real(proofs_outcomes)
+
+
+@pytest.mark.parametrize("name", sorted(BROKEN_PROVIDERS))
+def test_proofs_suite_catches_a_broken_provider(proofs_outcomes: Outcomes, name: str) -> None:
+    check_caught(proofs_outcomes, name)
