@@ -111,7 +111,11 @@ def _namespace(text: str | None, chain_id: str) -> bytes:
     default=None,
     help="Key name or fnt1 address of the block signer (default: sequencer.key_name).",
 )
-@click.option("--namespace", default=None, help="DA namespace, 20 hex digits (default: SHA-256 of the chain id, cut to 10 bytes).")
+@click.option(
+    "--namespace",
+    default=None,
+    help="DA namespace, 20 hex digits (default: SHA-256 of the chain id, cut to 10 bytes).",
+)
 @click.option("--block-time-ms", type=int, default=6000, show_default=True)
 @click.option("--min-fee", default="1", show_default=True, help="Minimum fee (1, 1utia, 0.1tia).")
 @click.option("--l1-confirmations", type=int, default=1, show_default=True)
