@@ -1,4 +1,4 @@
-"""``fontana devnet``: a whole chain on the embedded defaults, in one process.
+"""``fontana devnet``: a whole chain in one process, on the embedded defaults or yours.
 
 It writes a genesis, runs the sequencer and the poster, funds two wallets
 with deposits, keeps making transfers between them, and prints blocks
@@ -6,6 +6,11 @@ with deposits, keeps making transfers between them, and prints blocks
 rebuilds the ledger from the genesis file and the DA layer alone and checks
 that every block and root matches: the end-to-end proof that the chain is
 recoverable.
+
+Storage and DA are the user's ``storage.url`` and ``da.url`` when the config
+or environment sets them (so a plugin author runs the whole chain on their
+backend in one command), otherwise a SQLite file and a local DA layer in the
+devnet directory. The database must be empty: a devnet is a new chain.
 """
 
 from __future__ import annotations
@@ -22,9 +27,9 @@ import attrs
 
 from fontana.address import encode_address
 from fontana.clock import now_ms
-from fontana.config import Settings, load_settings
+from fontana.config import Settings, mask
 from fontana.da import open_da
-from fontana.errors import FontanaError, RejectedError
+from fontana.errors import AlreadyInitializedError, FontanaError, RejectedError
 from fontana.genesis import initialize, load_genesis_file
 from fontana.ledger import Ledger, open_proofs
 from fontana.ledger.transfers import build_transfer
@@ -64,23 +69,58 @@ def write_genesis(directory: Path, sequencer: Wallet, block_time_ms: int) -> Pat
     return path
 
 
+def _chosen(user: Settings, key: str) -> str | None:
+    """Where the user set ``key``, or None when it is only the default."""
+    source = user.sources.get(key, "default")
+    return None if source.startswith("default") else source
+
+
+def devnet_settings(directory: Path, user: Settings) -> tuple[Settings, dict[str, str]]:
+    """The user's settings with home in ``directory``; storage and DA there unless set.
+
+    Returns the settings and, per URL, where it comes from (for the banner).
+    """
+    storage_from, da_from = _chosen(user, "storage.url"), _chosen(user, "da.url")
+    here = "the devnet directory (default)"
+    settings = attrs.evolve(
+        user,
+        home=directory,
+        storage=attrs.evolve(
+            user.storage,
+            url=user.storage.url if storage_from else f"sqlite:///{directory / 'fontana.db'}",
+        ),
+        da=attrs.evolve(user.da, url=user.da.url if da_from else f"local:///{directory / 'da'}"),
+    )
+    return settings, {"storage": storage_from or here, "da": da_from or here}
+
+
 class Devnet:
-    def __init__(self, directory: Path, block_time_ms: int, say: Callable[[str], None]) -> None:
+    def __init__(
+        self, directory: Path, block_time_ms: int, say: Callable[[str], None], user: Settings
+    ) -> None:
         self.directory = directory
         self.say = say
-        # The embedded defaults only: a user's FONTANA_* variables do not leak in.
-        self.settings: Settings = load_settings(
-            environ={"FONTANA_HOME": str(directory)}, cwd=directory, plugin_sections={}
-        )
+        self.settings, self.origins = devnet_settings(directory, user)
+        storage = open_storage(self.settings)
+        if storage.schema_version() is not None:
+            storage.close()
+            raise AlreadyInitializedError(
+                f"storage.url = {mask(self.settings.storage.url, False)} (from "
+                f"{self.origins['storage']}) holds a Fontana database already; a devnet is a "
+                "new chain and needs an empty database: give it a new one, or unset "
+                "storage.url to use the devnet directory"
+            )
         self.sequencer_key = create_key(directory, "sequencer")
         self.alice = create_key(directory, "alice")
         self.bob = create_key(directory, "bob")
         self.genesis_path = write_genesis(directory, self.sequencer_key, block_time_ms)
         self.genesis = load_genesis_file(self.genesis_path)
-        storage = open_storage(self.settings)
         initialize(storage, open_proofs(self.settings), self.genesis)
         self.ledger = Ledger(storage, open_proofs(self.settings), self.genesis)
         self.da = open_da(self.settings, NAMESPACE)
+        # Blobs below this height are older than the chain (another devnet on the same
+        # layer): the closing recovery check starts here, as a real operator would.
+        self.first_da_height = self.da.head_height() + 1
         self.block_time_ms = block_time_ms
         self.sealed = 0
         self.transfers = 0
@@ -137,6 +177,9 @@ class Devnet:
 
     def run(self, stop: threading.Event, max_blocks: int | None) -> DevnetResult:
         self._out(f"devnet in {self.directory}")
+        for what in ("storage", "da"):
+            url = mask(getattr(self.settings, what).url, False)
+            self._out(f"{'DA' if what == 'da' else what}: {url} (from {self.origins[what]})")
         self._out(f"genesis {self.genesis_path} (chain {CHAIN_ID}, {self.block_time_ms} ms blocks)")
         self._out(f"alice {encode_address(self.alice.public_key)}")
         self._out(f"bob   {encode_address(self.bob.public_key)}")
@@ -197,7 +240,13 @@ class Devnet:
         """Rebuild from genesis + DA into a fresh database and compare with the live one."""
         rebuilt = open_storage(self.settings, f"sqlite:///{self.directory / 'recovered.db'}")
         genesis = load_genesis_file(self.genesis_path)
-        report = recover(genesis, self.da, rebuilt, open_proofs(self.settings))
+        report = recover(
+            genesis,
+            self.da,
+            rebuilt,
+            open_proofs(self.settings),
+            from_da_height=self.first_da_height,
+        )
         problems = tuple(compare_ledgers(self.ledger.storage, rebuilt))
         self._out(
             f"recovered {report.blocks} blocks ({report.entries} entries) from genesis + DA "
@@ -215,13 +264,15 @@ def run_devnet(
     max_blocks: int | None,
     stop: threading.Event,
     say: Callable[[str], None],
+    user: Settings,
 ) -> DevnetResult:
+    """Run a devnet in ``directory`` (default: a new temporary one) with ``user``'s backends."""
     if directory is None:
         directory = Path(tempfile.mkdtemp(prefix="fontana-devnet-"))
     elif directory.exists() and any(directory.iterdir()):
         raise FontanaError(f"{directory} is not empty; give a new directory", code="devnet_dir")
     directory.mkdir(parents=True, exist_ok=True)
-    devnet = Devnet(directory, block_time_ms, say)
+    devnet = Devnet(directory, block_time_ms, say, user)
     try:
         return devnet.run(stop, max_blocks)
     finally:

@@ -34,6 +34,30 @@ class DAReference:
 class DALayer(Protocol):
     """A data-availability layer that stores opaque blobs in one namespace.
 
+    The rules, which ``fontana.testing.da.DAConformance`` checks:
+
+    * Heights: every blob's height is >= 1 (recovery reads from height 1), and
+      heights never go back: a later ``submit`` or ``head_height``, from this or
+      any other instance on the same layer, is never below an earlier one.
+    * Commitments: ``commitment(blob)`` is computed locally, before ``submit``,
+      and equals the ``ref.commitment`` that ``submit`` returns. It binds the
+      namespace and every byte of the data: another namespace or any changed,
+      added or removed byte gives another commitment.
+    * One namespace: a layer is bound to the namespace it was opened with.
+      ``list_at`` shows only that namespace's blobs; ``get`` of a reference from
+      another namespace returns ``None``, as does a reference whose height or
+      commitment matches no blob.
+    * Size: a blob of exactly ``max_blob_size`` bytes is accepted; one byte more
+      raises ``BlobTooLargeError`` and posts nothing.
+    * Concurrency: ``submit`` is safe from many threads and many processes at
+      once; every concurrent submit lands, each blob at a distinct (height,
+      index in ``list_at``), none lost or mixed with another.
+    * Whole blobs only: every ``(ref, data)`` that ``list_at`` returns satisfies
+      ``commitment(data) == ref.commitment``, so a reader never sees a blob
+      half-written.
+    * Durability: once ``submit`` returns, a new instance on the same layer
+      reads the blob (after this one is closed too).
+
     Failures raise :class:`fontana.errors.DAError` subclasses:
     ``DARetryableError`` for what may pass, ``DAFatalError`` (and
     ``BlobTooLargeError``) for what will not.
@@ -43,26 +67,26 @@ class DALayer(Protocol):
     max_blob_size: int
 
     def submit(self, blob: bytes) -> DAReference:
-        """Post ``blob``; return once the layer has included it."""
+        """Post ``blob``; return once the layer has included it (durably)."""
 
     def commitment(self, blob: bytes) -> bytes:
-        """The commitment ``submit`` would give ``blob``, computed locally.
+        """The commitment ``submit`` would give ``blob`` in this namespace, computed locally.
 
         Lets a poster that crashed after a submit find its blob on the layer
         instead of posting it twice.
         """
 
     def get(self, ref: DAReference) -> bytes | None:
-        """The blob at ``ref``, or ``None`` if the layer has no such blob."""
+        """The blob at ``ref``, or ``None`` if this namespace has no such blob there."""
 
     def list_at(self, height: int) -> Sequence[tuple[DAReference, bytes]]:
-        """Every blob of the namespace included at ``height``, in layer order."""
+        """Every whole blob of this namespace included at ``height``, in layer order."""
 
     def head_height(self) -> int:
-        """The newest height the layer can serve."""
+        """The newest height the layer can serve; it never goes back."""
 
     def close(self) -> None:
-        """Release connections and files."""
+        """Release connections and files; calling it again is harmless."""
 
 
 # --- L1 bridge ------------------------------------------------------------
@@ -101,6 +125,18 @@ class ProofProvider(Protocol):
     The ledger feeds it one batch per block; ``version`` is the block height.
     It keeps its nodes in the ledger's storage through the ``session`` it is
     handed, so a block and its tree nodes commit in one database transaction.
+
+    The rules, which ``fontana.testing.proofs.ProofProviderConformance`` checks:
+    roots and proof bytes are identical to the reference tree's (``fontana.smt``,
+    ``docs/smt.md``) for every batch, at every retained version, whatever the
+    order of a batch's updates; a batch whose version does not move forward
+    raises ``fontana.smt.VersionError`` and a key or value hash that is not 32
+    bytes ``EncodingError``, both changing nothing; a batch rolled back with its
+    session leaves no trace; after ``prune`` the versions below
+    ``keep_from_version`` raise ``VersionError`` while later ones prove as
+    before; ``verify`` agrees with the reference verifier on every input and
+    never raises; a new instance on the same storage goes on where the old one
+    stopped.
     """
 
     def apply_batch(

@@ -217,7 +217,12 @@ def recover_command(
 @click.option("--blocks", type=StrictInt(1, 2**63 - 1), default=None, help="Stop after N blocks.")
 @click.option("--block-time-ms", type=StrictInt(50, 2**31 - 1), default=6000, show_default=True)
 def devnet_command(directory: Path | None, blocks: int | None, block_time_ms: int) -> None:
-    """Run a local chain on the embedded defaults: blocks, deposits, transfers, DA, recovery."""
+    """Run a local chain: blocks, deposits, transfers, DA, then a recovery check.
+
+    Storage and DA are storage.url and da.url if your config or environment sets
+    them (the database must be empty), else files in the devnet directory.
+    """
+    from fontana.config import load_settings
     from fontana.devnet import run_devnet
 
     result = run_devnet(
@@ -226,6 +231,7 @@ def devnet_command(directory: Path | None, blocks: int | None, block_time_ms: in
         max_blocks=blocks,
         stop=stop_on_signals(),
         say=click.echo,
+        user=load_settings(),
     )
     if result.problems:
         raise RecoveryError("; ".join(result.problems))

@@ -1,7 +1,9 @@
-"""Ledger commands: genesis, balance, utxos, transfer, trigger-deposit."""
+"""Ledger commands: genesis (new, init), balance, utxos, transfer, trigger-deposit."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 from pathlib import Path
@@ -9,10 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from fontana.address import decode_address, encode_address
+from fontana.address import HRP, decode_address, encode_address
 from fontana.amounts import format_amount, parse_amount
 from fontana.cli.output import StrictInt, emit, json_option
-from fontana.errors import EncodingError
+from fontana.errors import EncodingError, FontanaError, GenesisError
 
 if TYPE_CHECKING:
     from fontana.config import Settings
@@ -54,10 +56,24 @@ def _utxo_json(u: UTXO) -> dict[str, Any]:
     return {"txid": u.txid.hex(), "index": u.index, "amount": str(u.amount)}
 
 
-@click.command("genesis")
+class GenesisGroup(click.Group):
+    """``genesis new`` and ``genesis init``; ``genesis FILE`` is short for ``genesis init FILE``."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ctx.help_option_names:
+            args = ["init", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group("genesis", cls=GenesisGroup)
+def genesis_group() -> None:
+    """Write a genesis file (new) or create the ledger from one (init, or just FILE)."""
+
+
+@genesis_group.command("init")
 @click.argument("genesis_file", type=click.Path(dir_okay=False, path_type=Path))
 @json_option
-def genesis_command(genesis_file: Path, as_json: bool) -> None:
+def genesis_init_command(genesis_file: Path, as_json: bool) -> None:
     """Create the ledger from GENESIS_FILE: schema, genesis UTXOs and block 0."""
     from fontana.config import load_settings
     from fontana.genesis import initialize, load_genesis_file
@@ -80,6 +96,131 @@ def genesis_command(genesis_file: Path, as_json: bool) -> None:
         lambda d: (
             f"chain {d['chain_id']} created: block 0 {d['block']['hash']}\n"
             f"state root {d['state_root']} ({d['allocations']} allocations)"
+        ),
+    )
+
+
+def _owner(settings: Settings, text: str) -> bytes:
+    """An ``fnt1...`` address, or else the name of a key in the wallet."""
+    if text.startswith(f"{HRP}1"):
+        return decode_address(text)
+    from fontana.wallet import key_info
+
+    return key_info(settings.home, text).public_key
+
+
+def _allocation(settings: Settings, text: str) -> tuple[bytes, int]:
+    owner, sep, amount = text.rpartition("=")
+    if not sep or not owner:
+        raise EncodingError(f"--alloc {text!r}: expected ADDRESS=AMOUNT (or KEY_NAME=AMOUNT)")
+    return _owner(settings, owner.strip()), parse_amount(amount)
+
+
+def _namespace(text: str | None, chain_id: str) -> bytes:
+    """20 hex digits; by default the first 10 bytes of SHA-256 of the chain id."""
+    if text is None:
+        return hashlib.sha256(chain_id.encode("utf-8")).digest()[:10]
+    if not re.fullmatch(r"[0-9a-f]{20}", text):
+        raise EncodingError(f"--namespace {text!r}: expected 20 lower-case hex digits (10 bytes)")
+    namespace = bytes.fromhex(text)
+    if namespace[:9] == bytes(9):
+        raise EncodingError(f"--namespace {text}: Celestia reserves namespaces of 9 zero bytes")
+    return namespace
+
+
+@genesis_group.command("new")
+@click.option("--chain-id", required=True, help="The chain id (1-32 of a-z 0-9 -).")
+@click.option(
+    "--sequencer",
+    default=None,
+    help="Key name or fnt1 address of the block signer (default: sequencer.key_name).",
+)
+@click.option(
+    "--namespace",
+    default=None,
+    help="DA namespace, 20 hex digits (default: SHA-256 of the chain id, cut to 10 bytes).",
+)
+@click.option("--block-time-ms", type=int, default=6000, show_default=True)
+@click.option("--min-fee", default="1", show_default=True, help="Minimum fee (1, 1utia, 0.1tia).")
+@click.option("--l1-confirmations", type=int, default=1, show_default=True)
+@click.option("--genesis-time-ms", type=int, default=None, help="Default: now.")
+@click.option(
+    "--alloc",
+    "allocs",
+    multiple=True,
+    metavar="ADDRESS=AMOUNT",
+    help="An initial output; repeat it. ADDRESS may be a key name.",
+)
+@click.option(
+    "-o",
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("genesis.json"),
+    show_default=True,
+)
+@click.option("--force", is_flag=True, help="Replace an existing file.")
+@json_option
+def genesis_new_command(
+    chain_id: str,
+    sequencer: str | None,
+    namespace: str | None,
+    block_time_ms: int,
+    min_fee: str,
+    l1_confirmations: int,
+    genesis_time_ms: int | None,
+    allocs: tuple[str, ...],
+    out: Path,
+    force: bool,
+    as_json: bool,
+) -> None:
+    """Write a genesis file for your own keys (then: fontana genesis init FILE)."""
+    from fontana.clock import now_ms
+    from fontana.config import load_settings
+    from fontana.genesis import load_genesis_file
+    from fontana.models import Genesis
+
+    settings = load_settings()
+    genesis = Genesis(
+        chain_id=chain_id,
+        genesis_time_ms=now_ms() if genesis_time_ms is None else genesis_time_ms,
+        sequencer=_owner(settings, sequencer or settings.sequencer.key_name),
+        da_namespace=_namespace(namespace, chain_id),
+        block_time_ms=block_time_ms,
+        min_fee=parse_amount(min_fee, allow_zero=True),
+        l1_confirmations=l1_confirmations,
+        allocations=tuple(_allocation(settings, a) for a in allocs),
+    )
+    if out.exists() and not force:
+        raise FontanaError(f"{out} exists; use --force to replace it", code="file_exists")
+    # Written beside the target and read back as `genesis init` will read it, so a file
+    # that init would refuse (a total above the ledger's bound) is never left behind.
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(json.dumps(genesis.to_json(), indent=2) + "\n", encoding="utf-8")
+        load_genesis_file(tmp)
+        os.replace(tmp, out)
+    except GenesisError as exc:
+        raise GenesisError(exc.message.replace(str(tmp), str(out))) from None
+    except OSError as exc:
+        raise FontanaError(f"cannot write {out}: {exc.strerror}", code="file_error") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+    data = {
+        "path": str(out),
+        "chain_id": genesis.chain_id,
+        "genesis_hash": genesis.hash.hex(),
+        "sequencer": encode_address(genesis.sequencer),
+        "da_namespace": genesis.da_namespace.hex(),
+        "allocations": len(genesis.allocations),
+        "total": str(sum(amount for _, amount in genesis.allocations)),
+    }
+    emit(
+        data,
+        as_json,
+        lambda d: (
+            f"wrote {d['path']}: chain {d['chain_id']}, sequencer {d['sequencer']}, "
+            f"{d['allocations']} allocations of {format_amount(int(d['total']))}\n"
+            f"next: fontana genesis init {d['path']}"
         ),
     )
 
@@ -219,7 +360,7 @@ def trigger_deposit_command(
 
 
 LEDGER_COMMANDS = (
-    genesis_command,
+    genesis_group,
     balance_command,
     utxos_command,
     transfer_command,

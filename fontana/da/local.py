@@ -87,11 +87,13 @@ class LocalDA:
         return DAReference(head + 1, commitment, self.namespace)
 
     def get(self, ref: DAReference) -> bytes | None:
+        if ref.namespace != self.namespace:
+            return None  # a layer serves its own namespace only
         row = (
             self._conn()
             .execute(
                 "SELECT data FROM blobs WHERE height = ? AND namespace = ? AND commitment = ?",
-                (ref.height, ref.namespace, ref.commitment),
+                (ref.height, self.namespace, ref.commitment),
             )
             .fetchone()
         )

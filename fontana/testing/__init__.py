@@ -2,5 +2,7 @@
 
 Installed as a pytest plugin (entry point ``pytest11``), so a plugin's own
 test suite gets the fixtures of :mod:`fontana.testing.pytest_plugin` without
-importing anything.
+importing anything. The conformance suites are :mod:`~fontana.testing.storage`,
+:mod:`~fontana.testing.da` and :mod:`~fontana.testing.proofs`;
+:mod:`fontana.testing.broken` holds the faulty backends each suite must catch.
 """

@@ -11,13 +11,20 @@ a fresh, empty database URL per test::
             return f"mystore://{tmp_path}/db"
 
 Backends are opened through the plugin registry, so the suite also checks
-that the URL scheme reaches the plugin.
+that the URL scheme reaches the plugin. To test a class directly instead,
+override ``storage_factory``: a callable returning a new instance on the same
+database each time. One test forks processes (``multiprocessing`` with
+``fork``); the factory is called in the child, never an instance inherited
+from the parent.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
 from collections.abc import Callable, Iterator
+from multiprocessing.connection import Connection
+from typing import Any
 
 import attrs
 import pytest
@@ -50,6 +57,13 @@ from fontana.storage.base import (
 
 ALICE, BOB = b"\xaa" * 32, b"\xbb" * 32
 
+#: A new storage instance on the test's database.
+StorageFactory = Callable[[], Storage]
+#: Processes in the multi-process spend test.
+SPEND_PROCESSES = 4
+#: How long the suite waits for a forked spender before calling it hung (not a speed test).
+_CHILD_TIMEOUT_S = 300
+
 
 def h(n: int) -> bytes:
     """A distinct 32-byte value per integer."""
@@ -81,6 +95,27 @@ def block(height: int) -> BlockRecord:
     )
 
 
+def _spend_in_child(
+    factory: StorageFactory, i: int, barrier: Any, out: Connection
+) -> None:
+    """Body of one forked spender: its own storage, one conflicting spend, the outcome back."""
+    try:
+        store = factory()
+        keys = [(h(1), 0), (h(2), 0)] if i % 2 else [(h(2), 0), (h(1), 0)]
+        barrier.wait(timeout=_CHILD_TIMEOUT_S)
+        try:
+            with store.write() as s:
+                s.spend_utxos(spends(keys, h(200 + i), 200 + i))
+            out.send("won")
+        except InputSpentError:
+            out.send("input_spent")
+        store.close()
+    except BaseException as exc:  # reported by the parent: a child has no test report
+        out.send(f"{type(exc).__name__}: {exc}")
+    finally:
+        out.close()
+
+
 class StorageConformance:
     """Behaviour every :class:`~fontana.storage.base.Storage` must have."""
 
@@ -89,13 +124,17 @@ class StorageConformance:
         raise NotImplementedError("provide a storage_url fixture: a fresh database URL per test")
 
     @pytest.fixture
-    def open_fresh(
-        self, storage_url: str, fontana_settings: Settings
-    ) -> Iterator[Callable[[], Storage]]:
+    def storage_factory(self, storage_url: str, fontana_settings: Settings) -> StorageFactory:
+        """A new instance on the test's database per call; through the registry by default."""
+        return lambda: open_storage(fontana_settings, storage_url)
+
+    @pytest.fixture
+    def open_fresh(self, storage_factory: StorageFactory) -> Iterator[StorageFactory]:
+        """Like ``storage_factory``, but every instance it opens is closed after the test."""
         opened: list[Storage] = []
 
         def open_() -> Storage:
-            store = open_storage(fontana_settings, storage_url)
+            store = storage_factory()
             opened.append(store)
             return store
 
@@ -104,14 +143,14 @@ class StorageConformance:
             store.close()
 
     @pytest.fixture
-    def storage(self, open_fresh: Callable[[], Storage]) -> Storage:
+    def storage(self, open_fresh: StorageFactory) -> Storage:
         store = open_fresh()
         store.create_schema()
         return store
 
     # -- schema -------------------------------------------------------------
 
-    def test_new_database_is_not_initialized(self, open_fresh: Callable[[], Storage]) -> None:
+    def test_new_database_is_not_initialized(self, open_fresh: StorageFactory) -> None:
         store = open_fresh()
         assert store.schema_version() is None
         with pytest.raises(NotInitializedError), store.read():
@@ -131,7 +170,7 @@ class StorageConformance:
             assert s.balance(ALICE) == 0
 
     def test_newer_schema_is_refused(
-        self, storage: Storage, open_fresh: Callable[[], Storage]
+        self, storage: Storage, open_fresh: StorageFactory
     ) -> None:
         with storage.write() as s:
             s.set_meta("schema_version", str(SCHEMA_VERSION + 1))
@@ -160,7 +199,7 @@ class StorageConformance:
             assert s.get_meta("genesis") == "a"
 
     def test_exclusive_meta_lock_waits_for_shared_holders(
-        self, storage: Storage, open_fresh: Callable[[], Storage]
+        self, storage: Storage, open_fresh: StorageFactory
     ) -> None:
         with storage.write() as s:
             s.set_meta("epoch", "1")
@@ -196,7 +235,7 @@ class StorageConformance:
             assert s.get_meta("k") is None
 
     def test_another_instance_sees_committed_writes(
-        self, storage: Storage, open_fresh: Callable[[], Storage]
+        self, storage: Storage, open_fresh: StorageFactory
     ) -> None:
         with storage.write() as s:
             s.insert_utxos([utxo(1)])
@@ -229,6 +268,12 @@ class StorageConformance:
             s.insert_entries([entry(1000), entry(7)])
         with storage.read() as s:
             assert s.get_entry(h(1000)) is None
+
+    def test_same_entry_twice_in_one_call_is_refused(self, storage: Storage) -> None:
+        with pytest.raises(StorageError), storage.write() as s:
+            s.insert_entries([entry(1), entry(2), entry(1)])
+        with storage.read() as s:
+            assert s.get_entries([h(1), h(2)]) == {}
 
     def test_duplicate_entry_is_refused_and_changes_nothing(self, storage: Storage) -> None:
         with storage.write() as s:
@@ -280,6 +325,22 @@ class StorageConformance:
             assert s.balance(b"\x00" * 32) == 0
             assert [u.txid for u in s.unspent_by_owner(ALICE)] == [h(1), h(2)]
             assert len(s.unspent_by_owner(ALICE, limit=1)) == 1
+
+    def test_outputs_of_one_transaction_are_told_apart(self, storage: Storage) -> None:
+        with storage.write() as s:
+            s.insert_utxos([utxo(1, index=0), utxo(1, owner=BOB, amount=7, index=1)])
+        with storage.read() as s:
+            got = s.get_utxos([(h(1), 1), (h(1), 2)])
+            assert set(got) == {(h(1), 1)}, "an output index that does not exist was found"
+            assert (got[(h(1), 1)].owner, got[(h(1), 1)].amount) == (BOB, 7)
+            assert got[(h(1), 1)].key == (h(1), 1)
+        with pytest.raises(UnknownInputError), storage.write() as s:
+            s.spend_utxos(spends([(h(1), 2)], h(50), 3))
+        with storage.write() as s:
+            s.spend_utxos(spends([(h(1), 1)], h(50), 3))
+        with storage.read() as s:
+            assert s.get_utxos([(h(1), 0)])[(h(1), 0)].spent_by is None
+            assert (s.balance(ALICE), s.balance(BOB)) == (100, 0)
 
     def test_duplicate_output_is_refused(self, storage: Storage) -> None:
         with storage.write() as s:
@@ -336,7 +397,7 @@ class StorageConformance:
             assert s.get_utxos([(h(1), 0)])[(h(1), 0)].spent_by == h(50)
 
     def test_concurrent_conflicting_spends_have_one_winner(
-        self, storage: Storage, open_fresh: Callable[[], Storage]
+        self, storage: Storage, open_fresh: StorageFactory
     ) -> None:
         with storage.write() as s:
             s.insert_utxos([utxo(1), utxo(2)])
@@ -365,8 +426,41 @@ class StorageConformance:
             spenders = {u.spent_by for u in s.get_utxos([(h(1), 0), (h(2), 0)]).values()}
         assert len(spenders) == 1
 
+    def test_concurrent_conflicting_spends_from_processes_have_one_winner(
+        self, storage: Storage, storage_factory: StorageFactory
+    ) -> None:
+        with storage.write() as s:
+            s.insert_utxos([utxo(1), utxo(2)])
+        ctx = multiprocessing.get_context("fork")
+        barrier = ctx.Barrier(SPEND_PROCESSES)
+        children = []
+        for i in range(SPEND_PROCESSES):
+            receive, send = ctx.Pipe(duplex=False)
+            child = ctx.Process(
+                target=_spend_in_child, args=(storage_factory, i, barrier, send), daemon=True
+            )
+            child.start()
+            send.close()
+            children.append((child, receive))
+        outcomes = []
+        for child, receive in children:
+            if not receive.poll(_CHILD_TIMEOUT_S):
+                outcomes.append("the spender process hung")
+            else:
+                try:
+                    outcomes.append(receive.recv())
+                except EOFError:
+                    outcomes.append("the spender process died without an answer")
+            child.join(timeout=_CHILD_TIMEOUT_S)
+            if child.is_alive():
+                child.kill()
+        assert sorted(outcomes) == ["input_spent"] * (SPEND_PROCESSES - 1) + ["won"], outcomes
+        with storage.read() as s:
+            spenders = {u.spent_by for u in s.get_utxos([(h(1), 0), (h(2), 0)]).values()}
+        assert len(spenders) == 1
+
     def test_unrelated_concurrent_spends_all_succeed(
-        self, storage: Storage, open_fresh: Callable[[], Storage]
+        self, storage: Storage, open_fresh: StorageFactory
     ) -> None:
         with storage.write() as s:
             s.insert_utxos([utxo(n) for n in range(8)])
@@ -651,3 +745,23 @@ class StorageConformance:
             assert s.get_receipt(h(3)) is None
             assert s.da_submissions(0) == []
             assert s.get_counter("supply") is None
+
+    def test_pruning_keeps_exactly_the_kept_versions(self, storage: Storage) -> None:
+        """Nodes stale since a version <= keep go, later ones stay; roots below keep go."""
+        keep = 4
+        with storage.write() as s:
+            s.put_tree_nodes({b"n%d" % v: b"node %d" % v for v in range(1, 7)})
+            for version in range(1, 7):
+                s.set_tree_root(version, b"r%d" % version)
+            s.add_stale_tree_nodes([(b"n%d" % v, v) for v in range(2, 7)])
+        with storage.write() as s:
+            assert s.prune_tree(keep_from_version=keep) == keep - 1  # stale since 2, 3, 4
+        with storage.read() as s:
+            gone = [v for v in range(1, 7) if s.get_tree_node(b"n%d" % v) is None]
+            assert gone == [2, 3, 4], "nodes stale since a version <= keep go, no others"
+            roots = [v for v in range(1, 7) if s.get_tree_root(v) is not None]
+            assert roots == [4, 5, 6], "roots of versions >= keep stay, older ones go"
+            assert s.latest_tree_version() == 6
+        with storage.write() as s:
+            assert s.prune_tree(keep_from_version=keep) == 0  # pruning again finds nothing
+

@@ -84,10 +84,15 @@ class CelestiaDA:
         return bytes(native.normalize_blob(self.namespace, blob, None)["commitment"])
 
     def get(self, ref: DAReference) -> bytes | None:
-        namespace = full_namespace(ref.namespace)
+        """The blob at ``ref``; ``None`` for a reference into another namespace."""
+        try:
+            if full_namespace(ref.namespace) != self.namespace:
+                return None
+        except DAFatalError:  # not a namespace at all: certainly not ours
+            return None
 
         async def call(api: NodeAPI) -> bytes | None:
-            found = await api.blob.get(ref.height, namespace, ref.commitment)
+            found = await api.blob.get(ref.height, self.namespace, ref.commitment)
             return None if found is None else bytes(found.data)
 
         return self._run(call)

@@ -1,0 +1,190 @@
+"""The conformance suites catch every deliberately broken backend, and pass the real ones.
+
+Each broken backend (``fontana.testing.broken``) breaks one rule. One nested
+pytest run per suite (a subprocess, reporting through JUnit XML) runs the suite
+once per broken backend and once on the real backend beside them: every broken
+one must fail at least one test, the real one none, so a failure means the fault
+was found, not that the harness is broken.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from fontana.testing.broken.da import BROKEN_DA
+from fontana.testing.broken.proofs import BROKEN_PROVIDERS
+from fontana.testing.broken.storage import BROKEN_STORAGES
+
+#: Only a hung nested run would get near this; it is no speed test.
+NESTED_TIMEOUT_S = 1800
+
+DA_MODULE = """
+import pytest
+from fontana.da.local import LocalDA
+from fontana.testing.broken.da import BROKEN_DA
+from fontana.testing.da import DAConformance
+
+
+def suite_for(layer):
+    class Suite(DAConformance):
+        @pytest.fixture
+        def da_factory(self, tmp_path):
+            return lambda namespace: layer(tmp_path / "da", namespace, max_blob_size=4096)
+
+    return Suite
+
+
+TestReal = suite_for(LocalDA)
+for name, layer in BROKEN_DA.items():
+    globals()["Test" + name] = suite_for(layer)
+"""
+
+STORAGE_MODULE = """
+import pytest
+from fontana.storage.sqlite import SQLiteStorage
+from fontana.testing.broken.proofs import BROKEN_PROVIDERS
+from fontana.testing.broken.storage import BROKEN_STORAGES
+from fontana.testing.storage import StorageConformance
+
+
+def suite_for(storage):
+    class Suite(StorageConformance):
+        @pytest.fixture
+        def storage_factory(self, tmp_path, fontana_settings):
+            return lambda: storage(f"sqlite:///{tmp_path}/ledger.db", fontana_settings)
+
+    return Suite
+
+
+TestReal = suite_for(SQLiteStorage)
+for name, storage in BROKEN_STORAGES.items():
+    globals()["Test" + name] = suite_for(storage)
+"""
+
+PROOFS_MODULE = """
+import pytest
+from fontana.state import PythonSMTProvider
+from fontana.testing.broken.proofs import BROKEN_PROVIDERS
+from fontana.testing.proofs import ProofProviderConformance
+
+
+def suite_for(provider):
+    class Suite(ProofProviderConformance):
+        @pytest.fixture
+        def provider_factory(self):
+            return provider
+
+    return Suite
+
+
+TestReal = suite_for(PythonSMTProvider)
+for name, provider in BROKEN_PROVIDERS.items():
+    globals()["Test" + name] = suite_for(provider)
+"""
+
+#: The nested run's conftest: like ``-x``, but per class, so each broken backend stops at
+#: its first failure while the other classes (and the real backend, whole) go on.
+STOP_AT_FIRST_FAILURE = """
+import pytest
+
+CAUGHT = set()
+
+
+def pytest_runtest_setup(item):
+    if item.cls is not None and item.cls.__name__ in CAUGHT:
+        pytest.skip("this backend failed an earlier test already")
+
+
+def pytest_runtest_logreport(report):
+    if report.failed and "::Test" in report.nodeid:
+        cls = report.nodeid.split("::")[1]
+        if cls != "TestReal":
+            CAUGHT.add(cls)
+"""
+
+#: Per suite class of the nested run: test name -> "passed", "failed", "error" or "skipped".
+Outcomes = dict[str, dict[str, str]]
+
+
+def run_nested(directory: Path, source: str) -> Outcomes:
+    """Run ``source`` as a test module in a fresh pytest process; outcomes per class."""
+    directory.mkdir()
+    (directory / "test_suite.py").write_text(source)
+    (directory / "conftest.py").write_text(STOP_AT_FIRST_FAILURE)
+    report = directory / "report.xml"
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", f"--junitxml={report}"],
+        cwd=directory,
+        capture_output=True,
+        text=True,
+        timeout=NESTED_TIMEOUT_S,
+    )
+    assert report.exists(), f"the nested run wrote no report:\n{done.stdout}\n{done.stderr}"
+    outcomes: Outcomes = {}
+    for case in ET.parse(report).iter("testcase"):
+        cls = case.get("classname", "").rsplit(".", 1)[-1]
+        kinds = {child.tag for child in case}
+        outcome = next((k for k in ("failure", "error", "skipped") if k in kinds), "passed")
+        outcomes.setdefault(cls, {})[case.get("name", "")] = outcome.replace("failure", "failed")
+    return outcomes
+
+
+def check_real(outcomes: Outcomes) -> None:
+    real = outcomes.get("TestReal", {})
+    assert len(real) > 10, "the nested run did not run the suite"
+    bad = {name: outcome for name, outcome in real.items() if outcome != "passed"}
+    assert bad == {}, f"the real backend does not pass its suite: {bad}"
+
+
+def check_caught(outcomes: Outcomes, name: str) -> None:
+    results = outcomes.get("Test" + name, {})
+    assert results.keys() == outcomes["TestReal"].keys(), f"{name}: the suite was not run whole"
+    caught = sorted(test for test, outcome in results.items() if outcome == "failed")
+    assert caught, f"{name} passed the whole suite: {results}"
+
+
+@pytest.fixture(scope="module")
+def da_outcomes(tmp_path_factory: pytest.TempPathFactory) -> Outcomes:
+    return run_nested(tmp_path_factory.mktemp("da") / "run", DA_MODULE)
+
+
+@pytest.fixture(scope="module")
+def storage_outcomes(tmp_path_factory: pytest.TempPathFactory) -> Outcomes:
+    return run_nested(tmp_path_factory.mktemp("storage") / "run", STORAGE_MODULE)
+
+
+def test_da_suite_passes_the_real_local_layer(da_outcomes: Outcomes) -> None:
+    check_real(da_outcomes)
+
+
+@pytest.mark.parametrize("name", sorted(BROKEN_DA))
+def test_da_suite_catches_a_broken_layer(da_outcomes: Outcomes, name: str) -> None:
+    check_caught(da_outcomes, name)
+
+
+def test_storage_suite_passes_the_real_sqlite_storage(storage_outcomes: Outcomes) -> None:
+    check_real(storage_outcomes)
+
+
+@pytest.mark.parametrize("name", sorted(BROKEN_STORAGES))
+def test_storage_suite_catches_a_broken_storage(storage_outcomes: Outcomes, name: str) -> None:
+    check_caught(storage_outcomes, name)
+
+
+@pytest.fixture(scope="module")
+def proofs_outcomes(tmp_path_factory: pytest.TempPathFactory) -> Outcomes:
+    return run_nested(tmp_path_factory.mktemp("proofs") / "run", PROOFS_MODULE)
+
+
+def test_proofs_suite_passes_the_python_tree(proofs_outcomes: Outcomes) -> None:
+    check_real(proofs_outcomes)
+
+
+@pytest.mark.parametrize("name", sorted(BROKEN_PROVIDERS))
+def test_proofs_suite_catches_a_broken_provider(proofs_outcomes: Outcomes, name: str) -> None:
+    check_caught(proofs_outcomes, name)
