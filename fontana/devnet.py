@@ -252,6 +252,11 @@ class Devnet:
             f"recovered {report.blocks} blocks ({report.entries} entries) from genesis + DA "
             f"in {report.seconds:.2f}s: "
             + ("every block and state root matches" if not problems else "; ".join(problems))
+            + (
+                f" ({sum(report.skipped_counts.values())} foreign blobs skipped)"
+                if report.skipped_counts
+                else ""
+            )
         )
         rebuilt.close()
         return DevnetResult(self.sealed, self.transfers, report.blocks, problems)

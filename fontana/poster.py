@@ -19,7 +19,7 @@ from collections.abc import Callable
 import attrs
 
 from fontana.clock import now_ms
-from fontana.da.blob import encode_blob
+from fontana.da.blob import assemble_blob
 from fontana.errors import DAError
 from fontana.interfaces import DALayer, DAReference
 from fontana.ledger.records import decode_entry_record
@@ -46,13 +46,24 @@ class PosterStatus:
 
 
 def load_block(storage: Storage, height: int) -> Block:
-    """The full block at ``height`` from storage, as the blob will carry it."""
+    """The full block at ``height`` from storage, decoded."""
     with storage.read() as s:
         record = s.get_block(height)
         if record is None:
             raise KeyError(f"no block at height {height}")
         entries = tuple(decode_entry_record(e) for e in s.entries_in_block(height))
     return Block(SignedHeader.from_bytes(record.header), entries)
+
+
+def load_blob(storage: Storage, height: int) -> bytes:
+    """The DA blob of the block at ``height``, assembled from its stored bytes."""
+    with storage.read() as s:
+        record = s.get_block(height)
+        if record is None:
+            raise KeyError(f"no block at height {height}")
+        entries = [(e.entry_type, e.body) for e in s.entries_in_block(height)]
+    chain_id = SignedHeader.from_bytes(record.header).header.chain_id
+    return assemble_blob(chain_id, record.header, entries)
 
 
 class Poster:
@@ -117,7 +128,7 @@ class Poster:
 
     # -- posting ----------------------------------------------------------------
 
-    def _find_on_da(self, height: int, commitment: bytes) -> DAReference | None:
+    def _find_on_da(self, height: int, blob: bytes, commitment: bytes) -> DAReference | None:
         """The blob of an earlier in-flight attempt for this block, if the layer has it."""
         with self.storage.read() as s:
             attempts = [
@@ -129,19 +140,21 @@ class Poster:
             return None
         start = min(a.da_height for a in attempts if a.da_height is not None)
         for da_height in range(max(start, 1), self.da.head_height() + 1):
-            for ref, _ in self.da.list_at(da_height):
-                if ref.commitment == commitment:
+            for ref, data in self.da.list_at(da_height):
+                # The bytes, not only the commitment the layer reports: only our
+                # own blob, wherever it came from, makes this block available.
+                if ref.commitment == commitment and data == blob:
                     return ref
         return None
 
     def post_block(self, record: BlockRecord, stop: threading.Event) -> bool:
         """Post one block, retrying until it is on DA; ``False`` if stopped first."""
-        blob = encode_blob(load_block(self.storage, record.height))
+        blob = load_blob(self.storage, record.height)
         commitment = self.da.commitment(blob)
         backoff = self.initial_backoff_ms
         while not stop.is_set():
             try:
-                found = self._find_on_da(record.height, commitment)
+                found = self._find_on_da(record.height, blob, commitment)
                 if found is not None:
                     self._commit(record.height, found, "found on DA after an interrupted attempt")
                     return True

@@ -1,26 +1,74 @@
 """Rebuilding a ledger from the genesis file and the DA layer alone.
 
-Every block found on DA is checked (height sequence, previous-hash chain,
-the sequencer's signature, the transaction root) and replayed with the same
-validation the live ledger uses; the state root after each block must equal
-the header's. The first mismatch stops the run with the height and what
-differed.
+Anyone can post to a DA namespace, so a blob is only a claim. Each one is
+sorted before it can touch the ledger: blobs of other chains are passed
+over; blobs that do not decode, are not signed by the genesis sequencer for
+this deployment, carry other entries than their header commits to, or do
+not extend the chain replayed so far are *skipped*: counted, named in a
+warning and in the report, and never allowed to stop the run. A block that
+is validly signed, extends the chain and still fails replay (a wrong root,
+an invalid entry) is a real fork or a corrupt chain: recovery stops there
+with :class:`~fontana.errors.RecoveryError` naming the block.
 """
 
 from __future__ import annotations
 
+import logging
 import time
+from collections import Counter
 from collections.abc import Callable
+from typing import Final
 
 import attrs
 
-from fontana.da.blob import blob_chain_id, decode_blob
-from fontana.errors import EncodingError, RecoveryError
+from fontana.da.blob import blob_chain_id, read_blob_header
+from fontana.errors import EncodingError
 from fontana.genesis import initialize
-from fontana.interfaces import DALayer, ProofProvider
+from fontana.interfaces import DALayer, DAReference, ProofProvider
 from fontana.ledger import Ledger
-from fontana.models import Genesis
+from fontana.models import Block, Genesis
 from fontana.storage.base import Storage
+
+log = logging.getLogger(__name__)
+
+#: Why a blob was skipped. ``other_chain`` blobs are expected in a shared
+#: namespace and are only counted; every other reason is also warned about.
+SKIP_REASONS: Final = {
+    "other_chain": "not a block of this chain",
+    "malformed": "carries this chain's id but does not decode",
+    "wrong_signer": "the header's proposer is not the genesis sequencer",
+    "bad_signature": "the header signature does not verify for this deployment",
+    "body_mismatch": "the entries are not the ones the header commits to",
+    "duplicate": "a copy of a block already replayed",
+    "conflicting": "signed by the sequencer, but another block was replayed at this height",
+    "does_not_chain": "signed by the sequencer, but its prev_hash is not the previous block's",
+    "out_of_order": "signed by the sequencer, but ahead of the next height",
+}
+#: Reasons that are not worth a warning.
+QUIET_REASONS: Final = frozenset({"other_chain", "duplicate"})
+#: Skipped blobs listed one by one in the report (all are counted): a stranger
+#: can post any number of them, and the report must stay small.
+MAX_LISTED: Final = 100
+
+
+@attrs.frozen
+class SkippedBlob:
+    """One blob recovery passed over, and why."""
+
+    da_height: int
+    commitment: bytes
+    reason: str
+    detail: str
+    block_height: int | None = None
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "da_height": self.da_height,
+            "commitment": self.commitment.hex(),
+            "reason": self.reason,
+            "detail": self.detail,
+            "block_height": self.block_height,
+        }
 
 
 @attrs.frozen
@@ -29,6 +77,7 @@ class RecoveryProgress:
     da_head: int
     blocks: int
     entries: int
+    skipped: int
     seconds: float
 
 
@@ -39,6 +88,10 @@ class RecoveryReport:
     last_height: int
     state_root: bytes
     seconds: float
+    #: How many blobs were skipped, by reason.
+    skipped_counts: dict[str, int] = attrs.Factory(dict)
+    #: The first :data:`MAX_LISTED` skipped blobs other than ``other_chain`` ones.
+    skipped: tuple[SkippedBlob, ...] = ()
 
     @property
     def blocks_per_s(self) -> float:
@@ -47,6 +100,32 @@ class RecoveryReport:
     @property
     def entries_per_s(self) -> float:
         return self.entries / self.seconds if self.seconds else 0.0
+
+
+class _Skips:
+    """Counts every skipped blob; lists (and warns about) the first :data:`MAX_LISTED`."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+        self.listed: list[SkippedBlob] = []
+
+    def add(self, skipped: SkippedBlob) -> None:
+        self.counts[skipped.reason] += 1
+        if skipped.reason == "other_chain":
+            return
+        if len(self.listed) == MAX_LISTED:
+            self.listed.append(skipped)  # one past the limit: marks that the warning was given
+            log.warning("more blobs skipped: counted in the report, no longer named")
+        elif len(self.listed) < MAX_LISTED:
+            self.listed.append(skipped)
+            if skipped.reason not in QUIET_REASONS:
+                log.warning(
+                    "DA height %d: skipped blob %s (%s): %s",
+                    skipped.da_height,
+                    skipped.commitment.hex()[:16],
+                    skipped.reason,
+                    skipped.detail,
+                )
 
 
 def recover(
@@ -65,39 +144,77 @@ def recover(
     genesis_block = initialize(storage, proofs, genesis)
     started = time.perf_counter()
     ledger = Ledger(storage, proofs, genesis)
-    hashes = {0: genesis_block.hash}
+    # Hashes of the blocks replayed so far, by height: a height counts only
+    # once its block has fully replayed.
+    hashes = [genesis_block.hash]
+    skips = _Skips()
     blocks = entries = 0
     head = da.head_height()
     for da_height in range(from_da_height, head + 1):
         for ref, data in da.list_at(da_height):
-            if blob_chain_id(data) != genesis.chain_id:
-                continue  # another chain sharing the namespace
-            try:
-                block = decode_blob(data, genesis.chain_id)
-            except EncodingError as exc:
-                raise RecoveryError(
-                    f"DA height {da_height}: malformed blob: {exc.message}"
-                ) from None
-            height = block.header.header.height
-            if height in hashes:  # posted twice; harmless only if it is the same block
-                if block.header.header.hash != hashes[height]:
-                    raise RecoveryError(
-                        f"block {height}: DA height {da_height} holds a different block "
-                        "at a height already replayed"
-                    )
+            verdict = sort_blob(genesis, ref, data, hashes)
+            if isinstance(verdict, SkippedBlob):
+                skips.add(verdict)
                 continue
-            ledger.replay_block(block, (ref.height, ref.commitment))
-            hashes[height] = block.header.header.hash
+            ledger.replay_block(verdict, (ref.height, ref.commitment))
+            hashes.append(verdict.header.header.hash)
             blocks += 1
-            entries += len(block.entries)
+            entries += len(verdict.entries)
         if progress is not None:
-            progress(
-                RecoveryProgress(da_height, head, blocks, entries, time.perf_counter() - started)
-            )
+            elapsed = time.perf_counter() - started
+            skipped = sum(skips.counts.values())
+            progress(RecoveryProgress(da_height, head, blocks, entries, skipped, elapsed))
     last = ledger.latest_block()
     return RecoveryReport(
-        blocks, entries, last.height, last.state_root, time.perf_counter() - started
+        blocks,
+        entries,
+        last.height,
+        last.state_root,
+        time.perf_counter() - started,
+        dict(skips.counts),
+        tuple(skips.listed[:MAX_LISTED]),
     )
+
+
+def sort_blob(
+    genesis: Genesis, ref: DAReference, data: bytes, hashes: list[bytes]
+) -> Block | SkippedBlob:
+    """The block if ``data`` extends the chain whose block hashes are ``hashes``, else why not.
+
+    Cheapest checks first, and the entries are hashed but not decoded until
+    the signed header vouches for them, so junk costs little to refuse.
+    """
+
+    def skip(reason: str, detail: str = "", height: int | None = None) -> SkippedBlob:
+        where = f"block {height}: " if height is not None else ""
+        return SkippedBlob(
+            ref.height, ref.commitment, reason, where + (detail or SKIP_REASONS[reason]), height
+        )
+
+    if blob_chain_id(data) != genesis.chain_id:
+        return skip("other_chain")
+    try:
+        parsed = read_blob_header(data, genesis.chain_id)
+    except EncodingError as exc:
+        return skip("malformed", exc.message)
+    h = parsed.header.header
+    if h.proposer != genesis.sequencer:
+        return skip("wrong_signer", height=h.height)
+    if not parsed.header.verify(genesis.hash):
+        return skip("bad_signature", height=h.height)
+    if not parsed.body_matches():
+        return skip("body_mismatch", height=h.height)
+    next_height = len(hashes)
+    if h.height < next_height:
+        return skip("duplicate" if hashes[h.height] == h.hash else "conflicting", height=h.height)
+    if h.height > next_height:
+        return skip("out_of_order", f"expected block {next_height} first", h.height)
+    if h.prev_hash != hashes[-1]:
+        return skip("does_not_chain", height=h.height)
+    try:
+        return parsed.block()
+    except EncodingError as exc:  # a signed header over entries that do not decode
+        return skip("malformed", exc.message, h.height)
 
 
 def compare_ledgers(live: Storage, rebuilt: Storage) -> list[str]:

@@ -322,7 +322,6 @@ def tamper(da: LocalDA, live: Ledger, height: int, mutate) -> None:  # type: ign
     [
         (lambda h: _evolve(h, state_root=b"\x09" * 32), "block 3: state root after replay"),
         (lambda h: _evolve(h, tx_root=b"\x09" * 32), "block 3: tx root"),
-        (lambda h: _evolve(h, prev_hash=b"\x09" * 32), "block 3: prev_hash"),
     ],
 )
 def test_a_tampered_blob_is_detected_and_named(
@@ -348,14 +347,26 @@ def _evolve(header: BlockHeader, **changes: object) -> BlockHeader:
     return attrs.evolve(header, **changes)
 
 
-def test_a_forged_signature_is_detected(live: Ledger, da: LocalDA, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("height", "reason"), [(2, "bad_signature"), (3, "does_not_chain")])
+def test_a_block_that_does_not_extend_the_chain_is_skipped_and_named(
+    live: Ledger, da: LocalDA, tmp_path: Path, height: int, reason: str
+) -> None:
     posted_history(live, da)
-    block = load_block(live.storage, 2)
-    forged = Block(SignedHeader(block.header.header, bytes(64)), block.entries)
-    da._conn().execute("UPDATE blobs SET data = ? WHERE height = 2", (encode_blob(forged),))
+    block = load_block(live.storage, height)
+    if reason == "bad_signature":
+        forged = Block(SignedHeader(block.header.header, bytes(64)), block.entries)
+    else:
+        header = _evolve(block.header.header, prev_hash=b"\x09" * 32)
+        forged = Block(SignedHeader.sign(header, SEQUENCER, live.genesis.hash), block.entries)
+    da._conn().execute("UPDATE blobs SET data = ? WHERE height = ?", (encode_blob(forged), height))
     rebuilt = open_storage(settings_for(tmp_path / "h6"), f"sqlite:///{tmp_path}/rebuilt.db")
-    with pytest.raises(RecoveryError, match="block 2: the sequencer's signature"):
-        recover(live.genesis, da, rebuilt, PythonSMTProvider())
+    report = recover(live.genesis, da, rebuilt, PythonSMTProvider())
+    assert report.last_height == height - 1  # the chain ends where the real block is missing
+    assert report.skipped[0].reason == reason and report.skipped[0].block_height == height
+    assert {s.reason for s in report.skipped[1:]} == {"out_of_order"}  # the blocks after it
+    assert compare_ledgers(live.storage, rebuilt) == [
+        f"block {h} is marked posted but was not found on DA" for h in range(height, 5)
+    ]
     rebuilt.close()
 
 

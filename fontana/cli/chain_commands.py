@@ -116,7 +116,7 @@ def print_progress(p: Any) -> None:
     end = "\n" if p.da_height >= p.da_head else "\r"
     click.echo(
         f"DA height {p.da_height}/{p.da_head}: {p.blocks} blocks, {p.entries} entries "
-        f"({rate_b:,.0f} blocks/s, {rate_e:,.0f} entries/s)",
+        f"({rate_b:,.0f} blocks/s, {rate_e:,.0f} entries/s), {p.skipped} blobs skipped",
         err=True,
         nl=False,
     )
@@ -192,18 +192,27 @@ def recover_command(
         "entries_per_s": round(report.entries_per_s, 1),
         "mode": "verify" if verify else "rebuild",
         "problems": problems,
+        "skipped_counts": report.skipped_counts,
+        "skipped": [s.to_json() for s in report.skipped],
     }
-    emit(
-        data,
-        as_json,
-        lambda d: (
-            f"{d['mode']}: {d['blocks']} blocks, {d['entries']} entries replayed "
-            f"({d['blocks_per_s']} blocks/s, {d['entries_per_s']} entries/s); "
-            f"block {d['last_height']} root {d['state_root']}"
-        ),
-    )
+    emit(data, as_json, _recovery_text)
     if problems:
         raise RecoveryError("; ".join(problems))
+
+
+def _recovery_text(d: dict[str, Any]) -> str:
+    lines = [
+        f"{d['mode']}: {d['blocks']} blocks, {d['entries']} entries replayed "
+        f"({d['blocks_per_s']} blocks/s, {d['entries_per_s']} entries/s); "
+        f"block {d['last_height']} root {d['state_root']}"
+    ]
+    counts = d["skipped_counts"]
+    if counts:
+        lines.append(
+            f"skipped {sum(counts.values())} blobs that are not blocks of this chain: "
+            + ", ".join(f"{n} {reason}" for reason, n in sorted(counts.items()))
+        )
+    return "\n".join(lines)
 
 
 @click.command("devnet")
