@@ -121,6 +121,13 @@ class DuplicateError(StorageError):
     code = "duplicate"
 
 
+class StorageUnavailableError(StorageError):
+    """The database failed underneath: unreachable, refused, a disk or lock failure."""
+
+    code = "storage_unavailable"
+    exit_code = 69  # EX_UNAVAILABLE
+
+
 # --- data availability ------------------------------------------------------
 
 

@@ -11,7 +11,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from fontana.errors import PluginError
+from fontana.errors import PluginError, UnknownBackendError
 from fontana.hookspecs import hookimpl
 from fontana.plugins import BackendRegistrar, BackendSpec, Conflict, PluginHost
 
@@ -71,6 +71,13 @@ def test_schemes_are_compared_case_insensitively() -> None:
     host = PluginHost()
     host.register(da_plugin("upper", ("MyDA",)), "upper")
     assert host.backends("da").resolve("mYdA://host").name == "upper"
+
+
+def test_a_non_ascii_look_alike_never_folds_into_a_scheme() -> None:
+    host = PluginHost()
+    host.register(da_plugin("key", ("key",)), "key")
+    with pytest.raises(UnknownBackendError):
+        host.backends("da").resolve("\u212aey://host")  # KELVIN SIGN lower-cases to "k"
 
 
 class Instrument:
@@ -202,8 +209,10 @@ def test_strict_mode_reraises_a_wrapper_failure(monkeypatch: pytest.MonkeyPatch)
     [
         (("", factory("x")), {}, "non-empty text"),
         (("x", "not callable"), {}, "not callable"),
-        (("x", factory("x")), {"schemes": "xyz"}, "sequence of non-empty strings"),
-        (("x", factory("x")), {"schemes": ("",)}, "sequence of non-empty strings"),
+        (("x", factory("x")), {"schemes": "xyz"}, "sequence of URL schemes"),
+        (("x", factory("x")), {"schemes": ("",)}, "sequence of URL schemes"),
+        (("x", factory("x")), {"schemes": ("\u212aey",)}, "sequence of URL schemes"),  # KELVIN
+        (("x", factory("x")), {"schemes": ("1x",)}, "sequence of URL schemes"),
         (("x", factory("x")), {"description": 3}, "description must be text"),
     ],
 )

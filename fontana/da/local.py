@@ -8,11 +8,14 @@ submitting, as on Celestia. Several processes may share one directory.
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
-from fontana.errors import BlobTooLargeError, ConfigError, DAFatalError
+from fontana.errors import BlobTooLargeError, ConfigError, DAFatalError, DARetryableError
 from fontana.hashing import TAG_DA_LOCAL, tagged_hash
 from fontana.interfaces import DAReference
 
@@ -40,17 +43,48 @@ def local_da_dir(url: str) -> Path:
     return Path(rest[1:]).expanduser()
 
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _da_errors(method: Callable[P, R]) -> Callable[P, R]:
+    """SQLite failures as DA errors, which the poster retries and alerts on.
+
+    A busy or locked file may pass; anything else (an unreadable file, a full
+    disk, a special file where the log should be) needs an operator.
+    """
+
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except sqlite3.Error as exc:
+            text = str(exc)
+            if "locked" in text or "busy" in text:
+                raise DARetryableError(f"local DA: {text}") from None
+            raise DAFatalError(f"local DA: {text}") from None
+
+    return wrapper
+
+
 class LocalDA:
     """:class:`fontana.interfaces.DALayer` on a SQLite file; safe across threads and processes."""
 
     def __init__(self, directory: Path, namespace: bytes, max_blob_size: int) -> None:
         if len(namespace) != 10:
             raise DAFatalError(f"a namespace is 10 bytes, got {len(namespace)}")
-        directory.mkdir(parents=True, exist_ok=True)
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"local DA directory {directory}: {exc.strerror}") from None
         self.path = directory / "blobs.sqlite"
         self.namespace = namespace
         self.max_blob_size = max_blob_size
         self._local = threading.local()
+        self._create()
+
+    @_da_errors
+    def _create(self) -> None:
         with self._conn() as conn:
             conn.executescript(_SCHEMA)
 
@@ -66,6 +100,7 @@ class LocalDA:
     def commitment(self, blob: bytes) -> bytes:
         return tagged_hash(TAG_LOCAL_COMMITMENT, self.namespace + blob)
 
+    @_da_errors
     def submit(self, blob: bytes) -> DAReference:
         if len(blob) > self.max_blob_size:
             raise BlobTooLargeError(
@@ -86,6 +121,7 @@ class LocalDA:
             raise
         return DAReference(head + 1, commitment, self.namespace)
 
+    @_da_errors
     def get(self, ref: DAReference) -> bytes | None:
         if ref.namespace != self.namespace:
             return None  # a layer serves its own namespace only
@@ -99,6 +135,7 @@ class LocalDA:
         )
         return None if row is None else bytes(row[0])
 
+    @_da_errors
     def list_at(self, height: int) -> list[tuple[DAReference, bytes]]:
         rows = self._conn().execute(
             "SELECT commitment, data FROM blobs WHERE height = ? AND namespace = ? ORDER BY idx",
@@ -106,6 +143,7 @@ class LocalDA:
         )
         return [(DAReference(height, bytes(c), self.namespace), bytes(d)) for c, d in rows]
 
+    @_da_errors
     def head_height(self) -> int:
         (head,) = self._conn().execute("SELECT COALESCE(MAX(height), 0) FROM blobs").fetchone()
         return int(head)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import click
 
 from fontana.errors import PluginError
-from fontana.plugins.records import CORE, BackendSpec, Conflict
+from fontana.plugins.records import CORE, URL_SCHEME, BackendSpec, Conflict
 
 if TYPE_CHECKING:
     from fontana.plugins.host import PluginHost
@@ -85,10 +85,12 @@ class BackendRegistrar(Collector["BackendSpec[F] | _Replacement"], Generic[F]):
             raise PluginError(
                 f"{self.family} backend {name!r}: factory {factory!r} is not callable"
             )
-        if isinstance(schemes, str) or not all(isinstance(s, str) and s for s in schemes):
+        if isinstance(schemes, str) or not all(
+            isinstance(s, str) and URL_SCHEME.fullmatch(s) for s in schemes
+        ):
             raise PluginError(
-                f"{self.family} backend {name!r}: schemes must be a sequence of non-empty "
-                f"strings, not {schemes!r}"
+                f"{self.family} backend {name!r}: schemes must be a sequence of URL schemes "
+                f"(ASCII letter, then letters, digits, +, - or .), not {schemes!r}"
             )
         if not isinstance(description, str):
             raise PluginError(f"{self.family} backend {name!r}: description must be text")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Iterator, Sequence
 from typing import Any, Generic, Literal, TypeVar
 
@@ -13,6 +14,9 @@ CORE = "core"
 
 Status = Literal["loaded", "failed", "disabled", "shadowed"]
 F = TypeVar("F")
+
+#: A URL scheme as RFC 3986 spells it: ASCII letters first, then letters, digits, ``+-.``.
+URL_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*", re.ASCII)
 
 
 # Every command imports these, so they are dataclasses: attrs would add
@@ -100,12 +104,13 @@ class BackendRegistry(Generic[F]):
     def resolve(self, name_or_url: str) -> BackendSpec[F]:
         """The backend for a bare name or for a URL's scheme (``a+b://`` matches ``a``)."""
         if "://" in name_or_url:
-            scheme = name_or_url.split("://", 1)[0].lower()
-            candidates = (scheme, scheme.split("+", 1)[0])
-            for key in candidates:
-                for spec in self._specs:
-                    if key in spec.schemes:
-                        return spec
+            scheme = name_or_url.split("://", 1)[0]
+            if URL_SCHEME.fullmatch(scheme):  # ASCII only: no look-alike folds into a scheme
+                scheme = scheme.lower()
+                for key in (scheme, scheme.split("+", 1)[0]):
+                    for spec in self._specs:
+                        if key in spec.schemes:
+                            return spec
             wanted = f"URL scheme {scheme!r}"
         else:
             for spec in self._specs:

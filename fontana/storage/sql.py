@@ -35,6 +35,7 @@ from fontana.errors import (
     OutOfRangeError,
     SchemaVersionError,
     StorageError,
+    StorageUnavailableError,
     UnknownInputError,
 )
 from fontana.storage import schema as t
@@ -651,6 +652,27 @@ class SQLStorage:
         self.engine = engine
         self._checked = False
         self._raw_cache: dict[str, str] = {}
+        dbapi = engine.dialect.loaded_dbapi
+        # The payment path talks to the DBAPI cursor directly, so the driver's
+        # own exceptions arrive unwrapped next to SQLAlchemy's wrapped ones.
+        self._failures: tuple[type[BaseException], ...] = (
+            sa.exc.OperationalError,
+            sa.exc.InterfaceError,
+            dbapi.OperationalError,
+            dbapi.InterfaceError,
+        )
+
+    def _unavailable_error(self, exc: BaseException) -> StorageUnavailableError:
+        reason = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or ["failed"])[0]
+        return StorageUnavailableError(f"{_without_password(self.url)}: {reason}")
+
+    @contextmanager
+    def _unavailable(self) -> Iterator[None]:
+        """A database that cannot be reached or fails underneath, as a typed error."""
+        try:
+            yield
+        except self._failures as exc:
+            raise self._unavailable_error(exc) from None
 
     def insert_ignore(self, table: sa.Table) -> Any:
         """``INSERT ... ON CONFLICT DO NOTHING`` in the backend's dialect."""
@@ -678,7 +700,7 @@ class SQLStorage:
     # -- schema
 
     def schema_version(self) -> int | None:
-        with self.engine.connect() as conn:
+        with self._unavailable(), self.engine.connect() as conn:
             if not sa.inspect(conn).has_table(t.meta.name):
                 return None
             value = conn.scalar(sa.select(t.meta.c.value).where(t.meta.c.key == SCHEMA_KEY))
@@ -686,7 +708,7 @@ class SQLStorage:
 
     @contextmanager
     def create(self) -> Iterator[SQLSession]:
-        with self.engine.connect() as conn:
+        with self._unavailable(), self.engine.connect() as conn:
             self._begin_write(conn)
             with conn.begin():  # DDL is transactional on SQLite and PostgreSQL alike
                 self._lock_schema(conn)
@@ -705,7 +727,7 @@ class SQLStorage:
             pass
 
     def drop_schema(self) -> None:
-        with self.engine.connect() as conn:
+        with self._unavailable(), self.engine.connect() as conn:
             self._begin_write(conn)
             with conn.begin():
                 self._lock_schema(conn)
@@ -729,16 +751,29 @@ class SQLStorage:
     @contextmanager
     def read(self) -> Iterator[SQLSession]:
         self._check()
-        with self.engine.connect() as conn, conn.begin():
-            yield SQLSession(conn, self)
+        try:
+            with self.engine.connect() as conn, conn.begin():
+                yield SQLSession(conn, self)
+        except self._failures as exc:
+            raise self._unavailable_error(exc) from None
 
     @contextmanager
     def write(self) -> Iterator[SQLSession]:
         self._check()
-        with self.engine.connect() as conn:
-            self._begin_write(conn)
-            with conn.begin():
-                yield SQLSession(conn, self)
+        try:
+            with self.engine.connect() as conn:
+                self._begin_write(conn)
+                with conn.begin():
+                    yield SQLSession(conn, self)
+        except self._failures as exc:
+            raise self._unavailable_error(exc) from None
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def _without_password(url: str) -> str:
+    """``url`` fit for an error message: a password in it is masked."""
+    from fontana.config import mask
+
+    return str(mask(url, False))

@@ -36,7 +36,10 @@ def sqlite_path(url: str) -> Path:
 class SQLiteStorage(SQLStorage):
     def __init__(self, url: str, settings: Settings) -> None:
         path = sqlite_path(url)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"storage.url = {url!r}: {path.parent}: {exc.strerror}") from None
         engine = sa.create_engine(
             f"sqlite+pysqlite:///{path}",
             pool_size=settings.storage.pool_size,
