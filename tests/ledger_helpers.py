@@ -7,7 +7,7 @@ prove that a rejection or a replay changed nothing at all.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,9 @@ import pytest
 import sqlalchemy as sa
 from nacl.signing import SigningKey
 
+from fontana.clock import now_ms
 from fontana.config import Settings, load_settings
+from fontana.da.local import LocalDA
 from fontana.genesis import genesis_utxos, initialize
 from fontana.ledger import Ledger
 from fontana.models import (
@@ -103,7 +105,7 @@ def settings_for(home: Path) -> Settings:
 
 
 def create_ledger(
-    url: str, home: Path, genesis: Genesis | None = None, clock: Clock | None = None
+    url: str, home: Path, genesis: Genesis | None = None, clock: Callable[[], int] | None = None
 ) -> Ledger:
     """Initialize ``url`` with ``genesis`` (default :func:`make_genesis`) and open its ledger."""
     storage = open_storage(settings_for(home), url)
@@ -137,6 +139,24 @@ def ledger(ledger_url: str, tmp_path: Path, clock: Clock) -> Iterator[Ledger]:
     opened = create_ledger(ledger_url, tmp_path / "home", clock=clock)
     yield opened
     opened.storage.close()
+
+
+@pytest.fixture
+def live(ledger_url: str, tmp_path: Path) -> Iterator[Ledger]:
+    """A ledger at block 0 on each backend, on the wall clock, as daemons run it."""
+    opened = create_ledger(
+        ledger_url, tmp_path / "home", make_genesis(genesis_time_ms=now_ms()), now_ms
+    )
+    yield opened
+    opened.storage.close()
+
+
+@pytest.fixture
+def da(tmp_path: Path) -> Iterator[LocalDA]:
+    """The built-in DA layer in a fresh directory, on the test genesis namespace."""
+    layer = LocalDA(tmp_path / "da", make_genesis().da_namespace, max_blob_size=1_900_000)
+    yield layer
+    layer.close()
 
 
 @cache

@@ -18,9 +18,7 @@ from ledger_helpers import (
     ALICE,
     BOB,
     SEQUENCER,
-    create_ledger,
     make_deposit,
-    make_genesis,
     make_transfer,
     pub,
     settings_for,
@@ -42,22 +40,6 @@ from fontana.storage import open_storage
 
 NAMESPACE = b"\x00" * 9 + b"\x01"
 BLOCK_MS = 100
-
-
-@pytest.fixture
-def live(tmp_path: Path, ledger_url: str) -> Ledger:
-    """A ledger at block 0 on each backend (SQLite and a real PostgreSQL server)."""
-    genesis = make_genesis(genesis_time_ms=now_ms())
-    ledger = create_ledger(ledger_url, tmp_path / "home", genesis, now_ms)
-    yield ledger  # type: ignore[misc]
-    ledger.storage.close()
-
-
-@pytest.fixture
-def da(tmp_path: Path) -> LocalDA:
-    layer = LocalDA(tmp_path / "da", NAMESPACE, max_blob_size=1_900_000)
-    yield layer  # type: ignore[misc]
-    layer.close()
 
 
 def sequencer(ledger: Ledger, max_blob_size: int = 1_900_000) -> Sequencer:

@@ -13,7 +13,6 @@ from ledger_helpers import (
     ALICE,
     BOB,
     SEQUENCER,
-    create_ledger,
     make_deposit,
     make_genesis,
     make_transfer,
@@ -38,21 +37,6 @@ from fontana.storage.base import DASubmissionRecord, Storage
 from fontana.testing.hostile_blobs import Forger, post_among_hostile_blobs
 
 NAMESPACE = b"\x00" * 9 + b"\x01"
-
-
-@pytest.fixture
-def live(tmp_path: Path, ledger_url: str) -> Ledger:
-    ledger = create_ledger(ledger_url, tmp_path / "home", make_genesis(genesis_time_ms=now_ms()))
-    ledger.clock = now_ms
-    yield ledger  # type: ignore[misc]
-    ledger.storage.close()
-
-
-@pytest.fixture
-def da(tmp_path: Path) -> LocalDA:
-    layer = LocalDA(tmp_path / "da", NAMESPACE, max_blob_size=1_900_000)
-    yield layer  # type: ignore[misc]
-    layer.close()
 
 
 def seal_history(ledger: Ledger) -> None:
