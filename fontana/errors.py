@@ -245,9 +245,9 @@ class ReceiptError(FontanaError):
     code = "bad_receipt"
     exit_code = 65  # EX_DATAERR
 
-    def __init__(self, message: str, *, check: str) -> None:
+    def __init__(self, message: str, *, check: str = "") -> None:
         super().__init__(message)
-        #: The failed check, one of those docs/protocol.md lists under "Verifying receipts".
+        #: The failed check: one of docs/protocol.md, section 4, "Verifying receipts".
         self.check = check
 
 
