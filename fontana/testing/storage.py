@@ -914,12 +914,19 @@ class StorageConformance:
             assert s.release_holds(h(50), UNTIL) is False, "expired: nothing live was held"
         assert self._held(storage, (h(1), 0), (h(2), 0)) == [(None, None)] * 2
 
-    def test_concurrent_holds_and_a_spend_from_processes_have_one_winner(
-        self, storage: Storage, storage_factory: StorageFactory
+    @pytest.mark.parametrize(
+        "roles",
+        [
+            ["hold:300", "hold:301", "hold:300", "hold:302"],
+            ["hold:300", "spend", "hold:301", "spend"],
+        ],
+        ids=["holds", "holds-and-spends"],
+    )
+    def test_concurrent_holds_and_spends_from_processes_have_one_winner(
+        self, storage: Storage, storage_factory: StorageFactory, roles: list[str]
     ) -> None:
         with storage.write() as s:
             s.insert_utxos([utxo(1), utxo(2)])
-        roles = ["hold:300", "hold:301", "hold:300", "spend"]
         ctx = multiprocessing.get_context("fork")
         barrier = ctx.Barrier(len(roles))
         children = []
@@ -956,7 +963,8 @@ class StorageConformance:
         with storage.read() as s:
             got = list(s.get_utxos([(h(1), 0), (h(2), 0)]).values())
         if winner == "spend":
-            assert [(r.spent_by, r.held_by) for r in got] == [(h(203), None)] * 2
+            spender = h(200 + outcomes.index("won"))
+            assert [(r.spent_by, r.held_by) for r in got] == [(spender, None)] * 2
         else:
             holder = h(int(winner.split(":")[1]))
             assert [(r.spent_seq, r.held_by) for r in got] == [(None, holder)] * 2
