@@ -37,8 +37,6 @@ class FinalReceipts(LedgerBase):
         """The settled payment's receipt, its block's signed header, the inclusion proof of
         the txid in that header's ``tx_root`` and the DA reference; ``None`` until the
         block is on DA (or for a payment settled by no paid call)."""
-        from fontana.models.payment import FinalReceipt, MerkleProof
-
         check_txid(txid)
         with self.storage.read() as s:
             settlement = s.get_settlements([txid]).get(txid)
@@ -49,6 +47,8 @@ class FinalReceipts(LedgerBase):
             if block is None or not block.committed:
                 return None
             ids = [e.entry_id for e in s.entries_in_block(block.height)]
+        from fontana.models.payment import FinalReceipt, MerkleProof  # part A of issue 8
+
         index = entry.block_index or 0
         return FinalReceipt(
             receipt=SignedReceipt.from_bytes(settlement.receipt.body),
