@@ -45,6 +45,7 @@ from fontana.errors import (
     InsufficientFundsError,
     OutOfRangeError,
     PaymentInFlightError,
+    ReceiptMismatchError,
     RejectedError,
     UnknownInputError,
     WrongChainError,
@@ -318,6 +319,23 @@ def test_a_hold_beyond_what_the_ledger_stores_is_refused(ledger: Ledger) -> None
     before = tables(ledger)
     with pytest.raises(OutOfRangeError):
         ledger.hold(tx, far)
+    assert tables(ledger) == before
+
+
+@pytest.mark.parametrize("hold_until", ["123", 1.5e12, True, None])
+def test_a_hold_end_that_is_not_an_integer_is_malformed(ledger: Ledger, hold_until: object) -> None:
+    before = tables(ledger)
+    with pytest.raises(EncodingError):
+        ledger.hold(payment(ledger), hold_until)  # type: ignore[arg-type]
+    assert tables(ledger) == before
+
+
+@pytest.mark.parametrize("receipt", ["a receipt", None, b""])
+def test_a_receipt_that_is_not_a_receipt_is_refused(ledger: Ledger, receipt: object) -> None:
+    tx = payment(ledger)
+    before = tables(ledger)
+    with pytest.raises(ReceiptMismatchError):
+        ledger.settle(tx, receipt, None)  # type: ignore[arg-type]
     assert tables(ledger) == before
 
 

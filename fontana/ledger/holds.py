@@ -110,6 +110,8 @@ def settlement_record(
     txid: bytes, receipt: bytes, response: CachedResponse | None
 ) -> SettlementRecord:
     """The storage record of a settle; ``ReceiptMismatchError`` for a receipt not for ``txid``."""
+    if not isinstance(receipt, bytes):
+        raise ReceiptMismatchError("the receipt is not bytes")
     try:
         signed = SignedReceipt.from_bytes(receipt)
     except EncodingError as exc:
@@ -138,6 +140,8 @@ class Holds(Payments):
         ``payment_in_flight`` (this one does), ``already_settled`` (applied
         without a paid call: it buys none).
         """
+        if type(until_ms) is not int:
+            raise EncodingError(f"a hold's end must be an integer time in ms, not {until_ms!r}")
         txid, _ = self.check_stateless(tx)
         keys = [(i.txid, i.index) for i in tx.inputs]
         with self.storage.write() as s:

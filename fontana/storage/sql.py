@@ -8,6 +8,9 @@ Double spends are stopped by a conditional ``UPDATE ... WHERE spent_seq IS
 NULL`` whose row count must equal the number of inputs: on PostgreSQL
 concurrent spenders of one row queue on its row lock and all but the first
 see it spent, while spends of unrelated UTXOs never wait for each other.
+Holds of paid calls live on the same row and follow the same rule: a hold is
+a conditional ``UPDATE`` refusing a row spent or held live by another, and a
+spend's ``UPDATE`` also requires that no other payment holds the row live.
 
 No shared row is read and then written back from Python: counters change
 in one conditional ``UPDATE ... SET value = value + ?``, meta values are
@@ -394,10 +397,10 @@ class SQLSession:
         for key in sorted(wanted):
             if key not in existing:
                 raise UnknownInputError(f"input {key[0].hex()}:{key[1]} does not exist")
-        txid, index = key = next(k for k in sorted(wanted) if existing[k].spent_seq != wanted[k])
-        if existing[key].spent_seq is None:  # left unspent by the UPDATE: a live hold
-            raise _held(existing[key])
-        raise InputSpentError(f"input {txid.hex()}:{index} is spent already")
+        refused = next(existing[k] for k in sorted(wanted) if existing[k].spent_seq != wanted[k])
+        if refused.spent_seq is None:  # left unspent by the UPDATE: a live hold
+            raise _held(refused)
+        raise InputSpentError(f"input {refused.txid.hex()}:{refused.output_index} is spent already")
 
     def hold_utxos(
         self, keys: Sequence[OutPointKey], holder: bytes, until_ms: int, now_ms: int
