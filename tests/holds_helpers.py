@@ -10,6 +10,7 @@ from nacl.signing import SigningKey
 
 from fontana.ledger import Ledger
 from fontana.models import Receipt, SignedReceipt, Transaction
+from fontana.models.payment import request_hash
 from fontana.storage import schema as t
 
 #: What the test payments pay the provider (BOB).
@@ -41,21 +42,18 @@ def payment(
 
 
 def receipt_for(ledger: Ledger, tx: Transaction, issued_at_ms: int = 7) -> bytes:
-    """The provider's (BOB's) canonical signed receipt for ``tx``.
-
-    The one place that builds a receipt: adapt it to the models of part A
-    (``Receipt`` with method, resource, request hash, expected height) at merge.
-    """
+    """The provider's (BOB's) canonical signed receipt for ``tx``."""
     receipt = Receipt(
-        version=1,
         chain_id=ledger.chain_id,
         txid=tx.txid,
         payer=tx.witnesses[0].pubkey,
         payee=pub(BOB),
         amount=PRICE,
-        resource_hash=bytes(32),
+        method="GET",
+        resource="/paid",
+        request_hash=request_hash("GET", "/paid", b""),
         issued_at_ms=issued_at_ms,
-        ledger_seq=0,
+        expected_height=ledger.open_height(),
     )
     return SignedReceipt.sign(receipt, BOB, ledger.genesis_hash).to_bytes()
 

@@ -50,9 +50,7 @@ from fontana.errors import (
     UnknownInputError,
     WrongChainError,
 )
-from fontana.hashing import TAG_TXROOT_LEAF, TAG_TXROOT_NODE, merkle_root, tagged_hash
 from fontana.ledger import ApplyResult, CachedResponse, HoldResult, Ledger, SettledPayment
-from fontana.ledger.receipts import inclusion_path
 from fontana.models import OutPoint, SignedHeader, SignedReceipt, WithdrawalRequest
 from fontana.poster import Poster
 
@@ -422,37 +420,6 @@ def test_a_hold_expires_on_the_wall_clock(live: Ledger) -> None:
 # -- final receipts -----------------------------------------------------------------------
 
 
-def verify_inclusion(root: bytes, leaf: bytes, index: int, count: int, path: list[bytes]) -> bool:
-    """RFC 6962 (RFC 9162 2.1.3.2) audit path check over merkle_root's tagged hashes."""
-    if not 0 <= index < count:
-        return False
-    fn, sn, node = index, count - 1, tagged_hash(TAG_TXROOT_LEAF, leaf)
-    for sibling in path:
-        if sn == 0:
-            return False
-        if fn & 1 or fn == sn:
-            node = tagged_hash(TAG_TXROOT_NODE, sibling + node)
-            while not fn & 1 and fn:
-                fn, sn = fn >> 1, sn >> 1
-        else:
-            node = tagged_hash(TAG_TXROOT_NODE, node + sibling)
-        fn, sn = fn >> 1, sn >> 1
-    return sn == 0 and node == root
-
-
-@pytest.mark.parametrize("count", [*range(1, 18), 31, 32, 33, 100])
-def test_inclusion_paths_prove_every_leaf(count: int) -> None:
-    ids = [n.to_bytes(32, "big") for n in range(count)]
-    root = merkle_root(ids)
-    for index in range(count):
-        path = inclusion_path(ids, index)
-        assert verify_inclusion(root, ids[index], index, count, path)
-        if count > 1:
-            assert not verify_inclusion(root, ids[(index + 1) % count], index, count, path)
-    with pytest.raises(ValueError):
-        inclusion_path(ids, count)
-
-
 @attrs.frozen
 class _MerkleProof:
     index: int
@@ -507,6 +474,6 @@ def test_a_final_receipt_once_the_block_is_on_da(ledger: Ledger, clock: Clock, d
     proof = final.inclusion
     assert (proof.index, proof.count) == (1, 4)  # before, tx, plain, the fee credit
     header = block.header.header
-    assert verify_inclusion(header.tx_root, tx.txid, proof.index, proof.count, list(proof.siblings))
+    assert proof.verify(header.tx_root, tx.txid)
     assert ledger.final_receipt(plain.txid) is None, "no receipt: not a paid call"
     assert ledger.final_receipt(bytes(32)) is None

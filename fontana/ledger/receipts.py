@@ -2,34 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
-
-from fontana.hashing import merkle_root
 from fontana.ledger.base import LedgerBase
 from fontana.ledger.holds import check_txid
 from fontana.models import SignedHeader, SignedReceipt
-
-if TYPE_CHECKING:
-    from fontana.models.payment import FinalReceipt
-
-
-def inclusion_path(ids: Sequence[bytes], index: int) -> list[bytes]:
-    """Siblings of leaf ``index`` in :func:`~fontana.hashing.merkle_root` of ``ids``,
-    from the leaf up (RFC 6962's audit path order)."""
-    if not 0 <= index < len(ids):
-        raise ValueError(f"leaf {index} is not among {len(ids)} ids")
-    top_down: list[bytes] = []
-    lo, hi = 0, len(ids)
-    while hi - lo > 1:
-        k = 1 << ((hi - lo - 1).bit_length() - 1)  # the left subtree's size, as merkle_root
-        if index < lo + k:
-            top_down.append(merkle_root(ids[lo + k : hi]))
-            hi = lo + k
-        else:
-            top_down.append(merkle_root(ids[lo : lo + k]))
-            lo += k
-    return top_down[::-1]
+from fontana.models.payment import FinalReceipt, MerkleProof
 
 
 class FinalReceipts(LedgerBase):
@@ -47,15 +23,10 @@ class FinalReceipts(LedgerBase):
             if block is None or not block.committed:
                 return None
             ids = [e.entry_id for e in s.entries_in_block(block.height)]
-        from fontana.models.payment import FinalReceipt, MerkleProof  # part A of issue 8
-
-        index = entry.block_index or 0
         return FinalReceipt(
             receipt=SignedReceipt.from_bytes(settlement.receipt.body),
             header=SignedHeader.from_bytes(block.header),
-            inclusion=MerkleProof(
-                index=index, count=len(ids), siblings=tuple(inclusion_path(ids, index))
-            ),
+            inclusion=MerkleProof.build(ids, entry.block_index or 0),
             da_height=block.da_height,
             da_commitment=block.da_commitment,
             da_namespace=self.genesis.da_namespace,
