@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+from functools import cache
 from typing import Any
 
 import pytest
@@ -64,6 +65,7 @@ def challenge(**changes: Any) -> PaymentRequired:
     )
 
 
+@cache
 def a_payload() -> PaymentPayload:
     req = requirement()
     tx = payment(req, [(consumer_utxo(0, GENESIS), 1_000_000)], CONSUMERS[0])
