@@ -427,7 +427,10 @@ class PaymentPayload:
         hex_tx = payload["transaction"]
         if not isinstance(hex_tx, str) or not _HEX.fullmatch(hex_tx):
             raise EncodingError(f"{what}.payload.transaction: expected lowercase hex")
-        transaction = Transaction.from_bytes(bytes.fromhex(hex_tx))
+        try:
+            transaction = Transaction.from_bytes(bytes.fromhex(hex_tx))
+        except EncodingError as exc:
+            raise EncodingError(f"{what}.payload.transaction: {exc.message}") from None
         if "extensions" in data:
             _extensions(data["extensions"], f"{what}.extensions")
         return cls(accepted=accepted, transaction=transaction, resource=_resource(data, what))
@@ -481,7 +484,10 @@ class PaymentResponse:
         if "extensions" in data:
             ext = _fields(data["extensions"], f"{what}.extensions", ("fontana",))
             inner = _fields(ext["fontana"], f"{what}.extensions.fontana", ("receipt",))
-            receipt = SignedReceipt.from_json(inner["receipt"])
+            try:
+                receipt = SignedReceipt.from_json(inner["receipt"])
+            except EncodingError as exc:
+                raise EncodingError(f"{what}.extensions.fontana.receipt: {exc.message}") from None
         if success != (receipt is not None) or success == ("errorReason" in data):
             raise EncodingError(
                 f"{what}: a success carries a receipt and no errorReason, a failure the reverse"
