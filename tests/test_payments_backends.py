@@ -188,23 +188,26 @@ class GatedLedger:
         return self._ledger.settle_many(items)  # type: ignore[no-any-return]
 
 
-def settle_in_threads(
-    backend: LedgerBackend, live: Ledger, signers: Sequence[tuple[SigningKey, int]]
-) -> tuple[list[threading.Thread], list[BaseException | None]]:
-    outcomes: list[BaseException | None] = [None] * len(signers)
+def payments(live: Ledger, signers: Sequence[tuple[SigningKey, int]]) -> list[Transaction]:
+    return [paying(live, signer, index) for signer, index in signers]
 
-    def settle(n: int, signer: SigningKey, index: int) -> None:
-        tx = paying(live, signer, index)
+
+def settle_in_threads(
+    backend: LedgerBackend, live: Ledger, txs: Sequence[Transaction]
+) -> tuple[list[threading.Thread], list[BaseException | None]]:
+    """Hold and settle each payment in its own thread (its first witness signed it)."""
+    outcomes: list[BaseException | None] = [None] * len(txs)
+    signers = {pub(k): k for k in (ALICE, BOB, CAROL)}
+
+    def settle(n: int, tx: Transaction) -> None:
         try:
             backend.hold(tx, tx.expiry_ms)
+            signer = signers[tx.witnesses[0].pubkey]
             backend.settle(tx, receipt_for(live, tx, signer), RESPONSE)
         except BaseException as exc:
             outcomes[n] = exc
 
-    threads = [
-        threading.Thread(target=settle, args=(n, signer, index))
-        for n, (signer, index) in enumerate(signers)
-    ]
+    threads = [threading.Thread(target=settle, args=(n, tx)) for n, tx in enumerate(txs)]
     for thread in threads:
         thread.start()
     return threads, outcomes
@@ -219,9 +222,9 @@ def wait_until_queued(backend: LedgerBackend, count: int) -> None:
 def test_settles_arriving_during_a_commit_go_in_the_next_batch_together(live: Ledger) -> None:
     gated = GatedLedger(live)
     backend = LedgerBackend(gated)  # type: ignore[arg-type]
-    first, first_outcome = settle_in_threads(backend, live, [(ALICE, 0)])
+    first, first_outcome = settle_in_threads(backend, live, payments(live, [(ALICE, 0)]))
     gated.entered.wait()
-    rest, rest_outcomes = settle_in_threads(backend, live, [(BOB, 1), (CAROL, 2)])
+    rest, rest_outcomes = settle_in_threads(backend, live, payments(live, [(BOB, 1), (CAROL, 2)]))
     wait_until_queued(backend, 2)
     gated.gate.set()
     for thread in first + rest:
@@ -236,7 +239,9 @@ def test_a_batch_window_collects_settles_and_close_drains_them(live: Ledger) -> 
     gated = GatedLedger(live)
     gated.gate.set()
     backend = LedgerBackend(gated, batch_ms=600_000)  # type: ignore[arg-type]
-    threads, outcomes = settle_in_threads(backend, live, [(ALICE, 0), (BOB, 1), (CAROL, 2)])
+    threads, outcomes = settle_in_threads(
+        backend, live, payments(live, [(ALICE, 0), (BOB, 1), (CAROL, 2)])
+    )
     wait_until_queued(backend, 3)
     backend.close()  # wakes the window: the three settle together, nothing is lost
     for thread in threads:
@@ -251,9 +256,10 @@ def test_a_batch_window_collects_settles_and_close_drains_them(live: Ledger) -> 
 def test_a_failed_commit_fails_every_settle_of_its_batch_and_each_can_retry(live: Ledger) -> None:
     gated = GatedLedger(live, fail=StorageUnavailableError("the database went away"))
     backend = LedgerBackend(gated)  # type: ignore[arg-type]
-    first, first_outcome = settle_in_threads(backend, live, [(ALICE, 0)])
+    (tx,) = payments(live, [(ALICE, 0)])
+    first, first_outcome = settle_in_threads(backend, live, [tx])
     gated.entered.wait()
-    rest, rest_outcomes = settle_in_threads(backend, live, [(BOB, 1), (CAROL, 2)])
+    rest, rest_outcomes = settle_in_threads(backend, live, payments(live, [(BOB, 1), (CAROL, 2)]))
     wait_until_queued(backend, 2)
     gated.gate.set()
     for thread in first + rest:
@@ -263,7 +269,6 @@ def test_a_failed_commit_fails_every_settle_of_its_batch_and_each_can_retry(live
     assert len({id(o) for o in outcomes}) == 3  # each thread raised its own
     assert live.balance(pub(PROVIDER)) == 0
     gated.fail = None
-    tx = paying(live, ALICE, 0)
     backend.settle(tx, receipt_for(live, tx, ALICE), None)  # still held by this payment
     backend.close()
     assert live.balance(pub(PROVIDER)) == PRICE
