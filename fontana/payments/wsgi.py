@@ -252,6 +252,7 @@ class WSGIAdapter:
 # --- the example: a small paid JSON API ----------------------------------------------
 
 QUOTE_PRICE: Final = 1_000
+ECHO_PRICE: Final = 500
 DIGEST_PRICE: Final = 20_000
 WORD_PRICE: Final = 100
 FAIL_PRICE: Final = 1_000
@@ -283,10 +284,11 @@ def _word_count(environ: WSGIEnvironment) -> int | None:
 def example_app(charger: Charger) -> WSGIApplication:
     """A small paid JSON API showing each kind of charge (``GET /`` lists it, for free).
 
-    ``GET /v1/quote`` is cheap; ``POST /v1/digest`` hashes the body and is
-    expensive; ``GET /v1/words?n=N`` costs ``N * WORD_PRICE`` (a bad ``n``
-    answers 400 and costs nothing); ``GET /v1/fail`` answers 500, or raises
-    with ``?how=raise``: failed calls cost nothing.
+    ``GET /v1/quote`` is cheap; ``GET`` or ``POST /v1/echo`` answers what it
+    was sent (a payment names one method); ``POST /v1/digest`` hashes the body
+    and is expensive; ``GET /v1/words?n=N`` costs ``N * WORD_PRICE`` (a bad
+    ``n`` answers 400 and costs nothing); ``GET /v1/fail`` answers 500, or
+    raises with ``?how=raise``: failed calls cost nothing.
     """
 
     def index(environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
@@ -298,6 +300,8 @@ def example_app(charger: Charger) -> WSGIApplication:
                 "network": charger.network,
                 "endpoints": [
                     {"method": "GET", "path": "/v1/quote", "price_utia": QUOTE_PRICE},
+                    {"method": "GET", "path": "/v1/echo", "price_utia": ECHO_PRICE},
+                    {"method": "POST", "path": "/v1/echo", "price_utia": ECHO_PRICE},
                     {"method": "POST", "path": "/v1/digest", "price_utia": DIGEST_PRICE},
                     {"method": "GET", "path": "/v1/words?n=N", "price_utia_per_word": WORD_PRICE},
                     {"method": "GET", "path": "/v1/fail", "price_utia": FAIL_PRICE},
@@ -313,6 +317,18 @@ def example_app(charger: Charger) -> WSGIApplication:
                 "quote": _QUOTES[secrets.randbelow(len(_QUOTES))],
                 "nonce": secrets.token_hex(8),
                 "served_at_ms": now_ms(),
+            },
+        )
+
+    def echo_view(environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
+        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        return _json(
+            start_response,
+            "200 OK",
+            {
+                "method": environ["REQUEST_METHOD"],
+                "query": environ.get("QUERY_STRING", ""),
+                "body": body.decode("utf-8", "replace"),
             },
         )
 
@@ -339,9 +355,12 @@ def example_app(charger: Charger) -> WSGIApplication:
             raise RuntimeError("the example's failing endpoint raised, as asked")
         return _json(start_response, "500 Internal Server Error", {"error": "failed, as asked"})
 
+    echo = charge(charger, ECHO_PRICE, description="what it was sent")(echo_view)
     routes: dict[tuple[str, str], WSGIApplication] = {
         ("GET", "/"): index,
         ("GET", "/v1/quote"): charge(charger, QUOTE_PRICE, description="a quote")(quote_view),
+        ("GET", "/v1/echo"): echo,
+        ("POST", "/v1/echo"): echo,
         ("POST", "/v1/digest"): charge(charger, DIGEST_PRICE, description="SHA-256 of the body")(
             digest_view
         ),
