@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import logging
 from collections.abc import Callable, Mapping
+from functools import lru_cache
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Final, Generic, TypeVar
 
@@ -185,6 +186,8 @@ class Charger:
         self.payee = bytes(key.verify_key)
         self.pay_to = encode_address(self.payee)
         self._height: tuple[int, int] | None = None  # (open height, when read)
+        # Few calls have distinct bindings; hashing one costs as much as the rest of a check.
+        self._binding_hash = lru_cache(maxsize=4096)(self._hash_binding)
 
     @classmethod
     def from_settings(
@@ -250,6 +253,11 @@ class Charger:
             method=request.method,
             resource=request.target,
         )
+
+    def _hash_binding(self, method: str, target: str, amount: int) -> bytes:
+        return PaymentBinding(
+            version=1, pay_to=self.payee, amount=amount, method=method, resource=target
+        ).payload_hash
 
     # --- the flow ---------------------------------------------------------------
 
@@ -330,7 +338,7 @@ class Charger:
             raise WrongAmountError(
                 f"the transaction pays {paid} utia to {self.pay_to}; this call costs {amount}"
             )
-        if tx.payload_hash != self.binding(request, amount).payload_hash:
+        if tx.payload_hash != self._binding_hash(request.method, request.target, amount):
             raise BindingMismatchError(
                 "the transaction's payload hash is not the binding of this call "
                 "(provider, price, method and resource)"

@@ -17,6 +17,7 @@ import binascii
 import json
 import re
 from collections.abc import Callable, Mapping
+from functools import lru_cache
 from typing import Any, Final, Protocol, TypeVar
 
 import attrs
@@ -201,10 +202,16 @@ def _integer(value: Any, what: str, low: int, limit: int) -> int:
 def _address(value: Any, what: str) -> str:
     text = _text(value, what, 128)
     try:
-        decode_address(text)
+        _check_address(text)
     except AddressError as exc:
         raise EncodingError(f"{what}: {exc.message}") from None
     return text
+
+
+@lru_cache(maxsize=1024)
+def _check_address(text: str) -> None:
+    """Checking bech32 in Python costs more than the rest of a header; most name one provider."""
+    decode_address(text)
 
 
 def _version(data: dict[str, Any], what: str) -> None:
