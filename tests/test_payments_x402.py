@@ -304,6 +304,26 @@ def test_malformed_header_texts_are_encoding_errors(name: str) -> None:
             decode(MALFORMED_TEXTS[name])
 
 
+def nested(levels: int) -> dict[str, Any]:
+    """An object ``levels`` containers deep."""
+    value: dict[str, Any] = {}
+    for _ in range(levels - 1):
+        value = {"a": value}
+    return value
+
+
+def test_nesting_is_bounded_wherever_the_shape_is_free() -> None:
+    payload = payload_json()
+    assert decode_payment_payload(b64({**payload, "extensions": nested(7)}))  # 8 with the top
+    with pytest.raises(EncodingError, match="nested deeper than 8"):
+        decode_payment_payload(b64({**payload, "extensions": nested(8)}))
+    data = challenge().to_json()
+    other = {**data["accepts"][0], "scheme": "exact"}
+    assert decode_payment_required(b64({**data, "accepts": [{**other, "extra": nested(5)}]}))
+    with pytest.raises(EncodingError, match="nested deeper than 8"):
+        decode_payment_required(b64({**data, "accepts": [{**other, "extra": nested(6)}]}))
+
+
 def test_a_header_too_long_is_refused_before_decoding(monkeypatch: pytest.MonkeyPatch) -> None:
     def never(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("decoded a header above the size cap")

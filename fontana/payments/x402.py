@@ -48,7 +48,6 @@ MAX_ACCEPTS: Final = 16
 _MAX_NUMBER_LEN: Final = 20
 _DIGITS: Final = re.compile(r"0|[1-9][0-9]{0,19}", re.ASCII)
 _HEX32: Final = re.compile(r"[0-9a-f]{64}", re.ASCII)
-_HEX: Final = re.compile(r"(?:[0-9a-f]{2})+", re.ASCII)
 _U64_LIMIT: Final = 1 << 64
 _U32_LIMIT: Final = 1 << 32
 
@@ -149,8 +148,6 @@ def _load(text: Any, header: str) -> dict[str, Any]:
         raise fail(f"JSON nested deeper than {MAX_JSON_DEPTH}") from None
     except ValueError as exc:
         raise fail(f"not JSON: {exc}") from None
-    if _too_deep(data, MAX_JSON_DEPTH):
-        raise fail(f"JSON nested deeper than {MAX_JSON_DEPTH}")
     if not isinstance(data, dict):
         raise fail(f"expected a JSON object, got {type(data).__name__}")
     return data
@@ -181,6 +178,17 @@ def _text(value: Any, what: str, max_len: int = MAX_TEXT) -> str:
     except UnicodeEncodeError:
         raise EncodingError(f"{what}: not valid UTF-8 (a lone surrogate)") from None
     return value
+
+
+def _hex_bytes(value: Any) -> bytes | None:
+    """The bytes of lowercase hex without separators, else ``None``."""
+    if not isinstance(value, str):
+        return None
+    try:
+        raw = bytes.fromhex(value)
+    except ValueError:
+        return None
+    return raw if raw.hex() == value else None
 
 
 def _digits(value: Any, what: str, low: int = 0) -> int:
@@ -225,10 +233,14 @@ def _optional(data: dict[str, Any], key: str, read: Callable[[Any], V]) -> V | N
     return read(data[key]) if key in data else None
 
 
-def _extensions(value: Any, what: str) -> None:
-    """x402 extensions are carried through by clients; they must be an object and are ignored."""
+def _free_form(value: Any, what: str, depth: int) -> None:
+    """An object whose contents are not ours to check (x402 extensions, another scheme's
+    ``extra``), ``depth`` containers into the document (the top object is 1). Every other
+    value has a fixed shape, so this is where nesting is bounded."""
     if not isinstance(value, dict):
         raise EncodingError(f"{what}: expected a JSON object")
+    if _too_deep(value, MAX_JSON_DEPTH - depth + 1):
+        raise EncodingError(f"{what}: JSON nested deeper than {MAX_JSON_DEPTH}")
 
 
 # --- the three forms -------------------------------------------------------------
@@ -388,10 +400,13 @@ class PaymentRequired:
             raise EncodingError(f"{what}.accepts: expected a list of at most {MAX_ACCEPTS}")
         accepts = []
         for i, entry in enumerate(entries):
-            if _scheme(entry, f"{what}.accepts[{i}]") == SCHEME:
-                accepts.append(PaymentRequirement.from_json(entry, f"{what}.accepts[{i}]"))
+            where = f"{what}.accepts[{i}]"
+            if _scheme(entry, where) == SCHEME:
+                accepts.append(PaymentRequirement.from_json(entry, where))
+            else:
+                _free_form(entry["extra"], f"{where}.extra", 4)
         if "extensions" in data:
-            _extensions(data["extensions"], f"{what}.extensions")
+            _free_form(data["extensions"], f"{what}.extensions", 2)
         return cls(
             error=_text(data.get("error", ""), f"{what}.error", 64),
             message=_text(data.get("message", ""), f"{what}.message"),
@@ -432,14 +447,15 @@ class PaymentPayload:
         accepted = PaymentRequirement.from_json(data["accepted"], f"{what}.accepted")
         payload = _fields(data["payload"], f"{what}.payload", ("transaction",))
         hex_tx = payload["transaction"]
-        if not isinstance(hex_tx, str) or not _HEX.fullmatch(hex_tx):
+        raw = _hex_bytes(hex_tx)
+        if not raw:
             raise EncodingError(f"{what}.payload.transaction: expected lowercase hex")
         try:
-            transaction = Transaction.from_bytes(bytes.fromhex(hex_tx))
+            transaction = Transaction.from_bytes(raw)
         except EncodingError as exc:
             raise EncodingError(f"{what}.payload.transaction: {exc.message}") from None
         if "extensions" in data:
-            _extensions(data["extensions"], f"{what}.extensions")
+            _free_form(data["extensions"], f"{what}.extensions", 2)
         return cls(accepted=accepted, transaction=transaction, resource=_resource(data, what))
 
 
