@@ -2,10 +2,10 @@
 
 Both implement :class:`PaymentBackend` and behave the same (the shared suite
 in ``tests/test_payments_backends.py`` checks it). :class:`LedgerBackend`
-reaches the database directly and settles through its own group commit: one
-thread collects the settles that arrive while the previous commit runs and
-applies them with one ``settle_many``, so many concurrent calls cost about one
-database commit, as the ledger's payment path does.
+reaches the database directly and settles through its own group commit: the
+settles that arrive while a commit runs are applied together by the next one
+(one ``settle_many``), so many concurrent calls cost about one database
+commit, as the ledger's payment path does.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Final, Protocol, runtime_checkable
 
 from fontana.clock import now_ms
 from fontana.errors import RejectedError
-from fontana.ledger.holds import CachedResponse, HoldResult, SettledPayment
+from fontana.ledger.holds import CachedResponse, HoldResult, SettledPayment, SettleItem
 
 if TYPE_CHECKING:
     from fontana.config import Settings
@@ -76,21 +76,27 @@ class PaymentBackend(Protocol):
 
 
 class _Pending:
-    """One settle waiting for the group commit, and its outcome."""
+    """One settle waiting for the group commit: its outcome, or its turn to lead."""
 
-    __slots__ = ("done", "error", "item")
+    __slots__ = ("done", "error", "item", "lead", "wake")
 
-    def __init__(self, item: tuple[Transaction, bytes, CachedResponse | None]) -> None:
+    def __init__(self, item: SettleItem) -> None:
         self.item = item
-        self.done = threading.Event()
+        self.wake = threading.Event()
+        self.done = False
+        self.lead = False
         self.error: BaseException | None = None
 
 
 class LedgerBackend:
     """:class:`PaymentBackend` on a :class:`~fontana.ledger.Ledger` (SQLite file or PostgreSQL).
 
-    ``batch_ms`` > 0 makes the settle thread wait that long for more settles
-    before committing: fewer commits under load, at the price of latency.
+    Settles are group-committed, leader and followers: a settle that finds no
+    commit running commits at once in its own thread (no hand-off on an idle
+    provider); settles arriving meanwhile queue, and when the commit ends the
+    first of them commits all that queued (up to ``MAX_SETTLE_BATCH``) with
+    one ``settle_many``. ``batch_ms`` > 0 makes each leader wait that long for
+    more settles first: fewer commits under load, at the price of latency.
     ``close_ledger`` closes the ledger's storage in :meth:`close` (when the
     backend opened it).
     """
@@ -109,8 +115,8 @@ class LedgerBackend:
         self._close_ledger = close_ledger
         self._clock = clock
         self._queue: list[_Pending] = []
-        self._wake = threading.Condition()
-        self._thread: threading.Thread | None = None
+        self._changed = threading.Condition()
+        self._leading = False  # a commit is running or about to
         self._closed = False
 
     def hold(self, tx: Transaction, until_ms: int) -> HoldResult:
@@ -127,66 +133,71 @@ class LedgerBackend:
 
     def settle(self, tx: Transaction, receipt: bytes, response: CachedResponse | None) -> None:
         pending = _Pending((tx, receipt, response))
-        with self._wake:
+        with self._changed:
             if self._closed:
                 raise RuntimeError("the payment backend is closed")
             self._queue.append(pending)
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="fontana-settle", daemon=True
-                )
-                self._thread.start()
-            self._wake.notify()
-        pending.done.wait()
+            pending.lead = not self._leading
+            self._leading = True
+            self._changed.notify_all()
+        if not pending.lead:
+            pending.wake.wait()  # committed by a leader, or made the next leader
+        if not pending.done:
+            self._commit_batch()
         if pending.error is not None:
             raise pending.error
 
-    def _next_batch(self) -> list[_Pending] | None:
-        """The settles to commit next; ``None`` once closed and drained."""
-        with self._wake:
-            while not self._queue and not self._closed:
-                self._wake.wait()
-            if not self._queue:
-                return None
+    def _take_batch(self) -> list[_Pending]:
+        """The leader's batch: the queue's head, after the batch window if there is one."""
+        with self._changed:
             if self.batch_ms:
                 deadline = self._clock() + self.batch_ms
                 while len(self._queue) < MAX_SETTLE_BATCH and not self._closed:
                     left = deadline - self._clock()
                     if left <= 0:
                         break
-                    self._wake.wait(left / 1000)
+                    self._changed.wait(left / 1000)
             batch = self._queue[:MAX_SETTLE_BATCH]
             del self._queue[:MAX_SETTLE_BATCH]
             return batch
 
-    def _run(self) -> None:
-        while (batch := self._next_batch()) is not None:
-            try:
-                results = self.ledger.settle_many([p.item for p in batch])
-                for p, result in zip(batch, results, strict=True):
-                    if isinstance(result, RejectedError):
-                        p.error = result
-            except Exception as exc:  # a storage failure: no settle of the batch is known done
-                log.warning("settling %d payments failed: %s", len(batch), exc)
-                for p in batch:
-                    p.error = _own_copy(exc)
-            finally:
-                for p in batch:
-                    p.done.set()
+    def _commit_batch(self) -> None:
+        """Commit one batch (the leader's own settle is its first), then pass the lead on."""
+        batch = self._take_batch()
+        try:
+            results = self.ledger.settle_many([p.item for p in batch])
+            for p, result in zip(batch, results, strict=True):
+                if isinstance(result, RejectedError):
+                    p.error = result
+        except BaseException as exc:  # no settle of the batch is known to be done
+            log.warning("settling %d payments failed: %s", len(batch), exc)
+            for p in batch:
+                p.error = _own_copy(exc)
+        finally:
+            with self._changed:
+                if self._queue:
+                    self._queue[0].lead = True
+                    self._queue[0].wake.set()
+                else:
+                    self._leading = False
+                self._changed.notify_all()
+            for p in batch:
+                p.done = True
+                p.wake.set()
 
     def close(self) -> None:
-        with self._wake:
+        """Refuse new settles, wait for the queued ones, then close the storage if ours."""
+        with self._changed:
             self._closed = True
-            self._wake.notify_all()
-            thread = self._thread
-        if thread is not None:
-            thread.join()
+            self._changed.notify_all()
+            while self._leading:
+                self._changed.wait()
         if self._close_ledger:
             self._close_ledger = False
             self.ledger.storage.close()
 
 
-def _own_copy(exc: Exception) -> Exception:
+def _own_copy(exc: BaseException) -> BaseException:
     """A copy of ``exc`` for each waiting thread to raise: tracebacks are per raise."""
     try:
         return copy.copy(exc)
