@@ -82,6 +82,10 @@ STATUS_OF: Final = {
 }
 
 
+#: bech32 in Python costs about as much as a signature check; payers come back.
+_address_text: Final = lru_cache(maxsize=4096)(encode_address)
+
+
 @attrs.frozen
 class PaidRequest:
     """What the charger needs of an HTTP request, whatever the framework.
@@ -390,7 +394,7 @@ class Charger:
     ) -> Charged[T]:
         """Run the view under the hold, then settle or release."""
         txid = tx.txid
-        payer = encode_address(tx.witnesses[0].pubkey)  # the ledger checked it signs an input
+        payer = _address_text(tx.witnesses[0].pubkey)  # the ledger checked it signs an input
         try:
             try:
                 body = request.read_body()
@@ -490,7 +494,7 @@ class Charger:
             settle_response(
                 txid=receipt.txid,
                 network=self.network,
-                payer=encode_address(receipt.payer),
+                payer=_address_text(receipt.payer),
                 amount=receipt.amount,
                 receipt=signed,
             )
