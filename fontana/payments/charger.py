@@ -247,18 +247,9 @@ class Charger:
             node_url=self.node_url,
         )
 
-    def binding(self, request: PaidRequest, amount: int) -> PaymentBinding:
-        """What a payment for this call is bound to; ``malformed`` for a request no payment
-        can name (a method or target the binding's rules refuse)."""
-        return PaymentBinding(
-            version=1,
-            pay_to=self.payee,
-            amount=amount,
-            method=request.method,
-            resource=request.target,
-        )
-
     def _hash_binding(self, method: str, target: str, amount: int) -> bytes:
+        """What a payment for this call must carry as its ``payload_hash``; ``malformed`` for
+        a call no payment can name (a method or target the binding's rules refuse)."""
         return PaymentBinding(
             version=1, pay_to=self.payee, amount=amount, method=method, resource=target
         ).payload_hash
@@ -534,7 +525,7 @@ class Charger:
     ) -> PaymentReply:
         """The JSON answer of docs/payments.md 1.4, also base64 in ``PAYMENT-REQUIRED``."""
         try:
-            self.binding(request, amount)
+            self._binding_hash(request.method, request.target, amount)
             accepts: tuple[PaymentRequirement, ...] = (self.requirement(request, amount),)
         except EncodingError as exc:
             code, message, accepts = "malformed", f"this request cannot be paid for: {exc}", ()
