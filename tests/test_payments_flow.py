@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -41,6 +42,7 @@ from payments_helpers import (
 
 from fontana.address import decode_address, encode_address
 from fontana.clock import now_ms
+from fontana.errors import RejectedError
 from fontana.ledger import Ledger
 from fontana.models import Genesis
 from fontana.models.payment import request_hash
@@ -324,3 +326,49 @@ def test_two_provider_processes_on_one_database(chain: Chain) -> None:
         assert len(paid) == len(headers)
         assert chain.ledger.balance(provider_key) == (1 + len(headers)) * QUOTE_PRICE
     assert encode_address(provider_key) == provider_address(chain.home)
+
+
+def test_a_provider_killed_during_the_call_charges_nothing(chain: Chain) -> None:
+    """A crash between hold and settle: the hold ends at the payment's expiry, nothing is paid."""
+    before = snapshot(chain.ledger)
+    env = chain.env(min_window_ms="100")
+    with provider(env) as p:
+        slow = requirement_of(call(p.url, "/test/slow?ms=60000"))
+        expiry = now_ms() + 3_000
+        tx = payment(slow, chain.utxo(0), CONSUMERS[0], expiry_ms=expiry)
+        pending = ThreadPoolExecutor(max_workers=1)
+        answer = pending.submit(
+            call,
+            p.url,
+            "/test/slow?ms=60000",
+            headers={PAYMENT_SIGNATURE: payment_header(slow, tx)},
+        )
+        other = payment(slow, chain.utxo(0), CONSUMERS[0], expiry_ms=expiry + 50_000)
+        while not held_elsewhere(chain.ledger, other):  # until the view is running
+            assert not answer.done(), answer.result()
+            time.sleep(0.01)
+        p.process.kill()
+        with pytest.raises(OSError):
+            answer.result()
+        pending.shutdown()
+    while held_elsewhere(chain.ledger, other):
+        time.sleep(0.05)  # nothing releases it but the payment's expiry
+    assert snapshot(chain.ledger).tables["entries"] == before.tables["entries"]
+    with provider(chain.env()) as again:
+        late = call(
+            again.url, "/test/slow?ms=0", headers={PAYMENT_SIGNATURE: payment_header(slow, tx)}
+        )
+        assert refusal(late) == (402, "expired")  # never settled after the crash
+        paid_now, _ = pay(again.url, "/v1/quote", chain.utxo(0), CONSUMERS[0])
+        assert paid_now.status == 200  # the money was the consumer's all along
+
+
+def held_elsewhere(ledger: Ledger, tx: Any) -> bool:
+    """Whether a payment holds ``tx``'s input now (checked by holding it, then releasing)."""
+    try:
+        ledger.hold(tx, tx.expiry_ms)
+    except RejectedError as exc:
+        assert exc.code == "input_held", exc
+        return True
+    ledger.release(tx.txid)
+    return False
