@@ -216,6 +216,7 @@ def edited(path: str, value: Any) -> dict[str, Any]:
 MALFORMED_PAYLOADS = {
     "version 1": edited("x402Version", 1),
     "version true": edited("x402Version", True),
+    "version float": edited("x402Version", 2.0),
     "version missing": edited("x402Version", ...),
     "unknown top key": {**payload_json(), "scheme": "fontana"},
     "payload missing": edited("payload", ...),

@@ -224,7 +224,7 @@ def _check_address(text: str) -> None:
 
 def _version(data: dict[str, Any], what: str) -> None:
     version = data["x402Version"]
-    if isinstance(version, bool) or version != X402_VERSION:
+    if type(version) is not int or version != X402_VERSION:  # not True, not 2.0
         raise EncodingError(f"{what}.x402Version: {version!r:.40} is not {X402_VERSION}")
 
 
