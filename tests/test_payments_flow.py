@@ -356,7 +356,7 @@ def test_a_provider_killed_during_the_call_charges_nothing(chain: Chain) -> None
     assert snapshot(chain.ledger).tables["entries"] == before.tables["entries"]
     with provider(chain.env()) as again:
         late = call(
-            again.url, "/test/slow?ms=0", headers={PAYMENT_SIGNATURE: payment_header(slow, tx)}
+            again.url, "/test/slow?ms=60000", headers={PAYMENT_SIGNATURE: payment_header(slow, tx)}
         )
         assert refusal(late) == (402, "expired")  # never settled after the crash
         paid_now, _ = pay(again.url, "/v1/quote", chain.utxo(0), CONSUMERS[0])
