@@ -30,7 +30,7 @@ from nacl.signing import SigningKey
 from payments_helpers import payment, payment_header
 
 from fontana.address import encode_address
-from fontana.errors import ConfigError, EncodingError, RejectedError
+from fontana.errors import ConfigError, EncodingError, InputSpentError, RejectedError
 from fontana.ledger import Ledger
 from fontana.models import Transaction, TxKind, TxOutput
 from fontana.models.payment import PaymentBinding, request_hash
@@ -214,6 +214,31 @@ def test_a_retry_gets_the_stored_response_and_the_same_receipt(
         and late.reply.headers[PAYMENT_RESPONSE] == (first.headers[PAYMENT_RESPONSE])
     )
     assert view.runs == 0 and ledger.balance(pub(PROVIDER)) == PRICE
+
+
+class SettledElsewhere(LedgerBackend):
+    """Two processes on PostgreSQL, one interleaving: this hold read the payment's inputs
+    after its own settle committed in the other process, but not the settle record before
+    that commit, so it refuses the payment as ``input_spent``."""
+
+    def hold(self, tx: Transaction, until_ms: int) -> Any:
+        if self.ledger.settled(tx.txid) is not None:
+            raise InputSpentError(f"input {tx.inputs[0].txid.hex()}:0 is spent already")
+        return super().hold(tx, until_ms)
+
+
+def test_a_payment_its_own_settle_spent_meanwhile_is_replayed(ledger: Ledger, clock: Clock) -> None:
+    charger = Charger(SettledElsewhere(ledger), PROVIDER, clock=clock)
+    req, _ = paid(charger)
+    first = run(charger, req)
+    view = View()
+    again = run(charger, req, view)
+    assert view.runs == 0 and again.reply is not None and again.reply.status == 200
+    assert again.reply.headers[PAYMENT_RESPONSE] == first.headers[PAYMENT_RESPONSE]
+    other, _ = paid(charger, req=request("/other"))  # a real double spend stays refused
+    outcome = run(charger, other)
+    assert outcome.reply is not None and reply_code(outcome.reply) == (402, "input_spent")
+    charger.close()
 
 
 @pytest.mark.parametrize(

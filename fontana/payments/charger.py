@@ -82,6 +82,8 @@ STATUS_OF: Final = {
 }
 
 
+#: Refusals a payment gets when it was settled already: look for its settle record.
+_MAYBE_SETTLED: Final = frozenset({"expired", "expiry_too_soon", "expiry_too_far", "input_spent"})
 #: bech32 in Python costs about as much as a signature check; payers come back.
 _address_text: Final = lru_cache(maxsize=4096)(encode_address)
 
@@ -361,13 +363,17 @@ class Charger:
         """Hold ``tx``'s inputs for the view; its settle record if it was settled before."""
         try:
             self._check_window(tx)
-        except RejectedError:
-            # A retry after the payment's window still gets its receipt.
+            held = self.backend.hold(tx, tx.expiry_ms)
+        except RejectedError as exc:
+            # A retry after the payment's window still gets its receipt, and so does one
+            # whose inputs its own settle spent in another process a moment ago (the hold
+            # read the inputs after that commit, but not the settle record before it).
+            if exc.code not in _MAYBE_SETTLED:
+                raise
             settled = self.backend.settled(tx.txid)
             if settled is None:
                 raise
             return settled
-        held = self.backend.hold(tx, tx.expiry_ms)
         if held.state != "settled":
             return None
         if held.settled is None:
