@@ -167,6 +167,32 @@ class PosterSettings:
     poll_ms: int = attrs.field(default=500, validator=_millis(1))
 
 
+def _timeout_s(instance: Any, attribute: attrs.Attribute[Any], value: int) -> None:
+    if not 1 <= value <= 86_400:
+        raise ValueError("expected seconds in 1..86400")
+
+
+@attrs.frozen
+class ChargeSettings:
+    """A provider of paid calls (``@charge``, docs/payments.md)."""
+
+    #: Wallet key whose address is ``payTo`` and which signs receipts.
+    key_name: str = "default"
+    #: ``maxTimeoutSeconds``: how far ahead a payment may expire, which bounds
+    #: how long its inputs can be held.
+    max_timeout_s: int = attrs.field(default=60, validator=_timeout_s)
+    #: A payment must leave at least this long before its expiry to run the call.
+    min_window_ms: int = attrs.field(default=5_000, validator=_millis(0))
+    #: Responses up to this size are kept for idempotent retries; 0 keeps none.
+    cache_max_bytes: int = attrs.field(default=65_536, validator=_non_negative)
+    #: A node's API to hold and settle through; empty reaches ``storage.url`` directly.
+    node_url: str = ""
+    #: The node URL told to clients (``extra.nodeUrl``); empty means ``node_url``.
+    public_node_url: str = ""
+    #: How long the settle group commit waits for more payments; 0 commits at once.
+    batch_ms: int = attrs.field(default=0, validator=_millis(0))
+
+
 CORE_SECTIONS: Mapping[str, type] = {
     "storage": StorageSettings,
     "da": DASettings,
@@ -175,6 +201,7 @@ CORE_SECTIONS: Mapping[str, type] = {
     "proofs": ProofSettings,
     "sequencer": SequencerSettings,
     "poster": PosterSettings,
+    "charge": ChargeSettings,
 }
 
 
@@ -191,6 +218,7 @@ class Settings:
     proofs: ProofSettings
     sequencer: SequencerSettings
     poster: PosterSettings
+    charge: ChargeSettings = attrs.Factory(ChargeSettings)
     plugin_sections: Mapping[str, Any] = attrs.Factory(dict)
     #: ``"storage.url" -> "env FONTANA_STORAGE_URL"`` and so on.
     sources: Mapping[str, str] = attrs.Factory(dict)
@@ -463,6 +491,7 @@ def load_settings(
         proofs=built.pop("proofs"),
         sequencer=built.pop("sequencer"),
         poster=built.pop("poster"),
+        charge=built.pop("charge"),
         plugin_sections=built,
         sources=sources,
         unknown_env=unknown,

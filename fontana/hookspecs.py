@@ -144,8 +144,14 @@ def fontana_register_proof_providers(register: RegisterBackend[ProofProviderFact
 def fontana_register_charging_adapters(register: RegisterBackend[ChargingAdapterFactory]) -> None:
     """Declare web-framework integrations of the paid-call flow (``@charge``).
 
-    ``factory(settings)`` returns a :class:`fontana.interfaces.ChargingAdapter`;
-    ``name`` is the framework (``flask``, ``django``).
+    ``factory(settings)`` returns a :class:`fontana.interfaces.ChargingAdapter`
+    whose ``charge(utia=...)`` or ``charge(price=fn)`` decorates a view, and
+    which may offer ``example_app(charger)``; ``name`` is the framework
+    (``wsgi`` is built in; ``flask``, ``django`` are plugins). The adapter
+    turns each request into a :class:`fontana.payments.charger.PaidRequest`
+    and lets :meth:`fontana.payments.charger.Charger.charge` run the view, so
+    every framework follows the same flow (docs/payments.md). Import the
+    framework inside the factory, not at module level.
 
     :param register: callback taking ``name``, ``factory``, and keyword-only
         ``schemes`` (unused) and ``description`` (a

@@ -162,13 +162,26 @@ class ProofProvider(Protocol):
 
 @runtime_checkable
 class ChargingAdapter(Protocol):
-    """Integrates the ``@charge`` flow into one web framework."""
+    """Integrates the paid-call flow (``fontana.payments.charger.Charger``) into one framework.
+
+    ``charge(utia=1500)`` or ``charge(price=fn)`` (a function of the
+    framework's request returning utia) decorates a view: the view runs only
+    for a payment that fits the call, and is paid for only if it answers below
+    400 (docs/payments.md). ``options`` are the adapter's own (``charger=``
+    to use a given charger instead of the one ``[charge]`` describes,
+    ``description=`` for the challenge); an unknown option is a ``TypeError``.
+
+    An adapter may also offer ``example_app(charger)``: a small paid API in
+    its framework, which the devnet serves (``getattr`` it: it is optional).
+    """
 
     #: The framework's name, e.g. ``"flask"``.
     framework: str
 
-    def charge(self, amount: int, **options: Any) -> Callable[[Callable[..., Any]], Any]:
-        """A decorator that takes payment for one call of the wrapped view."""
+    def charge(
+        self, utia: int | None = None, *, price: Callable[[Any], int] | None = None, **options: Any
+    ) -> Callable[[Callable[..., Any]], Any]:
+        """A decorator that takes payment for each call of the wrapped view."""
 
 
 # --- factories handed to the register callbacks ---------------------------
