@@ -60,7 +60,7 @@ class NodeApp:
         payload = json.dumps(body, ensure_ascii=True, separators=(",", ":")).encode("ascii")
         headers = [*_HEADERS, ("Content-Length", str(len(payload))), *extra]
         start_response(f"{status} {HTTPStatus(status).phrase}", headers)
-        return [payload]
+        return [] if environ.get("REQUEST_METHOD") == "HEAD" else [payload]
 
     def respond(self, environ: dict[str, Any]) -> tuple[int, Any, list[tuple[str, str]]]:
         """``(status, JSON body, extra headers)``; never raises."""

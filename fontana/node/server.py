@@ -8,9 +8,11 @@ WSGI server (``gunicorn 'fontana.node:create_app()'``, docs/node.md).
 
 from __future__ import annotations
 
+import json
 import logging
 import socket
 import threading
+from http import HTTPStatus
 from socketserver import TCPServer, ThreadingMixIn
 from typing import Any, Final
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
@@ -26,11 +28,38 @@ DEFAULT_THREADS: Final = 64
 SOCKET_TIMEOUT_S: Final = 30
 
 
+#: Codes of the errors the HTTP layer answers before the app sees a request.
+_HTTP_ERROR_CODES: Final = {
+    400: "malformed",
+    408: "timeout",
+    414: "uri_too_long",
+    431: "headers_too_large",
+    505: "http_version",
+}
+
+
 class _Handler(WSGIRequestHandler):
     timeout = SOCKET_TIMEOUT_S
 
     def log_message(self, format: str, *args: Any) -> None:
         log.info("%s " + format, self.address_string(), *args)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """The HTTP layer's own refusals (request line or headers too long, bad syntax) in
+        the API's JSON error shape rather than the standard library's HTML page."""
+        self.log_error("code %d, message %s", code, message)
+        error = {
+            "code": _HTTP_ERROR_CODES.get(code, "http_error"),
+            "message": message or HTTPStatus(code).phrase,
+        }
+        body = json.dumps({"error": error}, ensure_ascii=True).encode("ascii")
+        self.send_response(code, HTTPStatus(code).phrase)
+        self.send_header("Connection", "close")
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD" and code >= 200 and code not in (204, 304):
+            self.wfile.write(body)
 
 
 class NodeServer(ThreadingMixIn, WSGIServer):
