@@ -27,8 +27,14 @@ from fontana.node.server import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_THREADS
     show_default=True,
     help="Requests served at once.",
 )
+@click.option(
+    "--private",
+    is_flag=True,
+    help="Only your providers reach this node: keep paid responses for their retries "
+    "and let them release holds (docs/node.md).",
+)
 @json_option
-def serve_command(host: str, port: int, threads: int, as_json: bool) -> None:
+def serve_command(host: str, port: int, threads: int, private: bool, as_json: bool) -> None:
     """Serve the node API (docs/node.md) until Ctrl-C; OpenAPI at /openapi.json.
 
     Once listening it prints one line (one JSON object with --json) naming the URL.
@@ -38,7 +44,7 @@ def serve_command(host: str, port: int, threads: int, as_json: bool) -> None:
     from fontana.node import create_app
     from fontana.node.server import make_server
 
-    app = create_app()
+    app = create_app(private=private)
     ledger = app.ledger
     server = make_server(app, host, port, threads)
     stop = stop_on_signals()
@@ -50,14 +56,15 @@ def serve_command(host: str, port: int, threads: int, as_json: bool) -> None:
             "chain_id": ledger.chain_id,
             "genesis_hash": ledger.genesis_hash.hex(),
             "storage": mask_text(ledger.storage.url),
+            "private": private,
         }
         if as_json:
             click.echo(json.dumps(ready, sort_keys=True))
         else:
             click.echo(
                 printable(
-                    f"serving chain {ready['chain_id']} ({ready['storage']}) on {ready['url']}; "
-                    f"OpenAPI at {ready['url']}/openapi.json"
+                    f"serving chain {ready['chain_id']} ({ready['storage']}) on {ready['url']}"
+                    f"{' (private)' if private else ''}; OpenAPI at {ready['url']}/openapi.json"
                 )
             )
         stop.wait()

@@ -47,9 +47,9 @@ OPENAPI_ROUTE: Final = Route(
 class NodeApp:
     """The WSGI callable; safe to call from many threads at once."""
 
-    def __init__(self, ledger: Ledger) -> None:
+    def __init__(self, ledger: Ledger, *, private: bool = False) -> None:
         self.routes: tuple[Route, ...] = (*ROUTES, OPENAPI_ROUTE)
-        self.node = Node(ledger, build_document(self.routes, SCHEMAS))
+        self.node = Node(ledger, build_document(self.routes, SCHEMAS), private=private)
 
     @property
     def ledger(self) -> Ledger:
@@ -125,9 +125,13 @@ class NodeApp:
         return route, Call(params, parsed, environ)
 
 
-def create_app(settings: Settings | None = None) -> NodeApp:
-    """The node API on the configured ledger (``storage.url``, ``proofs.provider``)."""
+def create_app(settings: Settings | None = None, *, private: bool = False) -> NodeApp:
+    """The node API on the configured ledger (``storage.url``, ``proofs.provider``).
+
+    ``private``: only the operator's providers reach this node, so it keeps paid
+    responses for their retries and lets them release holds (docs/node.md).
+    """
     from fontana.config import load_settings
     from fontana.ledger import open_ledger
 
-    return NodeApp(open_ledger(settings or load_settings()))
+    return NodeApp(open_ledger(settings or load_settings()), private=private)

@@ -51,6 +51,8 @@ class NodeStatus:
     min_fee: int
     supply: int
     time_ms: int
+    #: A providers-only node: it keeps paid responses and releases holds.
+    private: bool
     version: str
 
 
@@ -189,6 +191,7 @@ class NodeClient:
                 min_fee=json_u64(d["min_fee"], "min_fee"),
                 supply=json_u64(d["supply"], "supply"),
                 time_ms=json_u64(d["time_ms"], "time_ms"),
+                private=d["private"] is True,
                 version=str(d["version"]),
             )
 

@@ -92,6 +92,10 @@ SCHEMAS: Final[dict[str, Any]] = {
             "posted_height": _ref("U64"),
             "supply": _ref("U64"),
             "time_ms": _ref("U64"),
+            "private": {
+                "type": "boolean",
+                "description": "a providers-only node: keeps paid responses, releases holds",
+            },
             "version": {"type": "string"},
         }
     ),

@@ -111,7 +111,7 @@ def _too_deep() -> EncodingError:
     return EncodingError(f"request body: JSON nested deeper than {MAX_JSON_DEPTH} levels")
 
 
-def read_body(environ: Mapping[str, Any]) -> bytes:
+def read_body(environ: Mapping[str, Any], limit: int = MAX_BODY) -> bytes:
     """The request body, refused by its declared size before any of it is read."""
     if environ.get("HTTP_TRANSFER_ENCODING"):
         raise RequestError(
@@ -127,9 +127,9 @@ def read_body(environ: Mapping[str, Any]) -> bytes:
     if not _LENGTH_RE.fullmatch(declared):
         raise EncodingError(f"Content-Length {declared[:40]!r} is not a byte count")
     size = int(declared)
-    if size > MAX_BODY:
+    if size > limit:
         raise RequestError(
-            f"the body is {size} bytes; the API takes at most {MAX_BODY}",
+            f"the body is {size} bytes; this endpoint takes at most {limit}",
             code="body_too_large",
             status=413,
         )
@@ -145,8 +145,8 @@ def read_body(environ: Mapping[str, Any]) -> bytes:
     return b"".join(chunks)
 
 
-def json_body(environ: Mapping[str, Any]) -> Any:
-    """The request's JSON body; the content type must say JSON (UTF-8)."""
+def json_body(environ: Mapping[str, Any], limit: int = MAX_BODY) -> Any:
+    """The request's JSON body, at most ``limit`` bytes; the content type must say JSON."""
     media, _, params = (environ.get("CONTENT_TYPE") or "").partition(";")
     charset = params.strip().lower().removeprefix("charset=").strip('"')
     if media.strip().lower() != "application/json" or charset not in ("", "utf-8", "utf8"):
@@ -155,7 +155,7 @@ def json_body(environ: Mapping[str, Any]) -> Any:
             code="unsupported_media_type",
             status=415,
         )
-    return parse_json(read_body(environ))
+    return parse_json(read_body(environ, limit))
 
 
 def parse_query(text: str, allowed: Mapping[str, Callable[[str], Any]]) -> dict[str, Any]:

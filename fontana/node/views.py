@@ -22,7 +22,7 @@ from fontana.ledger.records import decode_entry_record
 from fontana.models import UTXO, Block, OutPoint, SignedHeader, TxKind, utxo_key
 from fontana.models._base import json_fields
 from fontana.node.errors import NotFoundError, WrongKindError
-from fontana.node.request import json_body, transaction_field
+from fontana.node.request import MAX_BODY, json_body, transaction_field
 from fontana.storage.base import BlockRecord, StorageSession
 
 #: The most UTXOs one answer lists (``limit`` defaults to it); ``more`` says if there are others.
@@ -39,18 +39,20 @@ class Call:
     query: dict[str, Any]
     environ: dict[str, Any]
 
-    def body(self, *keys: str) -> dict[str, Any]:
-        """The JSON body: an object with exactly ``keys``."""
-        return dict(json_fields(json_body(self.environ), "request body", keys))
+    def body(self, *keys: str, limit: int = MAX_BODY) -> dict[str, Any]:
+        """The JSON body (at most ``limit`` bytes): an object with exactly ``keys``."""
+        return dict(json_fields(json_body(self.environ, limit), "request body", keys))
 
 
 class Node:
-    """What the views share: the ledger, the OpenAPI document, and a lock around proofs
-    (the tree's node cache is not safe for concurrent walks)."""
+    """What the views share: the ledger, whether the node is private (providers only: it
+    keeps paid responses and releases holds), the OpenAPI document, and a lock around
+    proofs (the tree's node cache is not safe for concurrent walks)."""
 
-    def __init__(self, ledger: Ledger, openapi: dict[str, Any]) -> None:
+    def __init__(self, ledger: Ledger, openapi: dict[str, Any], *, private: bool) -> None:
         self.ledger = ledger
         self.openapi = openapi
+        self.private = private
         self.proof_lock = threading.Lock()
 
     def tip(self, s: StorageSession) -> BlockRecord:
@@ -96,6 +98,7 @@ def status(node: Node, call: Call) -> Reply:
         "posted_height": str(waiting[0].height - 1 if waiting else latest.height),
         "supply": str(supply or 0),
         "time_ms": str(now_ms()),
+        "private": node.private,
         "version": __version__,
     }
 
