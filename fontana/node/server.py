@@ -65,7 +65,9 @@ class _Handler(WSGIRequestHandler):
 class NodeServer(ThreadingMixIn, WSGIServer):
     """A WSGI server with one thread per connection, ``max_threads`` at most."""
 
-    daemon_threads = True
+    # Shutting down waits for the requests in flight (each bounded by the socket timeout).
+    daemon_threads = False
+    block_on_close = True
     request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], max_threads: int) -> None:
