@@ -1,40 +1,19 @@
 """The node API through a real ``fontana serve`` process: every read endpoint, submission,
-transaction states up to DA, blocks, proofs, and the OpenAPI document against the routes.
-
-The test process shares the SQLite database with the server: it seals blocks and
-posts them to a local DA layer itself, and checks what the server answers against
-the ledger it reads directly.
-"""
+transaction states up to DA, blocks, proofs, and the OpenAPI document against the routes."""
 
 from __future__ import annotations
 
-import http.client
 import json
-import os
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
-from ledger_helpers import (
-    ALICE,
-    BOB,
-    CAROL,
-    SEQUENCER,
-    create_ledger,
-    key,
-    make_genesis,
-    make_transfer,
-    pub,
-    snapshot,
-)
-from nacl.signing import SigningKey
+from ledger_helpers import ALICE, BOB, CAROL, pub, snapshot
+from node_helpers import DAVE, ERIN, RACERS, Chain, call, key, served_chain
 
 from fontana.address import encode_address
 from fontana.clock import now_ms
-from fontana.da.local import LocalDA
 from fontana.errors import (
     BadSignatureError,
     ExpiredError,
@@ -45,95 +24,19 @@ from fontana.errors import (
     UnknownInputError,
     WrongChainError,
 )
-from fontana.ledger import Ledger
 from fontana.models import UTXO, OutPoint, Transaction, TxKind, TxOutput, WithdrawalRequest
 from fontana.node import NodeClient
 from fontana.node.errors import NotFoundError, WrongKindError
-from fontana.poster import Poster, load_block
+from fontana.poster import load_block
 from fontana.state import PythonSMTProvider
-from fontana.testing.node import NodeProcess, check_schema, serve_node
-
-DAVE, ERIN = key(6), key(7)
-#: Keys funded for the concurrency test, one UTXO each.
-RACERS = [key(60 + n) for n in range(12)]
-FUNDS = 1_000_000
-
-
-def node_env(home: Path, url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FONTANA_")}
-    return env | {"FONTANA_HOME": str(home), "FONTANA_STORAGE_URL": url}
-
-
-class Chain:
-    """A ledger the test drives (seal, post) and a node serving the same database."""
-
-    def __init__(self, ledger: Ledger, da: LocalDA, node: NodeProcess) -> None:
-        self.ledger = ledger
-        self.da = da
-        self.node = node
-        self.client = NodeClient(node.url)
-
-    def seal(self) -> int:
-        return self.ledger.seal_block(SEQUENCER).header.header.height
-
-    def post(self) -> int:
-        poster = Poster(self.ledger.storage, self.da, block_time_ms=6000)
-        return poster.post_pending(threading.Event())
-
-    def tx(
-        self,
-        inputs: list[Any],
-        outputs: list[tuple[bytes, int]],
-        signers: list[SigningKey],
-        **kw: Any,
-    ) -> Transaction:
-        """A transaction signed for this chain, valid for ten minutes unless ``kw`` says."""
-        kw.setdefault("expiry_ms", now_ms() + 600_000)
-        return make_transfer(inputs, outputs, signers, genesis_hash=self.ledger.genesis_hash, **kw)
-
-    def transfer(self, sender: SigningKey, to: bytes, amount: int, fee: int = 1) -> Transaction:
-        """``sender`` pays ``to`` from its oldest UTXO, change back."""
-        utxo = self.ledger.utxos(pub(sender))[0]
-        outputs = [(to, amount)]
-        if utxo.amount - amount - fee:
-            outputs.append((pub(sender), utxo.amount - amount - fee))
-        return self.tx([utxo], outputs, [sender], fee=fee)
+from fontana.testing.node import check_schema
 
 
 @pytest.fixture(scope="module")
 def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
-    tmp = tmp_path_factory.mktemp("node")
-    url = f"sqlite:///{tmp}/ledger.db"
-    funded = [ALICE, BOB, CAROL, DAVE, *RACERS]
-    genesis = make_genesis(
-        [(pub(k), FUNDS) for k in funded] + [(pub(ERIN), 10)] * 3,
-        genesis_time_ms=now_ms(),
-    )
-    ledger = create_ledger(url, tmp / "home", genesis, now_ms)
-    da = LocalDA(tmp / "da", genesis.da_namespace, max_blob_size=1_900_000)
-    with serve_node(node_env(tmp / "home", url)) as node:
-        yield Chain(ledger, da, node)
-    da.close()
-    ledger.storage.close()
-
-
-def call(
-    url: str,
-    method: str,
-    path: str,
-    body: bytes | None = None,
-    headers: dict[str, str] | None = None,
-) -> tuple[int, dict[str, str], Any]:
-    """One raw request: status, headers and the decoded JSON body."""
-    parts = urlsplit(url)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
-    try:
-        conn.request(method, path, body=body, headers=headers or {})
-        response = conn.getresponse()
-        raw = response.read()
-    finally:
-        conn.close()
-    return response.status, dict(response.getheaders()), json.loads(raw)
+    """A private node: every operation of the document answers (docs/node.md)."""
+    with served_chain(tmp_path_factory.mktemp("node"), private=True) as served:
+        yield served
 
 
 # -- reads ------------------------------------------------------------------------------
@@ -372,22 +275,53 @@ def test_utxo_proofs_verify_against_block_roots(chain: Chain) -> None:
 # -- the OpenAPI document ----------------------------------------------------------------
 
 
-def example_path(chain: Chain, template: str) -> str:
-    genesis_coin = chain.ledger.genesis_hash.hex()
-    values = {
-        "{address}": encode_address(pub(ALICE)),
-        "{txid}": genesis_coin,
-        "{height}": "0",
-        "{index}": "0",
-    }
-    for name, value in values.items():
-        template = template.replace(name, value)
-    return template
+class Examples:
+    """A valid request for every operation: path values, and bodies that the node takes."""
 
+    def __init__(self, chain: Chain) -> None:
+        self.chain = chain
+        ledger = chain.ledger
+        # A payment settled, sealed and posted: its receipts exist, final included.
+        paid = chain.payment(CAROL)
+        ledger.settle(paid, chain.receipt(paid, CAROL), None)
+        chain.seal()
+        chain.post()
+        self.values = {
+            "{address}": encode_address(pub(ALICE)),
+            "{txid}": ledger.genesis_hash.hex(),
+            "{height}": "0",
+            "{index}": "0",
+        }
+        self.paid = paid.txid.hex()
 
-def example_body(chain: Chain, schema: str) -> bytes:
-    bodies = {"SubmitRequest": {"transaction": chain.transfer(ALICE, pub(BOB), 1).to_bytes().hex()}}
-    return json.dumps(bodies[schema]).encode()
+    def path(self, template: str) -> str:
+        values = self.values
+        if template.startswith(("/v1/payments/", "/v1/receipts/")):
+            values = values | {"{txid}": self.paid}
+        for name, value in values.items():
+            template = template.replace(name, value)
+        return template
+
+    def body(self, schema: str) -> bytes:
+        chain = self.chain
+        if schema == "SubmitRequest":
+            body: dict[str, Any] = {
+                "transaction": chain.transfer(ALICE, pub(BOB), 1).to_bytes().hex()
+            }
+        elif schema == "HoldRequest":
+            tx = chain.payment(DAVE)
+            body = {"transaction": tx.to_bytes().hex(), "until_ms": str(tx.expiry_ms)}
+        elif schema == "SettleRequest":
+            tx = chain.payment(BOB)
+            body = {
+                "transaction": tx.to_json(),
+                "receipt": chain.receipt(tx, BOB).hex(),
+                "response": {"status": 200, "content_type": "text/plain", "body": "6f6b"},
+            }
+        else:
+            assert schema == "ReleaseRequest"
+            body = {"txid": self.paid}
+        return json.dumps(body).encode()
 
 
 def test_openapi_document_describes_the_real_routes(chain: Chain) -> None:
@@ -398,6 +332,7 @@ def test_openapi_document_describes_the_real_routes(chain: Chain) -> None:
     code, _, doc = call(chain.node.url, "GET", "/openapi.json")
     assert code == 200 and doc["openapi"] == "3.1.0"
     app = NodeApp(chain.ledger)
+    examples = Examples(chain)
     documented = {(m.upper(), p) for p, ops in doc["paths"].items() for m in ops}
     assert documented == {(r.method, r.path) for r in app.routes}
     for path, operations in doc["paths"].items():
@@ -406,10 +341,10 @@ def test_openapi_document_describes_the_real_routes(chain: Chain) -> None:
             headers = {}
             if "requestBody" in operation:
                 ref = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
-                body = example_body(chain, ref.rsplit("/", 1)[1])
+                body = examples.body(ref.rsplit("/", 1)[1])
                 headers["Content-Type"] = "application/json"
             status, _, answer = call(
-                chain.node.url, method.upper(), example_path(chain, path), body, headers
+                chain.node.url, method.upper(), examples.path(path), body, headers
             )
             assert str(status) in operation["responses"], (method, path, status, answer)
             schema = operation["responses"][str(status)]["content"]["application/json"]["schema"]
@@ -418,6 +353,6 @@ def test_openapi_document_describes_the_real_routes(chain: Chain) -> None:
             declared = {p["name"] for p in operation.get("parameters", []) if p["in"] == "path"}
             assert declared == {s[1:-1] for s in path.split("/") if s.startswith("{")}
         for other in {"GET", "POST", "PUT", "DELETE", "PATCH"} - {m.upper() for m in operations}:
-            status, headers, answer = call(chain.node.url, other, example_path(chain, path))
+            status, headers, answer = call(chain.node.url, other, examples.path(path))
             assert status == 405 and answer["error"]["code"] == "method_not_allowed"
             assert set(headers["Allow"].split(", ")) == {m.upper() for m in operations}

@@ -173,6 +173,11 @@ SEGMENTS = st.sampled_from(
         "transactions",
         "blocks",
         "proofs",
+        "payments",
+        "hold",
+        "settle",
+        "release",
+        "receipts",
         "openapi.json",
         "0",
         "1",
@@ -190,8 +195,9 @@ SEGMENTS = st.sampled_from(
         "\x00",
     ]
 ) | st.text(max_size=12)
-#: What a correct answer may be: OK, malformed, not found, method, sizes, media type, refused.
-STATUSES = {200, 400, 404, 405, 411, 413, 414, 415, 422}
+#: What a correct answer may be: OK, malformed, private only, not found, method, sizes,
+#: media type, refused.
+STATUSES = {200, 400, 403, 404, 405, 411, 413, 414, 415, 422}
 
 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])

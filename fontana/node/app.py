@@ -75,14 +75,14 @@ class NodeApp:
                 headers.append(("Retry-After", "1"))
             if status >= 500:
                 log.error(
-                    "%s %s: %s",
+                    "%r %r: %s",
                     environ.get("REQUEST_METHOD"),
                     environ.get("PATH_INFO"),
                     exc.message,
                 )
             return status, {"error": exc.to_dict()}, headers
         except Exception:
-            log.exception("%s %s failed", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"))
+            log.exception("%r %r failed", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"))
             message = "internal error; the node's log has the details"
             return 500, {"error": {"code": "internal", "message": message}}, []
 

@@ -17,7 +17,8 @@ import http.client
 import json
 import ssl
 from collections.abc import Callable
-from typing import Any, Final, TypeVar
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 from urllib.parse import urlsplit
 
 import attrs
@@ -25,10 +26,18 @@ import attrs
 from fontana.address import encode_address
 from fontana.errors import EncodingError, FontanaError
 from fontana.interfaces import DAReference
-from fontana.ledger import ApplyResult
+from fontana.ledger import ApplyResult, CachedResponse, HoldResult, SettledPayment
 from fontana.models import UTXO, Block, Genesis, OutPoint, Transaction
-from fontana.models._base import json_fields, json_hex, json_u64
-from fontana.node.errors import NodeResponseError, NodeUnavailableError, error_from_code
+from fontana.models._base import json_fields, json_hex, json_int, json_str, json_u64
+from fontana.node.errors import (
+    NodeResponseError,
+    NodeUnavailableError,
+    NotFoundError,
+    error_from_code,
+)
+
+if TYPE_CHECKING:
+    from fontana.models import FinalReceipt
 
 #: The largest answer read: a block at the DA blob limit, as JSON, with room to spare.
 MAX_RESPONSE: Final = 64 << 20
@@ -99,6 +108,45 @@ def _optional_u64(value: Any, field: str) -> int | None:
     return None if value is None else json_u64(value, field)
 
 
+def _applied(d: Any, txid: bytes) -> ApplyResult:
+    result = ApplyResult(
+        json_hex(d["txid"], "txid", 32),
+        json_u64(d["seq"], "seq"),
+        json_u64(d["fee"], "fee"),
+        d["already_applied"] is True,
+    )
+    if result.txid != txid:
+        raise EncodingError(f"the node names another txid ({result.txid.hex()})")
+    return result
+
+
+def _settled(d: Any) -> SettledPayment:
+    response = d["response"]
+    if response is not None:
+        response = CachedResponse(
+            json_int(response["status"], 16, "response.status"),
+            json_str(response["content_type"], "response.content_type"),
+            json_hex(response["body"], "response.body"),
+        )
+    return SettledPayment(
+        json_hex(d["txid"], "txid", 32), json_hex(d["receipt"], "receipt"), response
+    )
+
+
+def _held(d: Any, txid: bytes) -> HoldResult:
+    if d["state"] not in ("held", "settled"):
+        raise EncodingError(f"hold state {d['state']!r:.40} is not one the API documents")
+    result = HoldResult(
+        d["state"],
+        json_hex(d["txid"], "txid", 32),
+        json_u64(d["until_ms"], "until_ms"),
+        None if d["settled"] is None else _settled(d["settled"]),
+    )
+    if result.txid != txid or (result.settled is not None and result.settled.txid != txid):
+        raise EncodingError("the node names another txid")
+    return result
+
+
 class NodeClient:
     """The node API at ``url`` (``http://host:port``, or ``https://...``, with any path prefix)."""
 
@@ -113,7 +161,8 @@ class NodeClient:
         except ValueError:
             raise EncodingError(f"node URL {url[:100]!r}: the port is not a number") from None
         self.url = url.rstrip("/")
-        self._https = parts.scheme == "https"
+        #: One TLS context for every connection (loading the CA store is not free).
+        self._tls = ssl.create_default_context() if parts.scheme == "https" else None
         self._host = parts.hostname
         self._port = port
         self._prefix = parts.path.rstrip("/")
@@ -122,12 +171,30 @@ class NodeClient:
     def __repr__(self) -> str:
         return f"NodeClient({self.url!r})"
 
+    # -- the deployment, read once (what a paying wallet needs: fontana.sdk) ----------
+
+    @cached_property
+    def _deployment(self) -> NodeStatus:
+        return self.status()
+
+    @property
+    def chain_id(self) -> str:
+        return self._deployment.chain_id
+
+    @property
+    def genesis_hash(self) -> bytes:
+        return self._deployment.genesis_hash
+
+    @property
+    def min_fee(self) -> int:
+        return self._deployment.min_fee
+
     # -- transport ----------------------------------------------------------------
 
     def _connection(self) -> http.client.HTTPConnection:
-        if self._https:
+        if self._tls is not None:
             return http.client.HTTPSConnection(
-                self._host, self._port, timeout=self.timeout, context=ssl.create_default_context()
+                self._host, self._port, timeout=self.timeout, context=self._tls
             )
         return http.client.HTTPConnection(self._host, self._port, timeout=self.timeout)
 
@@ -166,7 +233,7 @@ class NodeClient:
             raise NodeResponseError(f"{self.url}{path}: HTTP {response.status}, not an API error")
         raise error_from_code(error["code"], error["message"])
 
-    def _get(self, path: str, parse: Callable[[Any], T], body: Any = None) -> T:
+    def _call(self, path: str, parse: Callable[[Any], T], body: Any = None) -> T:
         """GET ``path`` (POST ``body`` if given) and ``parse`` the answer, strictly."""
         answer = self.request("GET" if body is None else "POST", path, body)
         try:
@@ -195,7 +262,7 @@ class NodeClient:
                 version=str(d["version"]),
             )
 
-        return self._get("/v1/status", parse)
+        return self._call("/v1/status", parse)
 
     def genesis(self) -> Genesis:
         """The node's genesis, checked against the hash the node names for it."""
@@ -206,33 +273,23 @@ class NodeClient:
                 raise EncodingError("the genesis does not hash to the genesis_hash given with it")
             return genesis
 
-        return self._get("/v1/genesis", parse)
+        return self._call("/v1/genesis", parse)
 
     def balance(self, address: bytes) -> int:
         path = f"/v1/addresses/{encode_address(address)}/balance"
-        return self._get(path, lambda d: json_u64(d["balance"], "balance"))
+        return self._call(path, lambda d: json_u64(d["balance"], "balance"))
 
     def utxos(self, address: bytes, limit: int | None = None) -> list[UTXO]:
         """Unspent outputs of ``address``, oldest first: ``limit`` of them, at most 1000."""
         query = "" if limit is None else f"?limit={limit}"
         path = f"/v1/addresses/{encode_address(address)}/utxos{query}"
-        return self._get(path, lambda d: [UTXO.from_json(u, "utxo") for u in d["utxos"]])
+        return self._call(path, lambda d: [UTXO.from_json(u, "utxo") for u in d["utxos"]])
 
     def submit(self, tx: Transaction) -> ApplyResult:
         """Apply a transfer, split or withdrawal burn, as ``Ledger.apply_transaction``."""
 
-        def parse(d: Any) -> ApplyResult:
-            result = ApplyResult(
-                json_hex(d["txid"], "txid", 32),
-                json_u64(d["seq"], "seq"),
-                json_u64(d["fee"], "fee"),
-                bool(d["already_applied"]),
-            )
-            if result.txid != tx.txid:
-                raise EncodingError("the node names another txid")
-            return result
-
-        return self._get("/v1/transactions", parse, {"transaction": tx.to_bytes().hex()})
+        body = {"transaction": tx.to_bytes().hex()}
+        return self._call("/v1/transactions", lambda d: _applied(d, tx.txid), body)
 
     def transaction(self, txid: bytes) -> TransactionInfo:
         def parse(d: Any) -> TransactionInfo:
@@ -245,7 +302,7 @@ class NodeClient:
                 _da(d["da"]),
             )
 
-        return self._get(f"/v1/transactions/{txid.hex()}", parse)
+        return self._call(f"/v1/transactions/{txid.hex()}", parse)
 
     def block(self, height: int) -> NodeBlock:
         """The block at ``height`` (``NotFoundError`` beyond the tip)."""
@@ -256,7 +313,7 @@ class NodeClient:
                 raise EncodingError(f"asked for block {height}, got {block.header.header.height}")
             return NodeBlock(block, _da(d["da"]))
 
-        return self._get(f"/v1/blocks/{height}", parse)
+        return self._call(f"/v1/blocks/{height}", parse)
 
     def proof(self, outpoint: OutPoint, height: int | None = None) -> UtxoProof:
         """A proof of ``outpoint`` in the state root of block ``height`` (default: latest)."""
@@ -275,4 +332,61 @@ class NodeClient:
                 json_hex(d["proof"], "proof"),
             )
 
-        return self._get(path, parse)
+        return self._call(path, parse)
+
+    # -- payments (a provider's calls, docs/node.md) -----------------------------------
+
+    def hold(self, tx: Transaction, until_ms: int) -> HoldResult:
+        """Hold the payment's inputs until ``until_ms``, as ``Ledger.hold``."""
+        body = {"transaction": tx.to_bytes().hex(), "until_ms": str(until_ms)}
+        return self._call("/v1/payments/hold", lambda d: _held(d, tx.txid), body)
+
+    def settle(
+        self, tx: Transaction, receipt: bytes, response: CachedResponse | None = None
+    ) -> ApplyResult:
+        """Apply the payment with its payee's receipt, as ``Ledger.settle``; a public node
+        keeps no ``response``."""
+        body = {
+            "transaction": tx.to_bytes().hex(),
+            "receipt": receipt.hex(),
+            "response": None
+            if response is None
+            else {
+                "status": response.status,
+                "content_type": response.content_type,
+                "body": response.body.hex(),
+            },
+        }
+        return self._call("/v1/payments/settle", lambda d: _applied(d, tx.txid), body)
+
+    def release(self, txid: bytes) -> bool:
+        """Drop the holds of ``txid`` (a private node's call); ``False`` if none was live."""
+
+        def parse(d: Any) -> bool:
+            if json_hex(d["txid"], "txid", 32) != txid:
+                raise EncodingError("the node names another txid")
+            return d["released"] is True
+
+        return self._call("/v1/payments/release", parse, {"txid": txid.hex()})
+
+    def settled(self, txid: bytes) -> SettledPayment | None:
+        """The receipt (and, from a private node, the cached response) of a settled payment."""
+        try:
+            return self._call(f"/v1/payments/{txid.hex()}", _settled)
+        except NotFoundError:
+            return None
+
+    def final_receipt(self, txid: bytes) -> FinalReceipt | None:
+        """The final receipt of a settled payment once its block is on DA, else ``None``."""
+        from fontana.models import FinalReceipt
+
+        def parse(d: Any) -> FinalReceipt:
+            final = FinalReceipt.from_json(d["final_receipt"])
+            if final.receipt.receipt.txid != txid:
+                raise EncodingError("the node names another txid")
+            return final
+
+        try:
+            return self._call(f"/v1/receipts/{txid.hex()}", parse)
+        except NotFoundError:
+            return None

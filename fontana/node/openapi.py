@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from fontana import __version__
+from fontana.node.payments import MAX_SETTLE_BODY
 from fontana.node.request import MAX_BODY, MAX_JSON_DEPTH
 from fontana.node.routes import PATH_PARAMS, Route
 from fontana.node.views import MAX_UTXOS
@@ -158,16 +159,54 @@ SCHEMAS: Final[dict[str, Any]] = {
         },
         "value_hash and utxo are null for a non-inclusion proof (docs/smt.md)",
     ),
+    "CachedResponse": _object(
+        {
+            "status": {"type": "integer", "minimum": 100, "maximum": 599},
+            "content_type": {"type": "string"},
+            "body": _ref("Hex"),
+        },
+        "a paid call's response, kept for retries by private nodes only",
+    ),
+    "SettledPayment": _object(
+        {
+            "txid": _ref("Hex32"),
+            "receipt": {**_ref("Hex"), "description": "the canonical SignedReceipt"},
+            "response": _nullable("CachedResponse"),
+        }
+    ),
+    "HoldRequest": _object({"transaction": _ref("Transaction"), "until_ms": _ref("U64")}),
+    "HoldResult": _object(
+        {
+            "state": {"enum": ["held", "settled"]},
+            "txid": _ref("Hex32"),
+            "until_ms": _ref("U64"),
+            "settled": _nullable("SettledPayment"),
+        },
+        "held until until_ms, or settled before (then until_ms is 0)",
+    ),
+    "SettleRequest": _object(
+        {
+            "transaction": _ref("Transaction"),
+            "receipt": {**_ref("Hex"), "description": "the canonical SignedReceipt"},
+            "response": _nullable("CachedResponse"),
+        }
+    ),
+    "ReleaseRequest": _object({"txid": _ref("Hex32")}),
+    "Released": _object(
+        {"txid": _ref("Hex32"), "released": {"type": "boolean", "description": "a hold was live"}}
+    ),
+    "FinalReceiptReply": _object({"txid": _ref("Hex32"), "final_receipt": _model("FinalReceipt")}),
 }
 
 _ERRORS: Final = {
     400: "malformed request: bad JSON, hex, address, number or unknown key (code says which)",
+    403: "a public node's refusal of a private node's call (docs/node.md)",
     404: "no such route or resource",
     405: "the path exists, the method does not (see Allow)",
     409: "conflicts with the ledger's state: input spent or held, payment in flight",
     410: "the state at that height is pruned",
     411: "a POST without Content-Length",
-    413: f"body above {MAX_BODY} bytes",
+    413: f"body above the endpoint's limit ({MAX_BODY} bytes; {MAX_SETTLE_BODY} for a settle)",
     415: "body not application/json",
     422: "refused by the ledger's rules (code says which)",
     500: "internal error (logged by the node; nothing is exposed)",

@@ -14,7 +14,7 @@ from typing import Any, Final
 import attrs
 
 from fontana.errors import EncodingError
-from fontana.node import views
+from fontana.node import payments, views
 from fontana.node.request import parse_address, parse_height, parse_index, parse_txid, parse_u64
 from fontana.node.views import MAX_UTXOS, Call, Node, Reply
 
@@ -135,6 +135,54 @@ ROUTES: Final[tuple[Route, ...]] = (
         "UtxoProof",
         query={"height": _HEIGHT_QUERY},
         errors=(404, 410),
+    ),
+    Route(
+        "POST",
+        "/v1/payments/hold",
+        payments.hold,
+        "Hold a payment's inputs while its provider serves the call (docs/payments.md, 1.1)",
+        "HoldResult",
+        body="HoldRequest",
+        errors=(409, 411, 413, 415, 422),
+        tag="payments",
+    ),
+    Route(
+        "POST",
+        "/v1/payments/settle",
+        payments.settle,
+        "Apply a payment with its payee's receipt for the call it is bound to",
+        "Submitted",
+        body="SettleRequest",
+        errors=(409, 411, 413, 415, 422),
+        tag="payments",
+    ),
+    Route(
+        "POST",
+        "/v1/payments/release",
+        payments.release,
+        "Drop a payment's holds: its call failed (private nodes only)",
+        "Released",
+        body="ReleaseRequest",
+        errors=(403, 411, 413, 415),
+        tag="payments",
+    ),
+    Route(
+        "GET",
+        "/v1/payments/{txid}",
+        payments.settled,
+        "A settled payment's receipt (and, from a private node, its cached response)",
+        "SettledPayment",
+        errors=(404,),
+        tag="payments",
+    ),
+    Route(
+        "GET",
+        "/v1/receipts/{txid}",
+        payments.final_receipt,
+        "The final receipt of a settled payment once its block is on DA",
+        "FinalReceiptReply",
+        errors=(404,),
+        tag="payments",
     ),
 )
 
