@@ -51,7 +51,6 @@ from fontana.address import decode_address, encode_address
 from fontana.clock import now_ms
 from fontana.config import load_settings
 from fontana.genesis import initialize
-from fontana.hashing import request_hash
 from fontana.ledger import Ledger
 from fontana.models import (
     Allocation,
@@ -62,7 +61,7 @@ from fontana.models import (
     TxKind,
     TxOutput,
 )
-from fontana.models.payment import PaymentBinding
+from fontana.models.payment import PaymentBinding, request_hash, verify_receipt
 from fontana.state import PythonSMTProvider
 from fontana.storage import open_storage
 from fontana.testing.requirements import require_external
@@ -174,6 +173,79 @@ def _has_module(name: str) -> bool:
     import importlib.util
 
     return importlib.util.find_spec(name) is not None
+
+
+# --------------------------------------------------------------------------- examples
+
+_SH_BLOCK = re.compile(r"^```sh\n(.*?)^```", re.M | re.S)
+
+
+def readme_blocks(readme: Path) -> list[str]:
+    """The ``sh`` code blocks of a README, in order."""
+    return [m[1] for m in _SH_BLOCK.finditer(readme.read_text())]
+
+
+def run_readme_example(
+    example: Path, workdir: Path, readme_port: int
+) -> subprocess.CompletedProcess[str]:
+    """Run an example's README as written: its first ``sh`` block serves, its second calls.
+
+    The example is copied to ``workdir/examples/<name>`` (so what it creates
+    stays there) and run from ``workdir`` like from a clone's root; the only
+    change is a free port instead of ``readme_port``. Returns the second block's
+    result, once the first block's server is stopped.
+    """
+    import shutil
+    import socket
+
+    shutil.copytree(
+        example,
+        workdir / "examples" / example.name,
+        ignore=shutil.ignore_patterns(".fontana", "genesis.json", "__pycache__"),
+    )
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    serve, call = (
+        block.replace(f"127.0.0.1:{readme_port}", f"127.0.0.1:{port}")
+        for block in readme_blocks(example / "README.md")[:2]
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FONTANA_")}
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    log = workdir / "provider.log"
+    with log.open("wb") as out:
+        provider = subprocess.Popen(
+            ["bash", "-euo", "pipefail", "-c", serve], cwd=workdir, env=env,
+            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    try:
+        _wait_for_port(port, provider, log)
+        return subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", call], cwd=workdir, env=env,
+            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=REQUEST_TIMEOUT_S,
+        )  # fmt: skip
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(provider.pid, signal.SIGTERM)
+        try:
+            provider.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(provider.pid, signal.SIGKILL)
+            provider.wait()
+
+
+def _wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
+    import socket
+
+    deadline = time.monotonic() + BOOT_DEADLINE_S
+    while True:
+        with socket.socket() as probe, contextlib.suppress(OSError):
+            probe.connect(("127.0.0.1", port))
+            return
+        if process.poll() is not None or time.monotonic() > deadline:
+            text = log.read_text(errors="replace")[-4000:]
+            pytest.fail(f"the README's server did not start:\n{text}", pytrace=False)
+        time.sleep(0.05)
 
 
 # --------------------------------------------------------------------------- chain and wallets
@@ -302,7 +374,7 @@ def server_env(chain: Chain, extra: Mapping[str, str]) -> dict[str, str]:
     env.update(
         FONTANA_HOME=str(chain.home),
         FONTANA_STORAGE_URL=chain.url,
-        FONTANA_WALLET_KEY_NAME=PROVIDER_KEY,
+        FONTANA_CHARGE_KEY_NAME=PROVIDER_KEY,
         PYTHONUNBUFFERED="1",
     )
     env.update(extra)
@@ -324,7 +396,7 @@ def check_receipt(
     assert settled["payer"] == consumer.address
     assert settled["amount"] == str(amount)
     signed = SignedReceipt.from_json(settled["extensions"]["fontana"]["receipt"])
-    assert signed.verify(chain.genesis.hash)
+    verify_receipt(signed, chain.genesis.hash)
     receipt = signed.receipt
     assert (receipt.txid, receipt.payer, receipt.payee) == (
         tx.txid,

@@ -23,12 +23,16 @@ class DjangoAdapter:
         self.settings = settings
 
     def charge(
-        self, utia: int | None = None, *, price: Callable[[HttpRequest], int] | None = None
+        self,
+        utia: int | None = None,
+        *,
+        price: Callable[[HttpRequest], int] | None = None,
+        **options: Any,
     ) -> Callable[[Any], Any]:
-        """:func:`fontana_django.charge`."""
+        """:func:`fontana_django.charge`: options ``description=`` and ``charger=``."""
         from fontana_django.decorators import charge
 
-        return charge(utia, price=price)
+        return charge(utia, price=price, **options)
 
 
 @hookimpl

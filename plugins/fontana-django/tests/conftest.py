@@ -14,6 +14,7 @@ if not settings.configured:
         MIDDLEWARE=[],
         ROOT_URLCONF="django_unit_urls",
         DATABASES={},
+        TEMPLATES=[{"BACKEND": "django.template.backends.django.DjangoTemplates"}],
         FONTANA={},
     )
     django.setup()

@@ -24,12 +24,19 @@ class FlaskAdapter:
         self.settings = settings
 
     def charge(
-        self, utia: int | None = None, *, price: Callable[[Request], int] | None = None
+        self,
+        utia: int | None = None,
+        *,
+        price: Callable[[Request], int] | None = None,
+        **options: Any,
     ) -> Callable[[Any], Any]:
-        """:func:`fontana_flask.charge`; the app's ``Fontana(app)`` supplies the charger."""
+        """:func:`fontana_flask.charge`: options ``description=`` and ``charger=``.
+
+        Without ``charger=`` the app's ``Fontana(app)`` supplies the charger.
+        """
         from fontana_flask.views import charge
 
-        return charge(utia, price=price)
+        return charge(utia, price=price, **options)
 
     def example_app(self, charger: Charger) -> Flask:
         from fontana_flask.example import example_app

@@ -1,4 +1,4 @@
-"""The Flask plugin's set-up: its entry point, settings from app config, prices, targets."""
+"""The Flask plugin's set-up: its entry point, settings from app config, prices."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from fontana_flask import Fontana, charge
 from fontana_flask.plugin import FlaskAdapter
 from fontana_flask.prices import price_function
 from fontana_flask.settings import settings_from_config
-from fontana_flask.target import request_target
 
 from fontana.config import load_settings
 from fontana.errors import AmountError, ConfigError
@@ -147,32 +146,6 @@ def test_fixed_price_is_a_positive_integer_of_utia(utia: object) -> None:
         charge(utia=utia)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("result", [0, 1.0, "7", None, False])
-def test_price_function_result_is_checked_at_each_call(result: object) -> None:
-    priced = price_function(None, lambda _request: result)  # type: ignore[arg-type,return-value]
-    with pytest.raises(AmountError, match="price function"):
-        priced(object())
-
-
 def test_price_must_be_callable() -> None:
     with pytest.raises(TypeError, match="function of the request"):
         charge(price=1500)  # type: ignore[arg-type]
-
-
-# -- request targets ------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("environ", "target"),
-    [
-        ({"RAW_URI": "/a%20b?x=1&y", "PATH_INFO": "/a b", "QUERY_STRING": "x=1&y"}, "/a%20b?x=1&y"),
-        ({"REQUEST_URI": "/w?city=lisbon", "PATH_INFO": "/w"}, "/w?city=lisbon"),
-        ({"PATH_INFO": "/caf\xc3\xa9", "QUERY_STRING": "q=%C3%A9"}, "/caf%C3%A9?q=%C3%A9"),
-        ({"SCRIPT_NAME": "/api", "PATH_INFO": "/v1", "QUERY_STRING": ""}, "/api/v1"),
-        ({"PATH_INFO": ""}, "/"),
-        # An absolute-form target names the host too; the path is what binds.
-        ({"RAW_URI": "http://h/p?q", "PATH_INFO": "/p", "QUERY_STRING": "q"}, "/p?q"),
-    ],
-)
-def test_request_target_is_the_path_and_query_as_sent(environ: dict[str, str], target: str) -> None:
-    assert request_target(environ) == target
