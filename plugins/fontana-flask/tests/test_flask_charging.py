@@ -276,23 +276,30 @@ def test_each_process_builds_its_own_charger(app: Flask) -> None:
     assert Fontana.charger(app) is parent
 
 
-def test_example_app(chain: Chain) -> None:
+def test_example_app_is_the_wsgi_examples_api_in_flask(chain: Chain) -> None:
     settings = load_settings(environ=app_config(chain), cwd=chain.home)
     charger = Charger.from_settings(settings)
     try:
         client = FlaskAdapter(settings).example_app(charger).test_client()
-        assert client.get("/").status_code == 200
-        call = paid_call(client, chain, "GET", "/weather?city=lisbon")
-        assert call.answer.status == 200, call.answer.body
-        assert call.answer.json()["city"] == "lisbon"
-        missing = paid_call(client, chain, "GET", "/weather")
-        assert missing.answer.status == 400
-        not_charged(chain, missing)
-        echo = paid_call(client, chain, "POST", "/echo", data=b"twelve bytes")
-        assert echo.challenge.header_json("payment-required")["accepts"][0]["amount"] == "112"
-        assert echo.answer.json()["bytes"] == 12
+        index = client.get("/").get_json()
+        assert index["provider"] == encode_address(chain.provider)
+        quote = paid_call(client, chain, "GET", "/v1/quote")
+        assert quote.answer.status == 200, quote.answer.body
         check_receipt(
-            chain, echo.answer, echo.consumer, echo.tx, "POST", "/echo", b"twelve bytes", 112
+            chain, quote.answer, quote.consumer, quote.tx, "GET", "/v1/quote", amount=1000
         )
+        digest = paid_call(client, chain, "POST", "/v1/digest", data=b"twelve bytes")
+        assert digest.answer.json()["bytes"] == 12
+        check_receipt(
+            chain, digest.answer, digest.consumer, digest.tx, "POST", "/v1/digest",
+            b"twelve bytes", 20_000,
+        )  # fmt: skip
+        words = paid_call(client, chain, "GET", "/v1/words?n=3")
+        assert words.challenge.header_json("payment-required")["accepts"][0]["amount"] == "300"
+        assert words.answer.json()["words"] == ["alpha", "bravo", "charlie"]
+        for target in ("/v1/words?n=0", "/v1/fail"):
+            failed = paid_call(client, chain, "GET", target)
+            assert failed.answer.status in (400, 500)
+            not_charged(chain, failed)
     finally:
         charger.close()
