@@ -108,14 +108,18 @@ def paid_request(request: HttpRequest) -> PaidRequest:
 
 
 def request_target(request: HttpRequest) -> str:
-    """The WSGI adapter's normal form of the path and query, from WSGI or ASGI alike."""
+    """The WSGI adapter's normal form of the path and query, from WSGI or ASGI alike.
+
+    Django replaces the WSGI environ's ``PATH_INFO`` (bytes as latin-1) by the
+    decoded text, as ASGI gives it: both are turned back into PEP 3333's form.
+    """
     from fontana.payments.wsgi import request_target as wsgi_target
 
-    if isinstance(request, WSGIRequest):
-        return wsgi_target(request.environ)
-    # ASGI hands Django the path as text; WSGI carries its UTF-8 bytes as latin-1.
+    query = request.META.get("QUERY_STRING", "")
+    if not isinstance(request, WSGIRequest):  # ASGI decodes the query too
+        query = query.encode("utf-8").decode("latin-1")
     path = request.path.encode("utf-8").decode("latin-1")
-    return wsgi_target({"PATH_INFO": path, "QUERY_STRING": request.META.get("QUERY_STRING", "")})
+    return wsgi_target({"PATH_INFO": path, "QUERY_STRING": query})
 
 
 def describe(response: HttpResponseBase) -> ViewResponse:
