@@ -74,6 +74,9 @@ CONSUMERS = 24
 UTXOS_PER_CONSUMER = 8
 ALLOCATION = 50_000
 WORKERS = 3
+#: Copies of one payment sent at once, in each of ``UTXOS_PER_CONSUMER`` rounds per consumer.
+SAME_PAYMENT_COPIES = 8
+SAME_PAYMENT_CONSUMERS = 2
 STREAM_CHUNKS = 1000
 BIG_BYTES = 200_000
 CHAIN_ID = "fontana-charging"
@@ -448,8 +451,9 @@ class ChargingAdapterSuite:
     app_env: ClassVar[Mapping[str, str]] = {}
 
     @pytest.fixture(scope="class", params=["sqlite", "postgresql"])
+    @classmethod
     def chain(
-        self, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+        cls, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
     ) -> Iterator[Chain]:
         """A chain on a fresh database of each backend, shared by the tests of one class."""
         base = tmp_path_factory.mktemp(f"charging-{request.param}")
@@ -459,7 +463,7 @@ class ChargingAdapterSuite:
             from fontana.testing.pgcluster import unique_database_name
 
             cluster = request.getfixturevalue("pg_cluster")
-            name = unique_database_name(f"charging{type(self).__name__}")
+            name = unique_database_name(f"charging{cls.__name__}")
             url, drop = cluster.create_database(name), lambda: cluster.drop_database(name)
         chain = make_chain(url, base / "provider-home")
         yield chain
@@ -468,14 +472,15 @@ class ChargingAdapterSuite:
             drop()
 
     @pytest.fixture(scope="class")
-    def servers(self, chain: Chain) -> Iterator[tuple[Server, Server]]:
+    @classmethod
+    def servers(cls, chain: Chain) -> Iterator[tuple[Server, Server]]:
         """Two gunicorn servers, ``WORKERS`` processes each, on the chain's one database."""
-        env = server_env(chain, self.app_env)
+        env = server_env(chain, cls.app_env)
         started: list[Server] = []
         try:
             for name in ("a", "b"):
                 log = chain.home.parent / f"gunicorn-{name}.log"
-                started.append(start_server(self.app_module, self.app_dir, env, chain.home, log))
+                started.append(start_server(cls.app_module, cls.app_dir, env, chain.home, log))
             yield started[0], started[1]
         finally:
             for server in started:
@@ -735,31 +740,44 @@ class ChargingAdapterSuite:
     def test_one_payment_sent_many_times_at_once_runs_the_view_once(
         self, chain: Chain, servers: tuple[Server, Server]
     ) -> None:
-        consumer, provider_before = chain.consumer(), chain.balance(chain.provider)
-        tx, header = chain.payment(consumer, servers[0].call("GET", "/paid?same=1"))
-        calls = [
-            (
-                lambda s=servers[i % 2]: s.call(
-                    "GET", "/paid?same=1", headers={"PAYMENT-SIGNATURE": header}
+        """Copies of one payment race each other: while one runs the view the others are
+        ``payment_in_flight``, after it settles they get its answer; never a rejection of
+        the payment itself. Many rounds, since each race is won differently."""
+        consumers = [chain.consumer() for _ in range(SAME_PAYMENT_CONSUMERS)]
+        provider_before = chain.balance(chain.provider)
+        challenge = servers[0].call("GET", "/paid?same=1")
+        rounds = 0
+        for consumer in consumers:
+            for _ in range(UTXOS_PER_CONSUMER):
+                tx, header = chain.payment(consumer, challenge)
+                signed = {"PAYMENT-SIGNATURE": header}
+                answers = in_parallel(
+                    [
+                        (
+                            lambda s=servers[i % 2], h=signed: s.call(
+                                "GET", "/paid?same=1", headers=h
+                            )
+                        )
+                        for i in range(SAME_PAYMENT_COPIES)
+                    ]
                 )
+                served = [a for a in answers if a.status == 200]
+                for answer in answers:
+                    if answer.status != 200:
+                        assert answer.status == 409, (rounds, answer.status, answer.body[:300])
+                        assert answer.json()["error"] == "payment_in_flight", answer.body[:300]
+                assert served, [a.status for a in answers]
+                assert len({a.json()["run"] for a in served}) == 1
+                assert all(
+                    a.header_json("payment-response") == served[0].header_json("payment-response")
+                    for a in served
+                )
+                retry = servers[1].call("GET", "/paid?same=1", headers=signed)
+                assert (retry.status, retry.body) == (200, served[0].body)
+                assert chain.applied(tx.txid)
+                rounds += 1
+        assert chain.balance(chain.provider) == provider_before + PRICE * rounds
+        for consumer in consumers:
+            assert chain.balance(consumer.public_key) == UTXOS_PER_CONSUMER * (
+                ALLOCATION - PRICE - FEE
             )
-            for i in range(8)
-        ]
-        answers = in_parallel(calls)
-        served = [a for a in answers if a.status == 200]
-        for answer in answers:
-            if answer.status != 200:
-                assert answer.status == 409 and answer.json()["error"] == "payment_in_flight", (
-                    answer.body
-                )
-        assert served, [a.status for a in answers]
-        assert len({a.json()["run"] for a in served}) == 1
-        assert all(
-            a.header_json("payment-response") == served[0].header_json("payment-response")
-            for a in served
-        )
-        retry = servers[1].call("GET", "/paid?same=1", headers={"PAYMENT-SIGNATURE": header})
-        assert retry.status == 200 and retry.body == served[0].body
-        assert chain.applied(tx.txid)
-        assert chain.balance(chain.provider) == provider_before + PRICE
-        assert chain.balance(consumer.public_key) == ALLOCATION * UTXOS_PER_CONSUMER - PRICE - FEE
