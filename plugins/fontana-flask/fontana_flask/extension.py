@@ -39,8 +39,12 @@ class Fontana:
             self.init_app(app)
 
     def init_app(self, app: Flask) -> None:
-        settings = None if self._charger is not None else settings_from_config(app.config)
-        app.extensions[EXTENSION_KEY] = _AppCharger(settings, self._charger)
+        given = self._charger
+        app.extensions[EXTENSION_KEY] = (
+            _GivenCharger(given)
+            if given is not None
+            else _AppCharger(settings_from_config(app.config))
+        )
 
     @staticmethod
     def charger(app: Flask | None = None) -> Charger:
@@ -49,13 +53,13 @@ class Fontana:
 
     @staticmethod
     def close(app: Flask | None = None) -> None:
-        """Close this process's charger of ``app``, if one was built here from the config."""
+        """Close this process's charger of ``app`` if it was built here from the config."""
         _state(app or current_app).close()
 
 
-def _state(app: Flask) -> _AppCharger:
+def _state(app: Flask) -> _AppCharger | _GivenCharger:
     state = app.extensions.get(EXTENSION_KEY)
-    if not isinstance(state, _AppCharger):
+    if not isinstance(state, _AppCharger | _GivenCharger):
         raise ConfigError(
             f"Fontana is not set up for the Flask app {app.name!r}: "
             "call Fontana(app) or fontana.init_app(app) before serving paid views"
@@ -63,29 +67,38 @@ def _state(app: Flask) -> _AppCharger:
     return state
 
 
-class _AppCharger:
-    """One app's charger: the one given, or one built from settings per process."""
+class _GivenCharger:
+    """The charger the application gave: used as it is, closed by its owner."""
 
-    def __init__(self, settings: Settings | None, given: Charger | None) -> None:
+    def __init__(self, charger: Charger) -> None:
+        self._charger = charger
+
+    def get(self) -> Charger:
+        return self._charger
+
+    def close(self) -> None:
+        """Nothing: the application that built the charger closes it."""
+
+
+class _AppCharger:
+    """A charger built from the app's settings, once in each process."""
+
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._given = given
         self._lock = threading.Lock()
         self._built: Charger | None = None
         self._pid = 0
 
     def get(self) -> Charger:
-        if self._given is not None:
-            return self._given
         built, pid = self._built, os.getpid()
         if built is not None and self._pid == pid:
             return built
         with self._lock:
             if self._built is None or self._pid != pid:
-                # An inherited charger is dropped, not closed: its connections
-                # belong to the parent, and closing them here would break the parent's.
                 from fontana.payments.charger import Charger
 
-                assert self.settings is not None
+                # An inherited charger is dropped, not closed: its connections
+                # belong to the parent, and closing them here would break the parent's.
                 self._built, self._pid = Charger.from_settings(self.settings), pid
             return self._built
 
