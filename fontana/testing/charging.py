@@ -298,6 +298,18 @@ class Chain:
     def applied(self, txid: bytes) -> bool:
         return self.ledger.transaction_status(txid).state != "unknown"
 
+    def entry_count(self) -> int:
+        """Rows of the ledger's entry log: one per applied transaction, whoever applied it."""
+        import sqlalchemy as sa
+
+        from fontana.storage import schema
+
+        engine: sa.Engine = self.ledger.storage.engine  # type: ignore[attr-defined]
+        with engine.connect() as conn:
+            return int(
+                conn.execute(sa.select(sa.func.count()).select_from(schema.entries)).scalar_one()
+            )
+
     def payment(
         self,
         consumer: Consumer,
@@ -566,7 +578,7 @@ class ChargingAdapterSuite:
     @pytest.mark.parametrize("target", ["/raise", "/fail"])
     def test_failed_view_is_not_charged(self, chain: Chain, server: Server, target: str) -> None:
         consumer, provider_before = chain.consumer(), chain.balance(chain.provider)
-        funds = chain.balance(consumer.public_key)
+        funds, entries_before = chain.balance(consumer.public_key), chain.entry_count()
         tx, header = chain.payment(consumer, server.call("GET", target))
         for _ in range(2):  # a released payment is new again: the view runs again
             answer = server.call("GET", target, headers={"PAYMENT-SIGNATURE": header})
@@ -577,6 +589,7 @@ class ChargingAdapterSuite:
                 assert settled["success"] is False
                 assert settled["errorReason"] == "view_failed"
         assert not chain.applied(tx.txid)
+        assert chain.entry_count() == entries_before
         assert chain.balance(consumer.public_key) == funds
         assert chain.balance(chain.provider) == provider_before
         # The hold is gone now, not at expiry: the same output pays for another call at once.
@@ -592,6 +605,7 @@ class ChargingAdapterSuite:
     ) -> None:
         first_server, other_server = servers
         consumer, provider_before = chain.consumer(), chain.balance(chain.provider)
+        entries_before = chain.entry_count()
         tx, header = chain.payment(consumer, first_server.call("GET", "/paid?retry=1"))
         call = {"headers": {"PAYMENT-SIGNATURE": header}}
         first = first_server.call("GET", "/paid?retry=1", **call)
@@ -606,6 +620,7 @@ class ChargingAdapterSuite:
             assert retry.body == first.body  # the stored answer: the view did not run again
             assert retry.header_json("payment-response") == first.header_json("payment-response")
         assert retries[1].pid != first.pid
+        assert chain.entry_count() == entries_before + 1
         assert chain.balance(chain.provider) == provider_before + PRICE
         assert chain.balance(consumer.public_key) == ALLOCATION * UTXOS_PER_CONSUMER - PRICE - FEE
 
@@ -673,7 +688,7 @@ class ChargingAdapterSuite:
         self, chain: Chain, servers: tuple[Server, Server]
     ) -> None:
         consumers = [chain.consumer() for _ in range(4)]
-        provider_before = chain.balance(chain.provider)
+        provider_before, entries_before = chain.balance(chain.provider), chain.entry_count()
         challenge = servers[0].call("GET", "/paid?many=1")
         payments = [
             chain.payment(c, challenge) for c in consumers for _ in range(UTXOS_PER_CONSUMER)
@@ -694,6 +709,7 @@ class ChargingAdapterSuite:
         for (tx, _), answer in zip(payments, answers, strict=True):
             assert answer.header_json("payment-response")["transaction"] == tx.txid.hex()
             assert chain.applied(tx.txid)
+        assert chain.entry_count() == entries_before + len(payments)
         assert chain.balance(chain.provider) == provider_before + PRICE * len(payments)
         for c in consumers:
             assert chain.balance(c.public_key) == UTXOS_PER_CONSUMER * (ALLOCATION - PRICE - FEE)
@@ -702,6 +718,7 @@ class ChargingAdapterSuite:
         self, chain: Chain, servers: tuple[Server, Server]
     ) -> None:
         consumer, provider_before = chain.consumer(), chain.balance(chain.provider)
+        entries_before = chain.entry_count()
         challenge_a = servers[0].call("GET", "/paid?side=a")
         challenge_b = servers[0].call("GET", "/paid?side=b")
         pairs = []
@@ -734,6 +751,7 @@ class ChargingAdapterSuite:
             rejection(loser, 402, ("input_held", "input_spent"))
             assert chain.applied(tx_a.txid) != chain.applied(tx_b.txid)
             assert chain.applied(tx_a.txid) == (answer_a.status == 200)
+        assert chain.entry_count() == entries_before + len(pairs)
         assert chain.balance(chain.provider) == provider_before + PRICE * len(pairs)
         assert chain.balance(consumer.public_key) == len(pairs) * (ALLOCATION - PRICE - FEE)
 
@@ -744,7 +762,7 @@ class ChargingAdapterSuite:
         ``payment_in_flight``, after it settles they get its answer; never a rejection of
         the payment itself. Many rounds, since each race is won differently."""
         consumers = [chain.consumer() for _ in range(SAME_PAYMENT_CONSUMERS)]
-        provider_before = chain.balance(chain.provider)
+        provider_before, entries_before = chain.balance(chain.provider), chain.entry_count()
         challenge = servers[0].call("GET", "/paid?same=1")
         rounds = 0
         for consumer in consumers:
@@ -776,6 +794,7 @@ class ChargingAdapterSuite:
                 assert (retry.status, retry.body) == (200, served[0].body)
                 assert chain.applied(tx.txid)
                 rounds += 1
+        assert chain.entry_count() == entries_before + rounds
         assert chain.balance(chain.provider) == provider_before + PRICE * rounds
         for consumer in consumers:
             assert chain.balance(consumer.public_key) == UTXOS_PER_CONSUMER * (
