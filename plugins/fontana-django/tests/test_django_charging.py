@@ -193,3 +193,21 @@ def test_wsgi_and_asgi_requests_bind_one_resource(path: str, query: str, target:
     scope = {"type": "http", "method": "GET", "path": path, "query_string": query.encode()}
     asgi = ASGIRequest({**scope, "headers": [], "root_path": ""}, io.BytesIO())
     assert request_target(wsgi) == request_target(asgi) == target
+
+
+def test_a_request_no_payment_can_name_is_400_malformed(chain: Chain) -> None:
+    """A target past the binding's 2048 bytes cannot be paid for: a typed 400, no crash."""
+    answer = respond(Client().get("/paid?x=" + "a" * 3000))
+    body = rejection(answer, 400, "malformed")
+    assert body["accepts"] == []
+
+
+def test_a_host_django_refuses_is_djangos_400_before_any_payment(chain: Chain) -> None:
+    consumer = chain.consumer()
+    tx, header = chain.payment(consumer, respond(Client().get("/paid")))
+    client = Client(raise_request_exception=False)
+    answer = client.get("/paid", headers={"PAYMENT-SIGNATURE": header}, HTTP_HOST="evil.example")
+    assert answer.status_code == 400
+    assert not chain.applied(tx.txid)
+    # Nothing was held: the payment still works from an allowed host.
+    assert Client().get("/paid", headers={"PAYMENT-SIGNATURE": header}).status_code == 200

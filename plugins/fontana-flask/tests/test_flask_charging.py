@@ -303,3 +303,10 @@ def test_example_app_is_the_wsgi_examples_api_in_flask(chain: Chain) -> None:
             not_charged(chain, failed)
     finally:
         charger.close()
+
+
+def test_a_request_no_payment_can_name_is_400_malformed(app: Flask) -> None:
+    """A target past the binding's 2048 bytes cannot be paid for: a typed 400, no crash."""
+    answer = respond(app.test_client().get("/paid?x=" + "a" * 3000))
+    body = rejection(answer, 400, "malformed")
+    assert body["accepts"] == []
