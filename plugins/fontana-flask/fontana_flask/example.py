@@ -5,6 +5,7 @@ answers), so a devnet or a client serves or calls either unchanged:
 
 - ``GET /``: free; the provider, its network and the price list.
 - ``GET /v1/quote``: a quote.
+- ``GET`` or ``POST /v1/echo``: what it was sent (a payment names one method).
 - ``POST /v1/digest``: the SHA-256 and length of the body.
 - ``GET /v1/words?n=N``: ``N`` words at a price per word; a bad ``n`` answers
   400 and costs nothing.
@@ -21,7 +22,14 @@ from typing import TYPE_CHECKING, Any
 from flask import Flask, Request, jsonify, request
 
 from fontana.clock import now_ms
-from fontana.payments.wsgi import DIGEST_PRICE, FAIL_PRICE, MAX_WORDS, QUOTE_PRICE, WORD_PRICE
+from fontana.payments.wsgi import (
+    DIGEST_PRICE,
+    ECHO_PRICE,
+    FAIL_PRICE,
+    MAX_WORDS,
+    QUOTE_PRICE,
+    WORD_PRICE,
+)
 from fontana_flask.extension import Fontana
 from fontana_flask.views import charge
 
@@ -63,6 +71,8 @@ def example_app(charger: Charger) -> Flask:
             "network": charger.network,
             "endpoints": [
                 {"method": "GET", "path": "/v1/quote", "price_utia": QUOTE_PRICE},
+                {"method": "GET", "path": "/v1/echo", "price_utia": ECHO_PRICE},
+                {"method": "POST", "path": "/v1/echo", "price_utia": ECHO_PRICE},
                 {"method": "POST", "path": "/v1/digest", "price_utia": DIGEST_PRICE},
                 {"method": "GET", "path": "/v1/words?n=N", "price_utia_per_word": WORD_PRICE},
                 {"method": "GET", "path": "/v1/fail", "price_utia": FAIL_PRICE},
@@ -76,6 +86,15 @@ def example_app(charger: Charger) -> Flask:
             "quote": QUOTES[secrets.randbelow(len(QUOTES))],
             "nonce": secrets.token_hex(8),
             "served_at_ms": now_ms(),
+        }
+
+    @app.route("/v1/echo", methods=["GET", "POST"])
+    @charge(utia=ECHO_PRICE, description="what it was sent")
+    def echo() -> dict[str, Any]:
+        return {
+            "method": request.method,
+            "query": request.query_string.decode("latin-1"),
+            "body": request.get_data().decode("utf-8", "replace"),
         }
 
     @app.post("/v1/digest")

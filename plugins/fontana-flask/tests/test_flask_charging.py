@@ -288,6 +288,12 @@ def test_example_app_is_the_wsgi_examples_api_in_flask(chain: Chain) -> None:
         check_receipt(
             chain, quote.answer, quote.consumer, quote.tx, "GET", "/v1/quote", amount=1000
         )
+        echo = paid_call(client, chain, "POST", "/v1/echo?a=1", data="héllo".encode())
+        assert echo.answer.json() == {"method": "POST", "query": "a=1", "body": "héllo"}
+        check_receipt(
+            chain, echo.answer, echo.consumer, echo.tx, "POST", "/v1/echo?a=1",
+            "héllo".encode(), 500,
+        )  # fmt: skip
         digest = paid_call(client, chain, "POST", "/v1/digest", data=b"twelve bytes")
         assert digest.answer.json()["bytes"] == 12
         check_receipt(
