@@ -1,0 +1,1 @@
+"""A paid weather API on Django (see README.md to run it)."""

@@ -1,0 +1,1 @@
+"""The Django project the real-server tests run under gunicorn."""
