@@ -1,0 +1,1 @@
+"""Paying for Fontana APIs: budgets, a UTXO pool shared by concurrent calls, HTTP clients."""
