@@ -43,3 +43,17 @@ class LedgerSource:
 
     def submit(self, tx: Transaction) -> None:
         self.ledger.apply_transaction(tx)
+
+
+SourceLike = "WalletSource | Ledger"
+
+
+def as_source(source: object) -> WalletSource:
+    """A :class:`WalletSource` from a ledger or a source."""
+    from fontana.ledger import Ledger
+
+    if isinstance(source, Ledger):
+        return LedgerSource(source)
+    if isinstance(source, WalletSource):
+        return source
+    raise TypeError(f"cannot pay from a {type(source).__name__}: pass a Ledger or a node URL")

@@ -1,0 +1,310 @@
+"""Paying for one call, whatever the HTTP library: choose the offer, pay, conclude.
+
+:class:`Payer` is the part of the clients that knows no HTTP library: it
+picks the ``accepts`` entry this wallet can pay, counts it against the budget,
+leases inputs from the pool, builds the payment bound to the call, and
+reads the provider's answer: verified receipt, nothing charged, refusal, or
+an outcome it cannot know (docs/sdk.md, "What happens to the money").
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Final
+
+import attrs
+from nacl.signing import SigningKey
+
+from fontana.address import decode_address, encode_address
+from fontana.clock import now_ms
+from fontana.errors import EncodingError, ReceiptError
+from fontana.models import SignedReceipt, Transaction
+from fontana.models.payment import PaymentBinding, request_hash, verify_receipt
+from fontana.payments.x402 import (
+    ASSET,
+    PAYMENT_REQUIRED,
+    PAYMENT_RESPONSE,
+    PaymentPayload,
+    PaymentRequirement,
+    PaymentResponse,
+    decode_payment_required,
+    decode_payment_response,
+    encode_header,
+    network_for,
+)
+from fontana.sdk.budget import Budget, Reservation, Spending
+from fontana.sdk.errors import (
+    BudgetExceededError,
+    ChallengeError,
+    PaymentRejectedError,
+    SettlementError,
+)
+from fontana.sdk.pool import STALE_CODES, Lease, UtxoPool
+from fontana.sdk.sources import WalletSource
+from fontana.sdk.transactions import build_payment
+
+#: The longest a payment may stay valid, whatever the provider allows: the
+#: provider holds the inputs until the expiry, so a provider that never
+#: answers must not lock them for long.
+MAX_TIMEOUT_S: Final = 300
+#: Statuses of refusals; a 5xx is the provider's trouble, and its outcome is unknown.
+REFUSAL_STATUSES: Final = frozenset({400, 402, 409, 413})
+#: Refusals of the payment itself, not of its inputs: it is held or settled already.
+UNSETTLED_CODES: Final = frozenset({"payment_in_flight", "already_settled"})
+#: The longest ``Retry-After`` honoured for a payment in flight.
+MAX_IN_FLIGHT_WAIT_S: Final = 5.0
+_CODE_RE: Final = re.compile(r"[a-z][a-z0-9_]{0,63}", re.ASCII)
+
+Header = Callable[[str], "str | None"]
+
+
+@attrs.frozen
+class Payment:
+    """One payment sent for one call, until its outcome is known."""
+
+    requirement: PaymentRequirement
+    tx: Transaction
+    lease: Lease
+    reservation: Reservation
+    #: The ``PAYMENT-SIGNATURE`` header value.
+    header: str
+
+    @property
+    def cost(self) -> int:
+        """What the payment takes from the wallet: the price and the fee."""
+        return self.reservation.amount
+
+
+@attrs.frozen
+class Outcome:
+    """A concluded payment: the verified receipt if it was charged, or a request to pay again."""
+
+    receipt: SignedReceipt | None
+    settlement: PaymentResponse | None = None
+    #: The provider found an input spent, unknown or held: the pool is refreshed, pay once more.
+    retry: bool = False
+
+
+class Payer:
+    """Pays for calls from one wallet: its budget, its UTXO pool, its deployment."""
+
+    def __init__(
+        self,
+        signing_key: SigningKey,
+        source: WalletSource,
+        *,
+        budget: Budget | None = None,
+        home: Path | None = None,
+        clock: Callable[[], int] = now_ms,
+        max_timeout_s: int = MAX_TIMEOUT_S,
+        pool: UtxoPool | None = None,
+    ) -> None:
+        self.signing_key = signing_key
+        self.owner = bytes(signing_key.verify_key)
+        self.address = encode_address(self.owner)
+        self.source = source
+        self.clock = clock
+        self.max_timeout_s = max_timeout_s
+        self.spending = Spending(budget or Budget(), self.owner, home, clock)
+        self.pool = pool or UtxoPool(signing_key, source, clock=clock)
+
+    # --- before paying --------------------------------------------------------------
+
+    def challenge(self, header: Header) -> list[PaymentRequirement]:
+        """The Fontana ``accepts`` entries of a 402 answer (its ``PAYMENT-REQUIRED`` header)."""
+        text = header(PAYMENT_REQUIRED)
+        if text is None:
+            raise ChallengeError(f"a 402 answer without a {PAYMENT_REQUIRED} header")
+        try:
+            return list(decode_payment_required(text).accepts)
+        except EncodingError as exc:
+            raise ChallengeError(exc.message) from None
+
+    def choose(
+        self,
+        accepts: list[PaymentRequirement],
+        method: str,
+        resource: str,
+        max_price: int | None = None,
+    ) -> PaymentRequirement:
+        """The entry this wallet pays for the call ``method resource``, or why there is none.
+
+        It must be for this wallet's deployment (network and genesis hash, as
+        the wallet's ledger or node knows them) in utia, and name exactly the
+        request sent: a provider cannot have a payment bound to another call.
+        """
+        network = network_for(self.source.chain_id)
+        reasons = []
+        for req in accepts:
+            if req.network != network:
+                reasons.append(f"network {req.network!r} is not this wallet's {network!r}")
+            elif req.genesis_hash != self.source.genesis_hash:
+                reasons.append(
+                    f"genesis {req.genesis_hash.hex()} is not this wallet's deployment "
+                    f"{self.source.genesis_hash.hex()}"
+                )
+            elif req.asset != ASSET:
+                reasons.append(f"asset {req.asset!r} is not {ASSET!r}")
+            elif (req.method, req.resource) != (method, resource):
+                reasons.append(
+                    f"it is for {req.method} {req.resource!r:.200}, not {method} {resource!r:.200}"
+                )
+            else:
+                cost = req.amount + self.fee(req)
+                if max_price is not None and cost > max_price:
+                    raise BudgetExceededError(
+                        f"the call costs {req.amount} utia + fee {self.fee(req)}, "
+                        f"over the maximum {max_price}"
+                    )
+                return req
+        raise ChallengeError(
+            "no payment this wallet can make: " + ("; ".join(reasons) or "no fontana offer")
+        )
+
+    def fee(self, req: PaymentRequirement) -> int:
+        """The provider's ``minFee``, but never below the chain's (the ledger would refuse it)."""
+        return max(req.min_fee, self.source.min_fee)
+
+    # --- paying ---------------------------------------------------------------------
+
+    def pay(self, req: PaymentRequirement) -> Payment:
+        """A signed payment for ``req``, counted against the budget, its inputs leased."""
+        fee = self.fee(req)
+        reservation = self.spending.reserve(req.amount + fee)
+        try:
+            lease = self.pool.acquire(req.amount + fee)
+        except BaseException:
+            self.spending.refund(reservation)
+            raise
+        try:
+            binding = PaymentBinding(
+                decode_address(req.pay_to), req.amount, req.method, req.resource
+            )
+            timeout_ms = 1000 * min(req.max_timeout_s, self.max_timeout_s)
+            tx = build_payment(
+                binding,
+                lease.utxos,
+                fee,
+                self.clock() + timeout_ms,
+                self.source.chain_id,
+                self.signing_key,
+                self.source.genesis_hash,
+            )
+        except BaseException:
+            lease.release()
+            self.spending.refund(reservation)
+            raise
+        header = encode_header(PaymentPayload(req, tx))
+        return Payment(req, tx, lease, reservation, header)
+
+    def unknown(self, payment: Payment) -> None:
+        """No answer came: the provider may hold or have settled it; wait for its expiry."""
+        payment.lease.set_aside(payment.tx.expiry_ms)
+
+    # --- concluding ------------------------------------------------------------------
+
+    def conclude(
+        self, payment: Payment, status: int, header: Header, body: bytes, *, may_retry: bool
+    ) -> Outcome:
+        """What the provider's answer to ``payment`` means, and the wallet updated to match.
+
+        ``body`` is the request body that was sent (the receipt names its hash).
+        """
+        text = header(PAYMENT_RESPONSE)
+        if text is not None:
+            return self._settled(payment, text, body)
+        refusal = self._refusal(status, header)
+        if refusal is None:
+            self.unknown(payment)
+            raise SettlementError(
+                f"the provider answered {status} to a payment without a {PAYMENT_RESPONSE} header"
+            )
+        code, message = refusal
+        if code in UNSETTLED_CODES:  # this very payment is held or was settled
+            self.unknown(payment)
+            raise PaymentRejectedError(message, code=code)
+        self.spending.refund(payment.reservation)
+        if code in STALE_CODES:
+            payment.lease.discard()
+            self.pool.refresh()
+        elif code == "input_held":  # held by a call of another process of this wallet
+            payment.lease.set_aside(payment.tx.expiry_ms)
+        else:
+            payment.lease.release()
+        if may_retry and (code in STALE_CODES or code == "input_held"):
+            return Outcome(None, retry=True)
+        raise PaymentRejectedError(message, code=code)
+
+    def _settled(self, payment: Payment, text: str, body: bytes) -> Outcome:
+        try:
+            settlement = decode_payment_response(text)
+            if settlement.txid != payment.tx.txid:
+                raise SettlementError(
+                    f"{PAYMENT_RESPONSE} names transaction {settlement.txid.hex()}, "
+                    f"not the payment {payment.tx.txid.hex()}"
+                )
+            if settlement.success:
+                assert settlement.receipt is not None  # decoding checks it
+                self.check_receipt(payment, settlement, body)
+        except (EncodingError, ReceiptError, SettlementError) as exc:
+            self.unknown(payment)
+            raise SettlementError(
+                f"the provider's answer does not prove the payment: {exc}"
+            ) from None
+        if not settlement.success:
+            payment.lease.release()
+            self.spending.refund(payment.reservation)
+            return Outcome(None, settlement)
+        payment.lease.settle(payment.tx)
+        return Outcome(settlement.receipt, settlement)
+
+    def check_receipt(self, payment: Payment, settlement: PaymentResponse, body: bytes) -> None:
+        """The receipt is signed by ``payTo`` for this deployment and names this very call."""
+        signed = settlement.receipt
+        assert signed is not None
+        req, r = payment.requirement, signed.receipt
+        expected = {
+            "network": (settlement.network, req.network),
+            "payer": (settlement.payer, settlement.payer and self.address),
+            "amount": (settlement.amount, settlement.amount and req.amount),
+            "receipt.chain_id": (r.chain_id, self.source.chain_id),
+            "receipt.txid": (r.txid, payment.tx.txid),
+            "receipt.payer": (r.payer, self.owner),
+            "receipt.payee": (r.payee, decode_address(req.pay_to)),
+            "receipt.amount": (r.amount, req.amount),
+            "receipt.method": (r.method, req.method),
+            "receipt.resource": (r.resource, req.resource),
+            "receipt.request_hash": (r.request_hash, request_hash(req.method, req.resource, body)),
+        }
+        for name, (got, want) in expected.items():
+            if got != want:
+                shown = got.hex() if isinstance(got, bytes) else got
+                raise SettlementError(f"{name} is {shown!r:.200}, not this call's")
+        verify_receipt(signed, self.source.genesis_hash)
+
+    def in_flight(self, status: int, header: Header) -> float | None:
+        """Seconds to wait before sending the same payment again, if the provider is running it.
+
+        Only a payment sent twice (after a lost answer) can meet itself in flight.
+        """
+        refusal = self._refusal(status, header)
+        if refusal is None or refusal[0] != "payment_in_flight":
+            return None
+        wait = header("Retry-After") or ""
+        return min(float(wait), MAX_IN_FLIGHT_WAIT_S) if wait.isdigit() else 1.0
+
+    @staticmethod
+    def _refusal(status: int, header: Header) -> tuple[str, str] | None:
+        """``(code, message)`` of a provider's refusal: the x402 envelope on a 400, 402, 409
+        or 413, statuses at which a provider has charged nothing."""
+        text = header(PAYMENT_REQUIRED)
+        if status not in REFUSAL_STATUSES or text is None:
+            return None
+        try:
+            refusal = decode_payment_required(text)
+        except EncodingError:
+            return None
+        code = refusal.error if _CODE_RE.fullmatch(refusal.error) else "payment_rejected"
+        return code, refusal.message or f"the provider refused the payment ({code})"
