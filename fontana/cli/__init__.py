@@ -40,11 +40,12 @@ def _register_builtin_commands() -> None:
     from fontana.cli.chain_commands import CHAIN_COMMANDS
     from fontana.cli.config_commands import config_group
     from fontana.cli.ledger_commands import LEDGER_COMMANDS
+    from fontana.cli.payment_commands import PAYMENT_COMMANDS
     from fontana.cli.plugin_commands import plugins_command
     from fontana.cli.wallet_commands import init_command, show_command
 
     builtin = (plugins_command, config_group, init_command, show_command)
-    for command in (*builtin, *LEDGER_COMMANDS, *CHAIN_COMMANDS):
+    for command in (*builtin, *LEDGER_COMMANDS, *CHAIN_COMMANDS, *PAYMENT_COMMANDS):
         cli.add_command(command)
 
 
