@@ -100,6 +100,7 @@ class Payer:
         clock: Callable[[], int] = now_ms,
         max_timeout_s: int = MAX_TIMEOUT_S,
         pool: UtxoPool | None = None,
+        spare: int = 0,
     ) -> None:
         self.signing_key = signing_key
         self.owner = bytes(signing_key.verify_key)
@@ -108,7 +109,7 @@ class Payer:
         self.clock = clock
         self.max_timeout_s = max_timeout_s
         self.spending = Spending(budget or Budget(), self.owner, home, clock)
-        self.pool = pool or UtxoPool(signing_key, source, clock=clock)
+        self.pool = pool or UtxoPool(signing_key, source, clock=clock, spare=spare)
 
     # --- before paying --------------------------------------------------------------
 
@@ -169,12 +170,15 @@ class Payer:
 
     # --- paying ---------------------------------------------------------------------
 
-    def pay(self, req: PaymentRequirement) -> Payment:
-        """A signed payment for ``req``, counted against the budget, its inputs leased."""
+    def pay(self, req: PaymentRequirement, *, wait: bool = True) -> Payment:
+        """A signed payment for ``req``, counted against the budget, its inputs leased.
+
+        ``wait``: whether to wait for a UTXO that other calls are using.
+        """
         fee = self.fee(req)
         reservation = self.spending.reserve(req.amount + fee)
         try:
-            lease = self.pool.acquire(req.amount + fee)
+            lease = self.pool.acquire(req.amount + fee, wait=wait)
         except BaseException:
             self.spending.refund(reservation)
             raise
@@ -214,14 +218,50 @@ class Payer:
         """
         text = header(PAYMENT_RESPONSE)
         if text is not None:
-            return self._settled(payment, text, body)
+            try:
+                settlement = decode_payment_response(text)
+            except EncodingError as exc:
+                self.unknown(payment)
+                raise SettlementError(f"the provider's answer does not prove it: {exc}") from None
+            return self.settled(payment, settlement, body)
         refusal = self._refusal(status, header)
         if refusal is None:
             self.unknown(payment)
             raise SettlementError(
                 f"the provider answered {status} to a payment without a {PAYMENT_RESPONSE} header"
             )
-        code, message = refusal
+        return self.refused(payment, *refusal, may_retry=may_retry)
+
+    def settled(self, payment: Payment, settlement: PaymentResponse, body: bytes | None) -> Outcome:
+        """The provider's ``PAYMENT-RESPONSE``: paid with a good receipt, or not charged.
+
+        ``body`` is the request body sent, or ``None`` if the caller cannot know
+        it (x402's hooks), when the receipt's request hash goes unchecked.
+        """
+        try:
+            if settlement.txid != payment.tx.txid:
+                raise SettlementError(
+                    f"{PAYMENT_RESPONSE} names transaction {settlement.txid.hex()}, "
+                    f"not the payment {payment.tx.txid.hex()}"
+                )
+            if settlement.success:
+                self.check_receipt(payment, settlement, body)
+        except (ReceiptError, SettlementError) as exc:
+            self.unknown(payment)
+            raise SettlementError(f"the provider's answer does not prove it: {exc}") from None
+        if not settlement.success:
+            payment.lease.release()
+            self.spending.refund(payment.reservation)
+            return Outcome(None, settlement)
+        payment.lease.settle(payment.tx)
+        return Outcome(settlement.receipt, settlement)
+
+    def refused(self, payment: Payment, code: str, message: str, *, may_retry: bool) -> Outcome:
+        """The provider refused the payment with ``code``: it charged nothing.
+
+        An input it found spent, unknown or held is dropped from the pool
+        (which is refreshed) and, if ``may_retry``, the caller pays once more.
+        """
         if code in UNSETTLED_CODES:  # this very payment is held or was settled
             self.unknown(payment)
             raise PaymentRejectedError(message, code=code)
@@ -237,38 +277,13 @@ class Payer:
             return Outcome(None, retry=True)
         raise PaymentRejectedError(message, code=code)
 
-    def _settled(self, payment: Payment, text: str, body: bytes) -> Outcome:
-        try:
-            settlement = decode_payment_response(text)
-            if settlement.txid != payment.tx.txid:
-                raise SettlementError(
-                    f"{PAYMENT_RESPONSE} names transaction {settlement.txid.hex()}, "
-                    f"not the payment {payment.tx.txid.hex()}"
-                )
-            if settlement.success:
-                assert settlement.receipt is not None  # decoding checks it
-                self.check_receipt(payment, settlement, body)
-        except (EncodingError, ReceiptError, SettlementError) as exc:
-            self.unknown(payment)
-            raise SettlementError(
-                f"the provider's answer does not prove the payment: {exc}"
-            ) from None
-        if not settlement.success:
-            payment.lease.release()
-            self.spending.refund(payment.reservation)
-            return Outcome(None, settlement)
-        payment.lease.settle(payment.tx)
-        return Outcome(settlement.receipt, settlement)
-
     def check_receipt(self, payment: Payment, settlement: PaymentResponse, body: bytes) -> None:
         """The receipt is signed by ``payTo`` for this deployment and names this very call."""
         signed = settlement.receipt
-        assert signed is not None
+        assert signed is not None  # decoding checks a success carries one
         req, r = payment.requirement, signed.receipt
-        expected = {
+        expected: dict[str, tuple[object, object]] = {
             "network": (settlement.network, req.network),
-            "payer": (settlement.payer, settlement.payer and self.address),
-            "amount": (settlement.amount, settlement.amount and req.amount),
             "receipt.chain_id": (r.chain_id, self.source.chain_id),
             "receipt.txid": (r.txid, payment.tx.txid),
             "receipt.payer": (r.payer, self.owner),
@@ -276,8 +291,16 @@ class Payer:
             "receipt.amount": (r.amount, req.amount),
             "receipt.method": (r.method, req.method),
             "receipt.resource": (r.resource, req.resource),
-            "receipt.request_hash": (r.request_hash, request_hash(req.method, req.resource, body)),
         }
+        if settlement.payer is not None:
+            expected["payer"] = (settlement.payer, self.address)
+        if settlement.amount is not None:
+            expected["amount"] = (settlement.amount, req.amount)
+        if body is not None:
+            expected["receipt.request_hash"] = (
+                r.request_hash,
+                request_hash(req.method, req.resource, body),
+            )
         for name, (got, want) in expected.items():
             if got != want:
                 shown = got.hex() if isinstance(got, bytes) else got

@@ -90,6 +90,7 @@ class UtxoPool:
         *,
         clock: Callable[[], int] = now_ms,
         wait_s: float = 60.0,
+        spare: int = 0,
     ) -> None:
         self.signing_key = signing_key
         self.owner = bytes(signing_key.verify_key)
@@ -97,6 +98,9 @@ class UtxoPool:
         self.clock = clock
         #: How long a call waits for UTXOs held by other calls before ``wallet_busy``.
         self.wait_s = wait_s
+        #: Free UTXOs to keep beyond the calls waiting, splitting when there are fewer:
+        #: callers that cannot wait (an event loop) need them ready.
+        self.spare = spare
         self._cond = threading.Condition()
         self._free: dict[Key, UTXO] = {}
         self._leased: dict[Key, UTXO] = {}
@@ -121,9 +125,13 @@ class UtxoPool:
 
     # --- leasing ------------------------------------------------------------------
 
-    def acquire(self, needed: int) -> Lease:
-        """Inputs covering ``needed`` utia (price plus fee), leased to the caller alone."""
-        deadline = time.monotonic() + self.wait_s
+    def acquire(self, needed: int, *, wait: bool = True) -> Lease:
+        """Inputs covering ``needed`` utia (price plus fee), leased to the caller alone.
+
+        Without ``wait``, a call that finds every UTXO in use by other calls
+        fails at once (``wallet_busy``) instead of waiting for one.
+        """
+        deadline = time.monotonic() + (self.wait_s if wait else 0.0)
         refreshed = False
         with self._cond:
             if not self._loaded:
@@ -145,7 +153,7 @@ class UtxoPool:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise WalletBusyError(
-                        f"no UTXO came free within {self.wait_s:g} s "
+                        f"no UTXO came free within {self.wait_s if wait else 0:g} s "
                         f"({len(self._leased)} in use by other calls)"
                     )
                 self._waiting += 1
@@ -171,7 +179,7 @@ class UtxoPool:
     def _take(self, needed: int) -> Lease | None:
         """A lease for ``needed`` from the free UTXOs, splitting one if calls are waiting."""
         fitting = sorted((u for u in self._free.values() if u.amount >= needed), key=_amount)
-        demand = 1 + self._waiting
+        demand = 1 + self._waiting + self.spare
         if len(fitting) < demand:
             fee = self.source.min_fee
             largest = max(self._free.values(), key=_amount, default=None)
