@@ -36,21 +36,17 @@ _HEADER_NAME_RE: Final = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", re.ASCII)
 _METHOD_RE: Final = re.compile(r"[A-Za-z]{1,16}", re.ASCII)
 
 
-def _wallet(settings: Settings) -> Wallet:
+def wallet_and_source(settings: Settings, node: str | None) -> tuple[Wallet, WalletSource]:
+    """The configured wallet key, and the node at ``node`` or else the local ledger."""
+    from fontana.sdk.sources import as_source
     from fontana.wallet import load_key
 
-    return load_key(settings.home, settings.wallet.key_name, settings.wallet.passphrase)
-
-
-def _source(settings: Settings, node: str | None) -> WalletSource:
-    """The node at ``--node``, else the local ledger."""
-    from fontana.sdk.sources import as_source
-
+    wallet = load_key(settings.home, settings.wallet.key_name, settings.wallet.passphrase)
     if node is not None:
-        return as_source(node)
+        return wallet, as_source(node)
     from fontana.ledger import open_ledger
 
-    return as_source(open_ledger(settings))
+    return wallet, as_source(open_ledger(settings))
 
 
 def _read_file(path: Path, what: str) -> bytes:
@@ -120,8 +116,7 @@ def call_command(
     header_map = dict(_header(h) for h in headers)
     body = _body(data)
     price = None if max_price is None else parse_amount(max_price)
-    settings = load_settings()
-    client = Client(_wallet(settings), _source(settings, node))
+    client = Client(*wallet_and_source(load_settings(), node))
     try:
         with client:
             paid = client.request(method, url, data=body, headers=header_map, max_price=price)
@@ -182,8 +177,7 @@ def withdraw_command(
     settings = load_settings()
     value = parse_amount(amount)
     recipient = _l1_address(l1_address)
-    wallet = _wallet(settings)
-    source = _source(settings, node)
+    wallet, source = wallet_and_source(settings, node)
     fee_value = source.min_fee if fee is None else parse_amount(fee, allow_zero=True)
     inputs = select_utxos(source.utxos(wallet.public_key), value + fee_value)
     tx = build_withdrawal(

@@ -262,6 +262,8 @@ class Payer:
         An input it found spent, unknown or held is dropped from the pool
         (which is refreshed) and, if ``may_retry``, the caller pays once more.
         """
+        if not _CODE_RE.fullmatch(code):
+            code = "payment_rejected"
         if code in UNSETTLED_CODES:  # this very payment is held or was settled
             self.unknown(payment)
             raise PaymentRejectedError(message, code=code)
@@ -329,5 +331,7 @@ class Payer:
             refusal = decode_payment_required(text)
         except EncodingError:
             return None
-        code = refusal.error if _CODE_RE.fullmatch(refusal.error) else "payment_rejected"
-        return code, refusal.message or f"the provider refused the payment ({code})"
+        return (
+            refusal.error,
+            refusal.message or f"the provider refused the payment ({refusal.error})",
+        )
