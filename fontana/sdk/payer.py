@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Final
+from urllib.parse import unquote
 
 import attrs
 from nacl.signing import SigningKey
@@ -133,8 +134,10 @@ class Payer:
         """The entry this wallet pays for the call ``method resource``, or why there is none.
 
         It must be for this wallet's deployment (network and genesis hash, as
-        the wallet's ledger or node knows them) in utia, and name exactly the
-        request sent: a provider cannot have a payment bound to another call.
+        the wallet's ledger or node knows them) in utia, and name the request
+        sent (its target compared after percent-decoding, since servers
+        re-encode it in their own normal form): a provider cannot have a
+        payment bound to another call.
         """
         network = network_for(self.source.chain_id)
         reasons = []
@@ -148,7 +151,7 @@ class Payer:
                 )
             elif req.asset != ASSET:
                 reasons.append(f"asset {req.asset!r} is not {ASSET!r}")
-            elif (req.method, req.resource) != (method, resource):
+            elif req.method != method or unquote(req.resource) != unquote(resource):
                 reasons.append(
                     f"it is for {req.method} {req.resource!r:.200}, not {method} {resource!r:.200}"
                 )

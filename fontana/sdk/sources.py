@@ -7,11 +7,12 @@ database) and one that only reaches a node's HTTP API pay the same way.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, Union, runtime_checkable
 
 if TYPE_CHECKING:
     from fontana.ledger import Ledger
     from fontana.models import UTXO, Transaction
+    from fontana.node.client import NodeClient
 
 
 @runtime_checkable
@@ -45,13 +46,40 @@ class LedgerSource:
         self.ledger.apply_transaction(tx)
 
 
-SourceLike = "WalletSource | Ledger"
+class NodeSource:
+    """A :class:`WalletSource` on a node's HTTP API; the deployment is read once, at start.
+
+    The node lists at most 1000 UTXOs of an address (oldest first): a wallet
+    with more pays from those until they are spent.
+    """
+
+    def __init__(self, client: NodeClient) -> None:
+        status = client.status()
+        self.client = client
+        self.chain_id = status.chain_id
+        self.genesis_hash = status.genesis_hash
+        self.min_fee = status.min_fee
+
+    def utxos(self, owner: bytes) -> list[UTXO]:
+        return self.client.utxos(owner)
+
+    def submit(self, tx: Transaction) -> None:
+        self.client.submit(tx)
 
 
-def as_source(source: object) -> WalletSource:
-    """A :class:`WalletSource` from a ledger or a source."""
+#: What the clients take as a source: a ledger, a node (URL or client), or any source.
+SourceLike = Union["WalletSource", "Ledger", "NodeClient", str]
+
+
+def as_source(source: SourceLike) -> WalletSource:
+    """A :class:`WalletSource` from a ledger, a node URL or ``NodeClient``, or a source."""
     from fontana.ledger import Ledger
+    from fontana.node.client import NodeClient
 
+    if isinstance(source, str):
+        return NodeSource(NodeClient(source))
+    if isinstance(source, NodeClient):
+        return NodeSource(source)
     if isinstance(source, Ledger):
         return LedgerSource(source)
     if isinstance(source, WalletSource):
