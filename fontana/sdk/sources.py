@@ -29,6 +29,9 @@ class WalletSource(Protocol):
     def submit(self, tx: Transaction) -> None:
         """Apply ``tx`` now; a rejection is the ledger's typed error, and changes nothing."""
 
+    def applied(self, txid: bytes) -> bool:
+        """Whether the ledger holds the transaction ``txid`` (pending, sealed or on DA)."""
+
 
 class LedgerSource:
     """A :class:`WalletSource` on a :class:`~fontana.ledger.Ledger` in this process."""
@@ -44,6 +47,9 @@ class LedgerSource:
 
     def submit(self, tx: Transaction) -> None:
         self.ledger.apply_transaction(tx)
+
+    def applied(self, txid: bytes) -> bool:
+        return self.ledger.transaction_status(txid).state != "unknown"
 
 
 class NodeSource:
@@ -65,6 +71,9 @@ class NodeSource:
 
     def submit(self, tx: Transaction) -> None:
         self.client.submit(tx)
+
+    def applied(self, txid: bytes) -> bool:
+        return self.client.transaction(txid).state != "unknown"
 
 
 #: What the clients take as a source: a ledger, a node (URL or client), or any source.
