@@ -29,9 +29,10 @@ from payments_helpers import (
 )
 
 from fontana.address import decode_address
+from fontana.clock import now_ms
 from fontana.errors import InsufficientFundsError
 from fontana.ledger import Ledger
-from fontana.models import Genesis, TxKind
+from fontana.models import UTXO, Genesis, Transaction, TxKind
 from fontana.models.payment import request_hash
 from fontana.payments.wsgi import DIGEST_PRICE, FAIL_PRICE, QUOTE_PRICE, WORD_PRICE
 from fontana.sdk import AsyncClient, Budget, Client
@@ -63,6 +64,15 @@ def setup(tmp_path: Path) -> Iterator[Setup]:
     with provider(provider_env(home, url)) as running:
         yield Setup(ledger, genesis, running, home, url)
     ledger.storage.close()
+
+
+def transfer(
+    inputs: list[UTXO], outputs: list[tuple[bytes, int]], signer: SigningKey, setup: Setup
+) -> Transaction:
+    """A transfer made by another process of the wallet, behind its clients' backs."""
+    return make_transfer(
+        inputs, outputs, [signer], expiry_ms=now_ms() + 60_000, genesis_hash=setup.genesis.hash
+    )
 
 
 def balance(setup: Setup, signer: SigningKey) -> int:
@@ -178,7 +188,7 @@ def test_a_spent_input_refreshes_the_pool_and_pays_once_more(setup: Setup) -> No
         [change] = setup.ledger.utxos(pub(signer))
         half = change.amount // 2
         outputs = [(pub(BOB), half), (pub(signer), change.amount - half - FEE)]
-        stolen = make_transfer([change], outputs, [signer], genesis_hash=setup.genesis.hash)
+        stolen = transfer([change], outputs, signer, setup)
         setup.ledger.apply_transaction(stolen)
         paid = client.get(f"{setup.provider.url}/v1/quote")
         assert paid.paid == QUOTE_PRICE
@@ -205,9 +215,7 @@ def test_concurrent_calls_beyond_the_funds_fail_with_insufficient_funds(setup: S
     [utxo] = setup.ledger.utxos(pub(signer))
     keep = [4 * 1_001, 3 * 1_001, 3 * 1_001]
     outputs = [(pub(signer), a) for a in keep] + [(pub(BOB), utxo.amount - sum(keep) - FEE)]
-    setup.ledger.apply_transaction(
-        make_transfer([utxo], outputs, [signer], genesis_hash=setup.genesis.hash)
-    )
+    setup.ledger.apply_transaction(transfer([utxo], outputs, signer, setup))
 
     def call(_: int) -> str:
         try:
