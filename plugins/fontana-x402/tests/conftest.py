@@ -14,12 +14,12 @@ from nacl.signing import SigningKey
 
 from fontana.address import decode_address
 from fontana.clock import now_ms
+from fontana.config import load_settings
 from fontana.genesis import initialize
 from fontana.ledger import Ledger
 from fontana.models import Allocation, Genesis
 from fontana.state import PythonSMTProvider
 from fontana.storage import open_storage
-from fontana.config import load_settings
 from fontana.wallet import create_key
 
 SERVER = Path(__file__).resolve().parent / "x402_provider.py"
