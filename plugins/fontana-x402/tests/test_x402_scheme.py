@@ -22,6 +22,7 @@ from fontana.payments.wsgi import FAIL_PRICE, QUOTE_PRICE
 from fontana.sdk import Budget
 
 FEE = 1
+#: The sync tests keep no spare UTXOs, so no split's fee blurs the accounting.
 
 
 def sync_session(scheme: FontanaScheme) -> object:
@@ -58,7 +59,9 @@ def test_x402s_requests_client_pays_a_fontana_api(chain: Chain) -> None:
 
 def test_a_failed_call_through_x402_is_not_charged(chain: Chain) -> None:
     signer = CONSUMERS[1]
-    scheme = FontanaScheme(signer, chain.ledger, budget=Budget(per_session=FAIL_PRICE + FEE))
+    scheme = FontanaScheme(
+        signer, chain.ledger, budget=Budget(per_session=FAIL_PRICE + FEE), parallel=1
+    )
     session = sync_session(scheme)
     for _ in range(2):  # the budget got the first one back
         response = session.get(f"{chain.url}/v1/fail")  # type: ignore[attr-defined]
