@@ -13,7 +13,8 @@ import pytest
 from conftest import CONSUMERS, FUNDS, Chain
 from fontana_x402 import FontanaScheme
 from x402 import x402Client, x402ClientSync
-from x402.http.clients import PaymentError, wrapHttpxWithPayment, x402_requests
+from x402.http.clients import wrapHttpxWithPayment, x402_requests
+from x402.http.clients.requests import PaymentError
 from x402.http.utils import decode_payment_response_header
 
 from fontana.clock import now_ms
