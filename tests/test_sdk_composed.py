@@ -94,7 +94,8 @@ def test_a_providers_view_pays_another_provider_with_its_own_wallet(tmp_path: Pa
         verify_receipt(inner, genesis.hash)
         assert (inner.receipt.payer, inner.receipt.payee) == (payer.public_key, upstream_to)
         assert ledger.transaction_status(inner.receipt.txid).state == "pending"
-    assert ledger.balance(pub(consumer)) == FUNDS - 8 * (SUMMARY_PRICE + FEE)
+    split_fees = FUNDS - 8 * (SUMMARY_PRICE + FEE) - ledger.balance(pub(consumer))
+    assert 0 <= split_fees < 8  # concurrent calls may split the consumer's one UTXO
     assert ledger.balance(composed_to) == 8 * SUMMARY_PRICE
     assert ledger.balance(upstream_to) == 8 * QUOTE_PRICE
     assert ledger.balance(payer.public_key) <= 50_000 - 8 * (QUOTE_PRICE + FEE)
