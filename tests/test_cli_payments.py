@@ -76,7 +76,7 @@ def test_call_prints_the_body_and_the_receipt(setup: Setup) -> None:
     result = setup.run("call", f"{setup.provider.url}/v1/quote")
     assert result.exit_code == 0, result.stderr
     assert "quote" in json.loads(result.stdout)
-    assert result.stderr.startswith(f"paid {QUOTE_PRICE} utia")
+    assert result.stderr.startswith(f"paid 0.001 TIA ({QUOTE_PRICE} utia) to fnt1")
     assert "for GET /v1/quote" in result.stderr and "(receipt verified)" in result.stderr
     assert setup.ledger.balance(setup.me) == FUNDS - QUOTE_PRICE - FEE
 
