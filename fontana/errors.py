@@ -239,6 +239,18 @@ class RecoveryError(FontanaError):
     code = "recovery_mismatch"
 
 
+class ReceiptError(FontanaError):
+    """A receipt that decoded but does not verify; ``check`` names the check that failed."""
+
+    code = "bad_receipt"
+    exit_code = 65  # EX_DATAERR
+
+    def __init__(self, message: str, *, check: str = "") -> None:
+        super().__init__(message)
+        #: The failed check: one of docs/protocol.md, section 4, "Verifying receipts".
+        self.check = check
+
+
 # --- chain set-up -----------------------------------------------------------
 
 

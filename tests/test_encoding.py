@@ -19,10 +19,12 @@ from fontana.models.codec import (
     U32,
     U64,
     Bytes,
+    BytesItem,
     Enum,
     ListOf,
     Option,
     String,
+    Text,
     UInt,
     VarBytes,
     Version,
@@ -125,6 +127,53 @@ def test_count_and_option_and_enum() -> None:
         _decode(Enum(Color), b"\x03")
 
 
+TARGET = Text(2048, r"/[^\x00-\x1f\x7f]*", "a target")
+
+
+def test_text_has_a_u16_length_and_a_bound_in_utf8_bytes() -> None:
+    assert _encode(TARGET, "/\u00e9") == bytes.fromhex("0003") + "/\u00e9".encode()
+    assert _decode(TARGET, bytes.fromhex("0003") + "/\u00e9".encode()) == "/\u00e9"
+    longest = "/" + "\u00e9" * 1023 + "x"  # 2048 bytes, 1025 characters
+    assert TARGET.problem(longest) is None
+    assert _decode(TARGET, _encode(TARGET, longest)) == longest
+    assert "2049 bytes of UTF-8" in str(TARGET.problem(longest + "x"))
+    with pytest.raises(EncodingError, match="t.f: length 2049 above the maximum 2048"):
+        _decode(TARGET, bytes.fromhex("0801") + b"/" * 2049)
+    with pytest.raises(EncodingError, match="t.f: length 65535 above the maximum 2048"):
+        _decode(TARGET, b"\xff\xff")
+
+
+@pytest.mark.parametrize("raw", [b"/\xc3\x28", b"/\xed\xa0\x80", b"/\xc0\xaf", b"/\xf4\x90\x80\x80",
+                                 b"/\xff"])  # fmt: skip
+def test_text_is_strict_utf8(raw: bytes) -> None:
+    """No invalid sequences, encoded surrogates, overlong forms or code points past U+10FFFF."""
+    with pytest.raises(EncodingError, match="not valid UTF-8"):
+        _decode(TARGET, len(raw).to_bytes(2, "big") + raw)
+
+
+@pytest.mark.parametrize("value", ["/\ud800", "/\udcff", "\ud83d"])
+def test_text_refuses_lone_surrogates(value: str) -> None:
+    """Python text can hold what UTF-8 cannot: refused on construction and in JSON."""
+    assert "not valid UTF-8" in str(TARGET.problem(value))
+    with pytest.raises(EncodingError, match="f: .* not valid UTF-8"):
+        TARGET.from_json(value, "f")
+
+
+def test_bytes_items_in_a_list() -> None:
+    wire = ListOf(BytesItem(32), 0, 2)
+    items = (b"\x01" * 32, b"\x02" * 32)
+    assert _encode(wire, items) == b"\x00\x02" + b"".join(items)
+    assert _decode(wire, _encode(wire, items)) == items
+    assert wire.to_json(items) == ["01" * 32, "02" * 32]
+    assert wire.from_json(["01" * 32, "02" * 32], "f") == items
+    with pytest.raises(EncodingError, match=r"t.f\[1\]: truncated, needs 32 bytes, 31 left"):
+        _decode(wire, b"\x00\x02" + b"\x01" * 63)
+    with pytest.raises(EncodingError, match=r"f\[0\]: expected 32 bytes"):
+        wire.from_json(["01" * 31], "f")
+    assert str(wire.problem((b"\x01" * 31,))).startswith("item 0: expected 32 bytes")
+    assert wire.problem(items * 2) == "expected 0..2 items"
+
+
 def test_reader_accepts_only_bytes() -> None:
     with pytest.raises(EncodingError):
         Reader("00", "t")  # type: ignore[arg-type]
@@ -133,7 +182,7 @@ def test_reader_accepts_only_bytes() -> None:
 def test_tagged_hash_definition() -> None:
     expected = hashlib.sha256(b"fontana/tx\x00abc").digest()
     assert tagged_hash("fontana/tx", b"abc") == expected
-    assert len(set(ALL_TAGS)) == len(ALL_TAGS) == 17
+    assert len(set(ALL_TAGS)) == len(ALL_TAGS) == 19
     assert TAG_LOCAL_COMMITMENT in ALL_TAGS
     assert len({tagged_hash(t, b"") for t in ALL_TAGS}) == len(ALL_TAGS)
 
@@ -184,7 +233,9 @@ def _declared_wires() -> list[tuple[str, Wire, list[object]]]:
 
 ODD_VALUES: list[object] = [None, True, False, 0, 1, -1, 1.0, "1", 2**16, 2**32, 2**64 - 1, 2**64,
     "", "devnet", "Devnet", "a" * 32, "a" * 33, "dévnet", b"", b"\x01" * 20, b"\x01" * 32,
-    b"\x01" * 64, b"\x01" * 257, bytearray(32), (), [], Color.RED]  # fmt: skip
+    b"\x01" * 64, b"\x01" * 257, bytearray(32), (), [], Color.RED, "GET", "get", "A" * 17, "/",
+    "/a\x00", "/\x7f", "/\ud800", "/" * 2048, "/" * 2049, "/" + "\u00e9" * 1023 + "x",
+    "/" + "\u00e9" * 1024, (b"\x01" * 32,), (b"\x01" * 31,), (b"\x01" * 32,) * 17]  # fmt: skip
 
 
 @pytest.mark.parametrize(("where", "wire", "values"), _declared_wires(), ids=lambda x: str(x)[:40])

@@ -12,7 +12,7 @@ from nacl.signing import SigningKey
 
 from fontana.address import encode_address
 from fontana.errors import AddressError, AmountError, EncodingError
-from fontana.hashing import merkle_root, signing_message, tagged_hash
+from fontana.hashing import merkle_path, merkle_root, signing_message, tagged_hash
 from fontana.models import (
     MAX_BLOCK_ENTRIES,
     UTXO,
@@ -21,8 +21,11 @@ from fontana.models import (
     BlockHeader,
     Deposit,
     FeeCredit,
+    FinalReceipt,
     Genesis,
+    MerkleProof,
     OutPoint,
+    PaymentBinding,
     Receipt,
     SignedHeader,
     SignedReceipt,
@@ -89,7 +92,25 @@ credits = st.builds(FeeCredit, u64, b32, amount)
 entries = transactions() | deposits | confirmations | credits
 counts = st.integers(0, MAX_BLOCK_ENTRIES)
 headers = st.builds(BlockHeader, st.just(1), chain_ids, u64, b32, u64, b32, b32, b32, counts, b32)
-receipts = st.builds(Receipt, st.just(1), chain_ids, b32, b32, b32, amount, b32, u64, u64)
+#: HTTP method tokens: RFC 9110 token characters without lower-case letters.
+methods = st.text("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&'*+.^_`|~-", min_size=1, max_size=16)
+#: Request targets: "/" then any characters but ASCII controls (and lone surrogates).
+resources = st.text(
+    st.characters(exclude_categories=("Cs",), exclude_characters=[*map(chr, range(32)), "\x7f"]),
+    max_size=200,
+).map(lambda t: "/" + t)
+receipts = st.builds(Receipt, chain_ids, b32, b32, b32, amount, methods, resources, b32, u64, u64)
+bindings = st.builds(PaymentBinding, b32, amount, methods, resources)
+
+
+@st.composite
+def proofs(draw: st.DrawFn) -> MerkleProof:
+    count = draw(st.integers(1, MAX_BLOCK_ENTRIES))
+    index = draw(st.integers(0, count - 1))
+    levels = len(merkle_path(index, count))
+    return MerkleProof(index, count, tuple(draw(st.lists(b32, min_size=levels, max_size=levels))))
+
+
 geneses = st.builds(
     Genesis, chain_ids, u64, b32, st.binary(min_size=10, max_size=10), st.integers(1, 2**32 - 1),
     u64, u32, st.lists(st.builds(Allocation, b32, amount), max_size=4).map(tuple),
@@ -103,9 +124,12 @@ def blocks(draw: st.DrawFn) -> Block:
     return Block(SignedHeader(header, draw(b64)), items)
 
 
+signed_receipts = st.builds(SignedReceipt, receipts, b64)
+finals = st.builds(FinalReceipt, signed_receipts, st.builds(SignedHeader, headers, b64), proofs(),
+                   u64, st.binary(max_size=64), st.binary(min_size=10, max_size=10))  # fmt: skip
 ALL = (outpoints | outputs | requests | transactions() | utxos | deposits | confirmations
-       | credits | headers | receipts | geneses | blocks()
-       | st.builds(SignedReceipt, receipts, b64))  # fmt: skip
+       | credits | headers | receipts | geneses | blocks() | signed_receipts | bindings
+       | proofs() | finals)  # fmt: skip
 
 
 @settings(max_examples=300)
@@ -243,7 +267,8 @@ def test_transaction_rejections(changes: dict[str, Any], error: type[Exception])
         lambda: UTXO(PK, 0, PK, 0),
         lambda: Deposit(1, bytes(20), bytes(32), 0, 0, bytes(20), PK, 0),
         lambda: FeeCredit(1, PK, 0),
-        lambda: Receipt(1, "x", PK, PK, PK, 0, PK, 0, 0),
+        lambda: Receipt("x", PK, PK, PK, 0, "GET", "/", PK, 0, 0),
+        lambda: PaymentBinding(PK, 0, "GET", "/"),
         lambda: Genesis("x", 0, PK, bytes(10), 1, 0, 0, ((PK, 0),)),
     ],
 )
@@ -267,8 +292,15 @@ def test_zero_amounts_are_amount_errors(make: Any) -> None:
         lambda: BlockHeader(2, "x", 0, PK, 0, PK, PK, PK, 0, PK),
         lambda: BlockHeader(1, "x", 0, PK, 0, PK, PK, PK, MAX_BLOCK_ENTRIES + 1, PK),
         lambda: BlockHeader(1, "X", 0, PK, 0, PK, PK, PK, 0, PK),
-        lambda: Receipt(1, "a" * 33, PK, PK, PK, 1, PK, 0, 0),
-        lambda: Receipt(0, "x", PK, PK, PK, 0, PK, 0, 0),
+        lambda: Receipt("a" * 33, PK, PK, PK, 1, "GET", "/", PK, 0, 0),
+        lambda: Receipt("x", PK, PK, PK, 1, "GET", "/", PK, 0, 0, version=0),
+        lambda: Receipt("x", PK, PK, PK, 1, "get", "/", PK, 0, 0),
+        lambda: Receipt("x", PK, PK, PK, 1, "GET", "", PK, 0, 0),
+        lambda: Receipt("x", PK, PK, PK, 1, "GET", "/", b"short", 0, 0),
+        lambda: MerkleProof(0, 0, ()),
+        lambda: MerkleProof(1, 1, ()),
+        lambda: MerkleProof(0, 2, ()),
+        lambda: MerkleProof(0, 2, (b"x" * 31,)),
         lambda: Block(SignedHeader(_header(1), bytes(64)), ()),
         lambda: Block(SignedHeader(_header(1), bytes(64)), (OutPoint(PK, 0),)),
     ],
@@ -377,7 +409,8 @@ def test_entries_hash_from_stored_records() -> None:
 
 
 def test_receipt_signature() -> None:
-    receipt = Receipt(1, "devnet", b"\x03" * 32, bytes(OTHER.verify_key), PK, 10, bytes(32), 1, 2)
+    receipt = Receipt("devnet", b"\x03" * 32, bytes(OTHER.verify_key), PK, 10, "GET", "/x",
+                      bytes(32), 1, 2)  # fmt: skip
     assert receipt.id == tagged_hash("fontana/receipt", receipt.to_bytes())
     signed = SignedReceipt.sign(receipt, KEY, GH)
     assert signed.signature == KEY.sign(signing_message(GH, receipt.id)).signature

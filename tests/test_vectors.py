@@ -15,16 +15,26 @@ from nacl.signing import SigningKey
 
 from fontana.address import decode_address, encode_address
 from fontana.da.blob import decode_blob, encode_blob
-from fontana.errors import EncodingError
-from fontana.hashing import ALL_TAGS, merkle_root, signing_message, tagged_hash
+from fontana.errors import EncodingError, ReceiptError
+from fontana.hashing import (
+    ALL_TAGS,
+    merkle_proof,
+    merkle_root,
+    signing_message,
+    tagged_hash,
+    verify_merkle_proof,
+)
 from fontana.models import (
     UTXO,
     Block,
     BlockHeader,
     Deposit,
     FeeCredit,
+    FinalReceipt,
     Genesis,
+    MerkleProof,
     OutPoint,
+    PaymentBinding,
     Receipt,
     SignedHeader,
     SignedReceipt,
@@ -39,15 +49,17 @@ from fontana.models import (
     entry_from_json,
     entry_id,
     entry_to_json,
+    request_hash,
     utxo_key,
 )
+from fontana.receipts import verify_final_receipt_blob, verify_receipt_json
 
 VECTORS = Path(__file__).parent / "vectors"
 DATA: dict[str, Any] = json.loads((VECTORS / "encoding.json").read_text())
 
 MODELS = (OutPoint, TxOutput, WithdrawalRequest, Witness, Transaction, UTXO, Deposit,
           WithdrawalConfirmation, FeeCredit, BlockHeader, SignedHeader, Block, Receipt,
-          SignedReceipt, Genesis)  # fmt: skip
+          SignedReceipt, Genesis, PaymentBinding, MerkleProof, FinalReceipt)  # fmt: skip
 Codec = tuple[Callable[[bytes], Any], Callable[[Any], Any], Callable[[Any], bytes], Callable]
 CODECS: dict[str, Codec] = {
     m.NAME: (m.from_bytes, m.from_json, lambda v: v.to_bytes(), lambda v: v.to_json())
@@ -63,6 +75,10 @@ def _ident(value: Any) -> bytes:
         return value.id
     if isinstance(value, SignedReceipt):
         return value.receipt.id
+    if isinstance(value, FinalReceipt):
+        return value.receipt.receipt.id
+    if isinstance(value, PaymentBinding):
+        return value.payload_hash
     if isinstance(value, BlockHeader | Genesis):
         return value.hash
     if isinstance(value, SignedHeader):
@@ -89,6 +105,8 @@ def _signatures(value: Any, vec: dict[str, Any]) -> list[tuple[bytes, bool]]:
         case Block():
             inner = [s for e in value.entries for s in _signatures(e, vec)]
             return [*_signatures(value.header, vec), *inner]
+        case FinalReceipt():
+            return [*_signatures(value.receipt, vec), *_signatures(value.header, vec)]
     return []
 
 
@@ -173,6 +191,71 @@ def test_invalid_blob(vec: dict[str, Any]) -> None:
 @pytest.mark.parametrize("vec", DATA["merkle_root"], ids=lambda v: str(len(v["ids"])))
 def test_merkle_root(vec: dict[str, Any]) -> None:
     assert merkle_root([bytes.fromhex(i) for i in vec["ids"]]).hex() == vec["root"]
+
+
+def _proof_args(vec: dict[str, Any]) -> tuple[bytes, bytes, int, int, list[bytes]]:
+    siblings = [bytes.fromhex(s) for s in vec["siblings"]]
+    root, leaf = bytes.fromhex(vec["root"]), bytes.fromhex(vec["leaf"])
+    return root, leaf, vec["index"], vec["count"], siblings
+
+
+@pytest.mark.parametrize("vec", DATA["merkle_proofs"]["valid"],
+                         ids=lambda v: f"{v['index']} of {v['count']}")  # fmt: skip
+def test_merkle_proof(vec: dict[str, Any]) -> None:
+    root, leaf, index, count, siblings = _proof_args(vec)
+    ids = [bytes.fromhex(i) for i in next(
+        v["ids"] for v in DATA["merkle_root"] if len(v["ids"]) == count)]  # fmt: skip
+    assert merkle_root(ids) == root and ids[index] == leaf
+    assert merkle_proof(ids, index) == siblings
+    assert verify_merkle_proof(root, leaf, index, count, siblings)
+    proof = MerkleProof.from_bytes(bytes.fromhex(vec["hex"]))
+    assert proof == MerkleProof(index, count, tuple(siblings)) and proof.verify(root, leaf)
+
+
+@pytest.mark.parametrize("vec", DATA["merkle_proofs"]["invalid"], ids=lambda v: v["name"])
+def test_invalid_merkle_proof(vec: dict[str, Any]) -> None:
+    assert not verify_merkle_proof(*_proof_args(vec)), vec["why"]
+
+
+def test_merkle_proofs_cover_the_shapes() -> None:
+    """Several tree sizes (one leaf, powers of two and one past them), first and last leaves."""
+    valid = DATA["merkle_proofs"]["valid"]
+    assert {v["count"] for v in valid} >= {1, 2, 3, 5, 8, 9, 16, 17}
+    assert all({0, n - 1} <= {v["index"] for v in valid if v["count"] == n} for n in (5, 17))
+
+
+@pytest.mark.parametrize("vec", DATA["request_hash"], ids=lambda v: v["method"])
+def test_request_hash(vec: dict[str, Any]) -> None:
+    body, preimage = bytes.fromhex(vec["body"]), bytes.fromhex(vec["preimage"])
+    assert tagged_hash("fontana/request", preimage).hex() == vec["hash"]
+    assert request_hash(vec["method"], vec["resource"], body).hex() == vec["hash"]
+
+
+GENESIS = Genesis.from_json(next(v["json"] for v in DATA["valid"] if v["name"] == "genesis"))
+CHECKS: dict[str, Any] = DATA["receipt_checks"]
+
+
+@pytest.mark.parametrize("vec", CHECKS["valid"], ids=lambda v: v["name"])
+def test_receipt_checks_pass(vec: dict[str, Any]) -> None:
+    assert CHECKS["genesis_hash"] == GENESIS.hash.hex()
+    value = verify_receipt_json(vec["json"], GENESIS)
+    assert vec["type"] == type(value).NAME
+
+
+@pytest.mark.parametrize("vec", CHECKS["invalid"], ids=lambda v: v["name"])
+def test_receipt_checks_fail(vec: dict[str, Any]) -> None:
+    with pytest.raises(ReceiptError) as info:
+        verify_receipt_json(vec["json"], GENESIS)
+    assert info.value.code == "bad_receipt"
+    assert info.value.check == vec["check"], vec["why"]
+
+
+def test_final_receipt_da_blob() -> None:
+    final = FinalReceipt.from_json(CHECKS["valid"][0]["json"])
+    blob = bytes.fromhex(CHECKS["da"]["blob"])
+    verify_final_receipt_blob(final, blob, GENESIS)
+    assert final.da_commitment.hex() == CHECKS["da"]["commitment"]
+    assert tagged_hash("fontana/da/local", final.da_namespace + blob) == final.da_commitment
 
 
 @pytest.mark.parametrize("vec", DATA["signing"], ids=lambda v: v["name"])

@@ -28,7 +28,16 @@ from fontana.models.entry import (
     entry_type,
 )
 from fontana.models.genesis import MAX_ALLOCATIONS, Allocation, Genesis
-from fontana.models.receipt import Receipt, SignedReceipt
+from fontana.models.payment import (
+    FinalReceipt,
+    MerkleProof,
+    PaymentBinding,
+    Receipt,
+    SignedReceipt,
+    request_hash,
+    verify_final_receipt,
+    verify_receipt,
+)
 from fontana.models.records import UTXO, Deposit, FeeCredit, WithdrawalConfirmation, utxo_key
 from fontana.models.tx import (
     MAX_INPUTS,
@@ -59,8 +68,11 @@ __all__ = [
     "Entry",
     "EntryType",
     "FeeCredit",
+    "FinalReceipt",
     "Genesis",
+    "MerkleProof",
     "OutPoint",
+    "PaymentBinding",
     "Receipt",
     "SignedHeader",
     "SignedReceipt",
@@ -80,5 +92,8 @@ __all__ = [
     "entry_to_json",
     "entry_type",
     "records_entries_hash",
+    "request_hash",
     "utxo_key",
+    "verify_final_receipt",
+    "verify_receipt",
 ]

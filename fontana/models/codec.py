@@ -373,6 +373,46 @@ class String(Wire):
         return self.checked(json_str(value, field), field)  # type: ignore[no-any-return]
 
 
+class Text(String):
+    """``text(max)``: a u16 length and at most ``max`` bytes of UTF-8, which must match a pattern.
+
+    For text longer than a ``string`` holds (a request target); the bound is
+    on the UTF-8 bytes, so the pattern only judges the characters.
+    """
+
+    def problem(self, value: Any) -> str | None:
+        if not isinstance(value, str):
+            return f"{value!r:.40} is not text"
+        try:
+            size = len(value.encode("utf-8"))
+        except UnicodeEncodeError:  # a lone surrogate has no UTF-8 form
+            return f"{value!r:.40} is not valid UTF-8 text"
+        if size > self.max_len:
+            return f"{size} bytes of UTF-8, above the maximum {self.max_len}"
+        if not self.pattern.fullmatch(value):
+            return f"{value!r:.40} is not {self.describe}"
+        return None
+
+    def validator(self) -> Validator:
+        return Wire.validator(self)
+
+    def read(self, r: Reader, field: str) -> str:
+        n = r.uint(2, field)
+        if n > self.max_len:
+            raise r.error(field, f"length {n} above the maximum {self.max_len}")
+        try:
+            text = r.take(n, field).decode("utf-8")
+        except UnicodeDecodeError:
+            raise r.error(field, "not valid UTF-8") from None
+        if not self.pattern.fullmatch(text):
+            raise r.error(field, f"{text!r:.40} is not {self.describe}")
+        return text
+
+    def write(self, value: str, out: list[bytes]) -> None:
+        raw = value.encode("utf-8")
+        out.append(len(raw).to_bytes(2, "big") + raw)
+
+
 class VarBytes(Wire):
     """``varbytes(max)``: a u32 length and that many bytes; in JSON lowercase hex."""
 
@@ -492,6 +532,30 @@ class Nested(Item):
         return self.model.from_json(value, field)
 
 
+class BytesItem(Item):
+    """``bytesN`` as a list item (a proof's sibling hashes); in JSON lowercase hex."""
+
+    types = (bytes,)
+
+    def __init__(self, n: int) -> None:
+        self.wire = Bytes(n)
+
+    def problem(self, value: Any) -> str | None:
+        return self.wire.problem(value)
+
+    def read_value(self, r: Reader) -> bytes:
+        return r.take(self.wire.n, "")
+
+    def write(self, value: bytes, out: list[bytes]) -> None:
+        out.append(value)
+
+    def to_json(self, value: bytes) -> str:
+        return value.hex()
+
+    def from_json(self, value: Any, field: str) -> bytes:
+        return self.wire.from_json(value, field)
+
+
 class ListOf(Wire):
     """``list(T, max)``: a count (u16, or u32 for a block's entries), then the items.
 
@@ -525,6 +589,8 @@ class ListOf(Wire):
         return self._repeats(value)
 
     def validator(self) -> Validator:
+        if isinstance(self.item, BytesItem):
+            return Wire.validator(self)  # an item's type is not enough: its length counts too
         lo, hi, types, fail = self.lo, self.hi, self.item.types, self.fail
         distinct = self.distinct
 

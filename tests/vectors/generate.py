@@ -15,11 +15,19 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import attrs
 from nacl.signing import SigningKey
 
 from fontana.address import _CHARSET, _convertbits, _hrp_expand, _polymod, encode_address
 from fontana.da.blob import encode_blob
-from fontana.hashing import ALL_TAGS, merkle_root, signing_message, tagged_hash
+from fontana.hashing import (
+    ALL_TAGS,
+    TAG_DA_LOCAL,
+    merkle_proof,
+    merkle_root,
+    signing_message,
+    tagged_hash,
+)
 from fontana.models import (
     UTXO,
     Allocation,
@@ -27,8 +35,11 @@ from fontana.models import (
     BlockHeader,
     Deposit,
     FeeCredit,
+    FinalReceipt,
     Genesis,
+    MerkleProof,
     OutPoint,
+    PaymentBinding,
     Receipt,
     SignedHeader,
     SignedReceipt,
@@ -43,6 +54,7 @@ from fontana.models import (
     entries_hash,
     entry_id,
     entry_to_json,
+    request_hash,
     utxo_key,
 )
 
@@ -203,15 +215,16 @@ def chain() -> list[tuple[str, Any, list[int]]]:
     empty_header = header(6, ())
     full_header = header(7, entries)
     receipt = Receipt(
-        version=1,
         chain_id="devnet",
         txid=tx.txid,
         payer=pub(1),
         payee=pub(2),
         amount=1_500_000,
-        resource_hash=h("GET /weather?city=lisbon"),
+        method="GET",
+        resource="/weather?city=lisbon",
+        request_hash=request_hash("GET", "/weather?city=lisbon", b""),
         issued_at_ms=1_764_000_000_123,
-        ledger_seq=42,
+        expected_height=42,
     )
     empty_genesis = Genesis("x", 0, pub(3), bytes(10), 1, 0, 0, ())
     return [
@@ -233,6 +246,96 @@ def chain() -> list[tuple[str, Any, list[int]]]:
         ("genesis", genesis(), []),
         ("genesis without allocations", empty_genesis, []),
     ]
+
+
+# --- paid calls ------------------------------------------------------------------------
+
+BINDING = PaymentBinding(pay_to=pub(2), amount=1500, method="GET", resource="/weather?city=lisbon")
+#: The longest resource: 2048 bytes of UTF-8, some characters of two and three bytes.
+LONG_RESOURCE = "/" + "\u00e9\u2713" * 409 + "x" * 2
+assert len(LONG_RESOURCE.encode("utf-8")) == 2048
+
+
+def paid_block() -> tuple[Block, Transaction, bytes]:
+    """Block 7 of the genesis vector's chain, the payment for BINDING third of five entries.
+
+    Returns the block, the payment and the blob's local DA commitment.
+    """
+    payment = Transaction(
+        kind=TxKind.PAYMENT,
+        chain_id="devnet",
+        inputs=(OutPoint(GENESIS_HASH, 0),),
+        outputs=(TxOutput(pub(2), 1500), TxOutput(pub(1), 9_997_500)),
+        fee=1000,
+        expiry_ms=1_764_000_060_000,
+        payload_hash=BINDING.payload_hash,
+    ).sign(key(1), GENESIS_HASH)
+    named = dict(records())
+    transfer = transactions()[1][1]
+    entries = (transfer, named["deposit"], payment, named["withdrawal confirmation"],
+               FeeCredit(7, pub(3), 11_000))  # fmt: skip
+    header = BlockHeader(
+        version=1,
+        chain_id="devnet",
+        height=7,
+        prev_hash=h("block 6"),
+        timestamp_ms=1_764_000_000_007,
+        tx_root=merkle_root([entry_id(e) for e in entries]),
+        entries_hash=entries_hash(encode_entries(entries)),
+        state_root=h("state 7"),
+        tx_count=len(entries),
+        proposer=pub(3),
+    )
+    block = Block(SignedHeader.sign(header, key(3), GENESIS_HASH), entries)
+    namespace = genesis().da_namespace
+    return block, payment, tagged_hash(TAG_DA_LOCAL, namespace + encode_blob(block))
+
+
+def paid_receipt(**changes: Any) -> Receipt:
+    """The provisional receipt of the payment in ``paid_block``; ``changes`` alter fields."""
+    _, payment, _ = paid_block()
+    fields: dict[str, Any] = {
+        "chain_id": "devnet",
+        "txid": payment.txid,
+        "payer": pub(1),
+        "payee": pub(2),
+        "amount": 1500,
+        "method": "GET",
+        "resource": "/weather?city=lisbon",
+        "request_hash": request_hash("GET", "/weather?city=lisbon", b""),
+        "issued_at_ms": 1_764_000_000_250,
+        "expected_height": 7,
+    }
+    return Receipt(**(fields | changes))
+
+
+def final_receipt() -> FinalReceipt:
+    block, payment, commitment = paid_block()
+    ids = [entry_id(e) for e in block.entries]
+    return FinalReceipt(
+        receipt=SignedReceipt.sign(paid_receipt(), key(2), GENESIS_HASH),
+        header=block.header,
+        inclusion=MerkleProof.build(ids, ids.index(payment.txid)),
+        da_height=12,
+        da_commitment=commitment,
+        da_namespace=genesis().da_namespace,
+    )
+
+
+def payments() -> list[tuple[str, Any, list[int]]]:
+    proof_ids = [h(f"id {i}") for i in range(5)]
+    return [
+        ("payment binding", BINDING, []),
+        ("payment binding, longest method, non-ASCII resource of 2048 bytes",
+         PaymentBinding(pay_to=pub(1), amount=2**64 - 1, method="BASELINE-CONTROL",
+                        resource=LONG_RESOURCE), []),
+        ("payment binding, POST with a query", PaymentBinding(
+            pay_to=pub(2), amount=1, method="POST", resource="/v1/jobs?priority=high&x=%20"), []),
+        ("merkle proof of the only leaf", MerkleProof.build(proof_ids[:1], 0), []),
+        ("merkle proof, leaf 2 of 5", MerkleProof.build(proof_ids, 2), []),
+        ("merkle proof, leaf 4 of 5 (the lone right leaf)", MerkleProof.build(proof_ids, 4), []),
+        ("final receipt", final_receipt(), [2, 3]),  # in byte order: the receipt's, the header's
+    ]  # fmt: skip
 
 
 def valid_vector(name: str, value: Any, seeds: list[int]) -> dict[str, Any]:
@@ -271,6 +374,10 @@ def _id(value: Any) -> bytes | None:
             return value.txid
         case Deposit() | WithdrawalConfirmation() | FeeCredit() | Receipt():
             return value.id
+        case PaymentBinding():
+            return value.payload_hash
+        case FinalReceipt():
+            return value.receipt.receipt.id
         case BlockHeader() | Genesis():
             return value.hash
         case SignedHeader():
@@ -323,9 +430,8 @@ def raw_tx(**over: bytes) -> bytes:
     return b"".join(over.get(name, part) for name, part in parts.items())
 
 
-def raw_header(**over: bytes) -> bytes:
-    """The "header" vector's bytes; ``over`` replaces named fields with raw bytes."""
-    value = dict((n, v) for n, v, _ in chain())["header"]
+def raw_fields(value: Any, **over: bytes) -> bytes:
+    """``value``'s encoding, field by field; ``over`` replaces named fields with raw bytes."""
     parts = {}
     for name, wire in zip(value._codec.names, value._codec.wires, strict=True):
         out: list[bytes] = []
@@ -333,18 +439,111 @@ def raw_header(**over: bytes) -> bytes:
         parts[name] = b"".join(out)
     assert not set(over) - set(parts), over
     return b"".join(over.get(name, part) for name, part in parts.items())
+
+
+def raw_header(**over: bytes) -> bytes:
+    """The "header" vector's bytes; ``over`` replaces named fields with raw bytes."""
+    return raw_fields(dict((n, v) for n, v, _ in chain())["header"], **over)
 
 
 def raw_receipt(**over: bytes) -> bytes:
     """The "receipt" vector's bytes; ``over`` replaces named fields with raw bytes."""
-    value = dict((n, v) for n, v, _ in chain())["receipt"]
-    parts = {}
-    for name, wire in zip(value._codec.names, value._codec.wires, strict=True):
-        out: list[bytes] = []
-        wire.write(getattr(value, name), out)
-        parts[name] = b"".join(out)
-    assert not set(over) - set(parts), over
-    return b"".join(over.get(name, part) for name, part in parts.items())
+    return raw_fields(dict((n, v) for n, v, _ in chain())["receipt"], **over)
+
+
+def text(raw: bytes) -> bytes:
+    """A ``text`` field holding ``raw``: u16 length, then the bytes."""
+    return u16(len(raw)) + raw
+
+
+def payment_invalid() -> list[tuple[str, str, bytes, str, str]]:
+    """Bytes the paid-call models refuse (docs/protocol.md, section 4, "Paid calls")."""
+    binding = lambda **over: raw_fields(BINDING, **over)  # noqa: E731
+    proof = MerkleProof.build([h(f"id {i}") for i in range(5)], 2)
+    sib = proof.siblings
+    final = final_receipt()
+    final_raw = lambda **over: raw_fields(final, **over)  # noqa: E731
+    return [
+        ("binding version 2", "payment_binding", binding(version=u8(2)), "malformed",
+         "unknown version"),
+        ("binding zero amount", "payment_binding", binding(amount=u64(0)), "bad_amount",
+         "a price is positive"),
+        ("binding method lower case", "payment_binding", binding(method=u8(3) + b"get"),
+         "malformed", "methods are upper case"),
+        ("binding method empty", "payment_binding", binding(method=u8(0)), "malformed",
+         "a method has 1..16 characters"),
+        ("binding method 17 characters", "payment_binding",
+         binding(method=u8(17) + b"A" * 17), "malformed", "refused from the length byte"),
+        ("binding method with a space", "payment_binding", binding(method=u8(4) + b"GE T"),
+         "malformed", "a method is one token"),
+        ("binding resource without a leading slash", "payment_binding",
+         binding(resource=text(b"weather")), "malformed", "a request target starts with /"),
+        ("binding resource empty", "payment_binding", binding(resource=text(b"")), "malformed",
+         "a request target starts with /"),
+        ("binding resource with a newline", "payment_binding",
+         binding(resource=text(b"/a\nb")), "malformed", "no ASCII control characters"),
+        ("binding resource with DEL", "payment_binding", binding(resource=text(b"/a\x7f")),
+         "malformed", "0x7f is a control character"),
+        ("binding resource with NUL", "payment_binding", binding(resource=text(b"/\x00")),
+         "malformed", "0x00 is a control character"),
+        ("binding resource 2049 bytes", "payment_binding",
+         binding(resource=u16(2049) + b"/" * 2049), "malformed",
+         "refused from the length prefix, before the bytes"),
+        ("binding resource not UTF-8", "payment_binding", binding(resource=text(b"/\xc3\x28")),
+         "malformed", "invalid UTF-8"),
+        ("binding resource with an encoded surrogate", "payment_binding",
+         binding(resource=text(b"/\xed\xa0\x80")), "malformed",
+         "UTF-8 never encodes U+D800..U+DFFF"),
+        ("binding resource with an overlong slash", "payment_binding",
+         binding(resource=text(b"/\xc0\xaf")), "malformed", "overlong forms are not UTF-8"),
+        ("binding resource length past end", "payment_binding",
+         binding(resource=u16(30) + b"/x"), "malformed", "declared length longer than the input"),
+        ("binding trailing byte", "payment_binding", binding() + b"\x00", "malformed",
+         "one byte after the end"),
+        ("binding zero amount and a lower-case method", "payment_binding",
+         binding(amount=u64(0), method=u8(3) + b"get"), "bad_amount",
+         "amount comes before method"),
+        ("receipt method lower case", "receipt", raw_receipt(method=u8(3) + b"get"), "malformed",
+         "methods are upper case"),
+        ("receipt resource without a leading slash", "receipt",
+         raw_receipt(resource=text(b"weather")), "malformed", "a request target starts with /"),
+        ("receipt truncated in the expected height", "receipt", raw_receipt()[:-1], "malformed",
+         "last byte missing"),
+        ("merkle proof count 0", "merkle_proof", u32(0) + u32(0) + u16(0), "malformed",
+         "a proof is of a leaf of a tree with at least one leaf"),
+        ("merkle proof count 65537", "merkle_proof", u32(0) + u32(65_537) + u16(0), "malformed",
+         "a block holds at most 65,536 entries"),
+        ("merkle proof index equal to count", "merkle_proof",
+         u32(5) + u32(5) + u16(3) + b"".join(sib), "malformed", "index < count"),
+        ("merkle proof one sibling short", "merkle_proof",
+         u32(2) + u32(5) + u16(2) + sib[0] + sib[1], "malformed", "leaf 2 of 5 has 3 siblings"),
+        ("merkle proof one sibling too many", "merkle_proof",
+         u32(2) + u32(5) + u16(4) + b"".join(sib) + sib[0], "malformed",
+         "leaf 2 of 5 has 3 siblings"),
+        ("merkle proof of the only leaf with a sibling", "merkle_proof",
+         u32(0) + u32(1) + u16(1) + sib[0], "malformed", "a tree of one leaf has no siblings"),
+        ("merkle proof 17 siblings", "merkle_proof", u32(0) + u32(65_536) + u16(17),
+         "malformed", "at most 16 siblings, refused from the count"),
+        ("merkle proof sibling truncated", "merkle_proof", proof.to_bytes()[:-1], "malformed",
+         "31 bytes of the last sibling"),
+        ("merkle proof index equal to count and one sibling short", "merkle_proof",
+         u32(5) + u32(5) + u16(2) + sib[0] + sib[1], "malformed",
+         "index < count is checked before the number of siblings"),
+        ("final receipt da_commitment 65 bytes", "final_receipt",
+         final_raw(da_commitment=u32(65) + bytes(65)), "malformed",
+         "a DA commitment is at most 64 bytes"),
+        ("final receipt truncated namespace", "final_receipt", final.to_bytes()[:-1], "malformed",
+         "9 bytes of namespace"),
+        ("final receipt trailing byte", "final_receipt", final.to_bytes() + b"\x00", "malformed",
+         "one byte after the end"),
+        ("final receipt with a proof one sibling short", "final_receipt",
+         final_raw(inclusion=raw_fields(final.inclusion)[:8] + u16(2)
+                   + b"".join(final.inclusion.siblings[:2])),
+         "malformed", "the nested proof's own rules"),
+        ("final receipt with a zero-amount receipt", "final_receipt",
+         final_raw(receipt=raw_fields(final.receipt.receipt, amount=u64(0))
+                   + final.receipt.signature), "bad_amount", "receipt amounts are positive"),
+    ]  # fmt: skip
 
 
 def invalid() -> list[dict[str, str]]:
@@ -483,6 +682,7 @@ def invalid() -> list[dict[str, str]]:
          gen[:7 + 8 + 32 + 10] + u32(0) + gen[7 + 8 + 32 + 10 + 4 : -8] + u64(0), "malformed",
          "block_time_ms comes before the allocations"),
     ]  # fmt: skip
+    cases += payment_invalid()
     return [{"name": n, "type": t, "hex": b.hex(), "error": e, "why": w} for n, t, b, e, w in cases]
 
 
@@ -496,6 +696,8 @@ def json_vectors() -> dict[str, list[dict[str, Any]]]:
     good = tx.to_json()
     out = good["outputs"][0]
     header, receipt, gen = named["header"], named["receipt"], genesis()
+    bind, final = BINDING.to_json(), final_receipt().to_json()
+    proof = MerkleProof.build([h(f"id {i}") for i in range(5)], 2).to_json()
     invalid: list[tuple[str, str, Any, str, str]] = [
         ("tx without the witnesses key", "transaction",
          {k: v for k, v in good.items() if k != "witnesses"}, "malformed",
@@ -542,6 +744,48 @@ def json_vectors() -> dict[str, list[dict[str, Any]]]:
          "block_time_ms is positive"),
         ("entry of an unknown type", "entry", {"type": "coinbase", "body": {}}, "malformed",
          "entry types are the four names"),
+        ("binding pay_to as hex", "payment_binding", bind | {"pay_to": pub(2).hex()},
+         "bad_address", "pay_to is an account: its bech32m text"),
+        ("binding amount 0", "payment_binding", bind | {"amount": "0"}, "bad_amount",
+         "a price is positive"),
+        ("binding method lower case", "payment_binding", bind | {"method": "get"}, "malformed",
+         "methods are upper case; nothing is folded"),
+        ("binding method with a Kelvin sign", "payment_binding", bind | {"method": "LIN\u212a"},
+         "malformed", "ASCII only: U+212A is not K"),
+        ("binding resource with a tab", "payment_binding", bind | {"resource": "/a\tb"},
+         "malformed", "no ASCII control characters"),
+        ("binding resource with a lone surrogate", "payment_binding",
+         bind | {"resource": "/\ud800"}, "malformed", "text that has no UTF-8 form"),
+        ("binding resource of 2049 bytes", "payment_binding",
+         bind | {"resource": LONG_RESOURCE + "x"}, "malformed",
+         "the bound is on UTF-8 bytes, not characters"),
+        ("binding without the version key", "payment_binding",
+         {k: v for k, v in bind.items() if k != "version"}, "malformed",
+         "a binding's version is written out, like a receipt's"),
+        ("receipt with the old resource_hash key", "receipt",
+         receipt.to_json() | {"resource_hash": "00" * 32}, "malformed", "an unknown key"),
+        ("merkle proof count as a string", "merkle_proof", proof | {"count": "5"}, "malformed",
+         "u32 values are JSON integers"),
+        ("merkle proof sibling in upper-case hex", "merkle_proof",
+         proof | {"siblings": [proof["siblings"][0].upper(), *proof["siblings"][1:]]},
+         "malformed", "hex is lower case"),
+        ("merkle proof sibling of 31 bytes", "merkle_proof",
+         proof | {"siblings": [proof["siblings"][0][2:], *proof["siblings"][1:]]}, "malformed",
+         "siblings are 32 bytes"),
+        ("merkle proof index equal to count", "merkle_proof", proof | {"index": 5}, "malformed",
+         "index < count"),
+        ("merkle proof one sibling short", "merkle_proof",
+         proof | {"siblings": proof["siblings"][:2]}, "malformed", "leaf 2 of 5 has 3 siblings"),
+        ("final receipt da_height as a float", "final_receipt", final | {"da_height": 12.0},
+         "malformed", "a JSON number must be an integer"),
+        ("final receipt da_commitment of 65 bytes", "final_receipt",
+         final | {"da_commitment": "00" * 65}, "malformed", "at most 64 bytes"),
+        ("final receipt without the inclusion proof", "final_receipt",
+         {k: v for k, v in final.items() if k != "inclusion"}, "malformed",
+         "every key is required"),
+        ("final receipt with a zero-amount receipt", "final_receipt",
+         final | {"receipt": {**final["receipt"], "receipt": receipt.to_json() | {"amount": "0"}}},
+         "bad_amount", "nested values follow their own rules"),
     ]  # fmt: skip
     accepted: list[tuple[str, str, Any, Any]] = [
         ("tx with u64 values as JSON integers", "transaction",
@@ -552,6 +796,10 @@ def json_vectors() -> dict[str, list[dict[str, Any]]]:
          good | {"outputs": [out | {"owner": out["owner"].upper()}, *good["outputs"][1:]]}, tx),
         ("genesis with u64 values as JSON integers", "genesis",
          gen.to_json() | {"genesis_time_ms": gen.genesis_time_ms, "min_fee": gen.min_fee}, gen),
+        ("binding with an upper-case pay_to and the amount as a JSON integer", "payment_binding",
+         bind | {"pay_to": bind["pay_to"].upper(), "amount": 1500}, BINDING),
+        ("final receipt with da_height as a JSON integer", "final_receipt",
+         final | {"da_height": 12}, final_receipt()),
     ]  # fmt: skip
     return {
         "invalid": [{"name": n, "type": t, "json": j, "error": e, "why": w}
@@ -601,6 +849,137 @@ def merkle_vectors() -> list[dict[str, Any]]:
         ids = [h(f"id {i}") for i in range(n)]
         out.append({"ids": [i.hex() for i in ids], "root": merkle_root(ids).hex()})
     return out
+
+
+def merkle_proof_vectors() -> dict[str, list[dict[str, Any]]]:
+    """Inclusion proofs in the trees of ``merkle_root`` (leaf ``i`` is ``h("id i")``)."""
+    valid = []
+    cases = {1: [0], 2: [0, 1], 3: [0, 1, 2], 5: [0, 2, 4], 7: [0, 3, 4, 6], 8: [0, 5, 7],
+             9: [0, 7, 8], 16: [0, 9, 15], 17: [0, 13, 16]}  # fmt: skip
+    for n, indexes in cases.items():
+        ids = [h(f"id {i}") for i in range(n)]
+        for index in indexes:
+            proof = MerkleProof.build(ids, index)
+            valid.append({"root": merkle_root(ids).hex(), "leaf": ids[index].hex(),
+                          "index": index, "count": n,
+                          "siblings": [x.hex() for x in proof.siblings],
+                          "hex": proof.to_bytes().hex()})  # fmt: skip
+    ids = [h(f"id {i}") for i in range(5)]
+    root, sib = merkle_root(ids).hex(), [x.hex() for x in merkle_proof(ids, 2)]
+    flipped = ("01" if sib[1][:2] != "01" else "02") + sib[1][2:]
+    four = [h(f"id {i}") for i in range(4)]
+    bad = [
+        ("another leaf", ids[3].hex(), 2, 5, sib, "the proof is of id 2"),
+        ("another index", ids[2].hex(), 3, 5, sib, "the path of leaf 3 turns the other way"),
+        ("a sibling changed", ids[2].hex(), 2, 5, [sib[0], flipped, sib[2]], "one bit"),
+        ("siblings reordered", ids[2].hex(), 2, 5, [sib[1], sib[0], sib[2]], "order is leaf first"),
+        ("one sibling short", ids[2].hex(), 2, 5, sib[:2], "leaf 2 of 5 has 3 siblings"),
+        ("one sibling too many", ids[2].hex(), 2, 5, [*sib, sib[0]], "leaf 2 of 5 has 3"),
+        ("another count", ids[2].hex(), 2, 9, sib, "in a tree of 9 leaves leaf 2 has 4 siblings"),
+        ("index equal to count", ids[2].hex(), 5, 5, sib, "index < count"),
+        ("count 0", ids[2].hex(), 0, 0, [], "no leaf is in an empty tree"),
+        ("the leaf hash as the leaf", tagged_hash("fontana/txroot/leaf", ids[2]).hex(), 2, 5,
+         sib, "the leaf is the id; the verifier hashes it"),
+        ("a subtree root as a leaf of a smaller tree",
+         merkle_root(four[:2]).hex(), 0, 2, [merkle_root(four[2:]).hex()],
+         "an inner node is never a leaf: their tags differ"),
+    ]  # fmt: skip
+    invalid = [{"name": n, "root": root if n != "a subtree root as a leaf of a smaller tree"
+                else merkle_root(four).hex(), "leaf": leaf, "index": i, "count": c,
+                "siblings": sb, "why": w} for n, leaf, i, c, sb, w in bad]  # fmt: skip
+    return {"valid": valid, "invalid": invalid}
+
+
+def request_hash_vectors() -> list[dict[str, str]]:
+    """``request_hash(method, resource, body)`` with its preimage spelled out."""
+    cases = [
+        ("GET", "/weather?city=lisbon", b""),
+        ("POST", "/v1/jobs", b'{"prompt": "hello"}'),
+        ("PUT", "/caf\u00e9/\u2713?q=%20", bytes(range(256))),
+    ]
+    out = []
+    for method, resource, body in cases:
+        m, r = method.encode(), resource.encode("utf-8")
+        preimage = u8(len(m)) + m + u16(len(r)) + r + hashlib.sha256(body).digest()
+        digest = request_hash(method, resource, body)
+        assert digest == tagged_hash("fontana/request", preimage)
+        out.append({"method": method, "resource": resource, "body": body.hex(),
+                    "preimage": preimage.hex(), "hash": digest.hex()})  # fmt: skip
+    return out
+
+
+def receipt_check_vectors() -> dict[str, Any]:
+    """Receipts verified against the genesis vector: each invalid one fails exactly one check."""
+    final = final_receipt()
+    other = Genesis("devnet", 1_764_000_000_001, pub(3), b"fontana\x00\x00\x01", 1000, 1000, 12,
+                    ())  # fmt: skip
+    header = final.header.header
+
+    def receipt(gh: bytes = GENESIS_HASH, **changes: Any) -> SignedReceipt:
+        return SignedReceipt.sign(paid_receipt(**changes), key(2), gh)
+
+    def signed(signer: int = 3, gh: bytes = GENESIS_HASH, **changes: Any) -> SignedHeader:
+        return SignedHeader.sign(attrs.evolve(header, **changes), key(signer), gh)
+
+    proof = final.inclusion
+    bent = bytes([proof.siblings[0][0] ^ 1]) + proof.siblings[0][1:]
+    flipped_sig = bytes([final.receipt.signature[0] ^ 1]) + final.receipt.signature[1:]
+    bad: list[tuple[str, Any, str, str]] = [
+        ("receipt of another chain", attrs.evolve(final, receipt=receipt(chain_id="other")),
+         "receipt_chain", "signed by the payee, but for a chain id that is not the genesis'"),
+        ("receipt signed for another deployment", attrs.evolve(final, receipt=receipt(other.hash)),
+         "receipt_signature", "same chain id, another genesis hash"),
+        ("receipt signature altered",
+         attrs.evolve(final, receipt=attrs.evolve(final.receipt, signature=flipped_sig)),
+         "receipt_signature", "one bit of the signature"),
+        ("receipt amount altered after signing", attrs.evolve(final, receipt=attrs.evolve(
+            final.receipt, receipt=paid_receipt(amount=1))), "receipt_signature",
+         "the signature is over the receipt id"),
+        ("header of another chain", attrs.evolve(final, header=signed(chain_id="other")),
+         "header_chain", "signed by the sequencer for another chain id"),
+        ("header proposed by another key", attrs.evolve(final, header=signed(4, proposer=pub(4))),
+         "header_proposer", "validly signed by its proposer, who is not the genesis sequencer"),
+        ("header signed for another deployment", attrs.evolve(final, header=signed(gh=other.hash)),
+         "header_signature", "same chain id and sequencer, another genesis hash"),
+        ("header height below the expected height",
+         attrs.evolve(final, receipt=receipt(expected_height=8)), "expected_height",
+         "the payment cannot be in a block before the one open when it settled"),
+        ("proof count differs from the header's tx_count", attrs.evolve(
+            final, inclusion=MerkleProof(proof.index, 6, proof.siblings)), "inclusion_count",
+         "a proof of leaf 2 of 6 under a header of 5 entries"),
+        ("proof of another index", attrs.evolve(
+            final, inclusion=MerkleProof(3, 5, proof.siblings)), "inclusion",
+         "the siblings of leaf 2 presented as those of leaf 3"),
+        ("proof sibling altered", attrs.evolve(
+            final, inclusion=MerkleProof(2, 5, (bent, *proof.siblings[1:]))), "inclusion",
+         "one bit of the first sibling"),
+        ("receipt for a payment not in the block",
+         attrs.evolve(final, receipt=receipt(txid=h("another payment"))), "inclusion",
+         "a valid receipt and a valid block, but the txid is not in it"),
+        ("DA namespace of another deployment", attrs.evolve(final, da_namespace=bytes(10)),
+         "da_namespace", "the namespace is the genesis'"),
+    ]  # fmt: skip
+    provisional = final.receipt
+    bad_provisional: list[tuple[str, Any, str, str]] = [
+        ("provisional receipt of another chain", receipt(chain_id="other"), "receipt_chain",
+         "chain id not the genesis'"),
+        ("provisional receipt signed for another deployment", receipt(other.hash),
+         "receipt_signature", "another genesis hash"),
+        ("provisional receipt signed by the payer",
+         SignedReceipt(provisional.receipt, key(1).sign(
+             signing_message(GENESIS_HASH, provisional.receipt.id)).signature),
+         "receipt_signature", "only the payee's signature counts"),
+    ]  # fmt: skip
+    return {
+        "genesis_hash": GENESIS_HASH.hex(),
+        "valid": [{"name": "final receipt", "type": "final_receipt", "json": final.to_json()},
+                  {"name": "provisional receipt", "type": "signed_receipt",
+                   "json": provisional.to_json()}],
+        "invalid": [{"name": n, "type": v.NAME, "json": v.to_json(), "check": c, "why": w}
+                    for n, v, c, w in bad + bad_provisional],
+        "da": {"blob": encode_blob(paid_block()[0]).hex(),
+               "commitment": paid_block()[2].hex()},
+    }  # fmt: skip
 
 
 def signing_vectors() -> list[dict[str, str]]:
@@ -679,6 +1058,7 @@ def build() -> dict[str, Any]:
     valid = [valid_vector(n, v, s) for n, v, s in transactions()]
     valid += [valid_vector(n, v, []) for n, v in records()]
     valid += [valid_vector(n, v, s) for n, v, s in chain()]
+    valid += [valid_vector(n, v, s) for n, v, s in payments()]
     return {
         "version": 1,
         "description": "Fontana canonical encoding vectors; see docs/protocol.md",
@@ -688,6 +1068,9 @@ def build() -> dict[str, Any]:
         "json": json_vectors(),
         "blobs": blob_vectors(),
         "merkle_root": merkle_vectors(),
+        "merkle_proofs": merkle_proof_vectors(),
+        "request_hash": request_hash_vectors(),
+        "receipt_checks": receipt_check_vectors(),
         "signing": signing_vectors(),
         "entries_hash": entries_hash_vectors(),
         "tagged_hash": tagged_hash_vectors(),
