@@ -101,6 +101,19 @@ def test_a_challenge_for_another_resource_is_not_paid(hostile: tuple[Hostile, Le
     assert ledger.balance(pub(CONSUMERS[0])) == FUNDS
 
 
+def test_a_challenge_that_cannot_be_bound_is_not_paid(hostile: tuple[Hostile, Ledger]) -> None:
+    server, ledger = hostile
+
+    def method(data: dict[str, Any]) -> None:
+        for entry in data["accepts"]:
+            entry["extra"]["method"] = "get"  # binding methods are upper case
+
+    server.tamper = rewrite("PAYMENT-REQUIRED", method)
+    with Client(CONSUMERS[0], ledger) as client, pytest.raises(ChallengeError):
+        client.request("get", f"{server.url}/v1/quote")
+    assert ledger.balance(pub(CONSUMERS[0])) == FUNDS
+
+
 def test_a_challenge_that_does_not_decode_is_not_paid(hostile: tuple[Hostile, Ledger]) -> None:
     server, ledger = hostile
     server.tamper = lambda status, headers: [

@@ -156,6 +156,7 @@ class Payer:
                     f"it is for {req.method} {req.resource!r:.200}, not {method} {resource!r:.200}"
                 )
             else:
+                self.binding(req)
                 cost = req.amount + self.fee(req)
                 if max_price is not None and cost > max_price:
                     raise BudgetExceededError(
@@ -166,6 +167,14 @@ class Payer:
         raise ChallengeError(
             "no payment this wallet can make: " + ("; ".join(reasons) or "no fontana offer")
         )
+
+    @staticmethod
+    def binding(req: PaymentRequirement) -> PaymentBinding:
+        """What the payment for ``req`` is bound to; ``bad_challenge`` if it cannot be."""
+        try:
+            return PaymentBinding(decode_address(req.pay_to), req.amount, req.method, req.resource)
+        except EncodingError as exc:
+            raise ChallengeError(f"the offer cannot be bound: {exc.message}") from None
 
     def fee(self, req: PaymentRequirement) -> int:
         """The provider's ``minFee``, but never below the chain's (the ledger would refuse it)."""
@@ -186,9 +195,7 @@ class Payer:
             self.spending.refund(reservation)
             raise
         try:
-            binding = PaymentBinding(
-                decode_address(req.pay_to), req.amount, req.method, req.resource
-            )
+            binding = self.binding(req)
             timeout_ms = 1000 * min(req.max_timeout_s, self.max_timeout_s)
             tx = build_payment(
                 binding,
