@@ -101,16 +101,11 @@ def test_a_challenge_for_another_resource_is_not_paid(hostile: tuple[Hostile, Le
     assert ledger.balance(pub(CONSUMERS[0])) == FUNDS
 
 
-def test_a_challenge_that_cannot_be_bound_is_not_paid(hostile: tuple[Hostile, Ledger]) -> None:
+def test_a_call_that_cannot_be_bound_is_not_paid(hostile: tuple[Hostile, Ledger]) -> None:
     server, ledger = hostile
-
-    def method(data: dict[str, Any]) -> None:
-        for entry in data["accepts"]:
-            entry["extra"]["method"] = "get"  # binding methods are upper case
-
-    server.tamper = rewrite("PAYMENT-REQUIRED", method)
+    long_query = "x" * 2100  # a binding's resource is at most 2048 bytes
     with Client(CONSUMERS[0], ledger) as client, pytest.raises(ChallengeError):
-        client.request("get", f"{server.url}/v1/quote")
+        client.get(f"{server.url}/v1/quote?q={long_query}")
     assert ledger.balance(pub(CONSUMERS[0])) == FUNDS
 
 
