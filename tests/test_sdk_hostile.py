@@ -20,12 +20,16 @@ import pytest
 from ledger_helpers import key, pub
 from payments_helpers import CONSUMERS, FUNDS, init_chain, payments_genesis
 
+from fontana.address import encode_address
 from fontana.ledger import Ledger
 from fontana.payments.backends import LedgerBackend
 from fontana.payments.charger import Charger
 from fontana.payments.wsgi import QUOTE_PRICE, example_app
+from fontana.payments.x402 import PaymentRequirement
 from fontana.sdk import Client
 from fontana.sdk.errors import ChallengeError, SettlementError
+from fontana.sdk.payer import Payer
+from fontana.sdk.sources import LedgerSource
 
 Tamper = Callable[[str, list[tuple[str, str]]], list[tuple[str, str]]]
 
@@ -101,12 +105,22 @@ def test_a_challenge_for_another_resource_is_not_paid(hostile: tuple[Hostile, Le
     assert ledger.balance(pub(CONSUMERS[0])) == FUNDS
 
 
-def test_a_call_that_cannot_be_bound_is_not_paid(hostile: tuple[Hostile, Ledger]) -> None:
-    server, ledger = hostile
-    long_query = "x" * 2100  # a binding's resource is at most 2048 bytes
-    with Client(CONSUMERS[0], ledger) as client, pytest.raises(ChallengeError):
-        client.get(f"{server.url}/v1/quote?q={long_query}")
-    assert ledger.balance(pub(CONSUMERS[0])) == FUNDS
+def test_an_offer_that_cannot_be_bound_is_not_paid(hostile: tuple[Hostile, Ledger]) -> None:
+    _, ledger = hostile
+    payer = Payer(CONSUMERS[0], LedgerSource(ledger))
+    offer = PaymentRequirement(
+        network=f"fontana:{ledger.chain_id}",
+        amount=QUOTE_PRICE,
+        pay_to=encode_address(pub(key(50))),
+        max_timeout_s=60,
+        genesis_hash=ledger.genesis_hash,
+        method="GET",
+        resource="/v1/quote\x01",  # what "/v1/quote%01" decodes to: no binding names it
+        min_fee=1,
+    )
+    with pytest.raises(ChallengeError, match="cannot be bound"):
+        payer.choose([offer], "GET", "/v1/quote%01")
+    assert payer.pool.counts() == (0, 0, 0)
 
 
 def test_a_challenge_that_does_not_decode_is_not_paid(hostile: tuple[Hostile, Ledger]) -> None:
