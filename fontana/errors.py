@@ -233,6 +233,31 @@ class OutOfRangeError(RejectedError):
     code = "out_of_range"
 
 
+class InputHeldError(RejectedError):
+    """An input is held by another payment in flight (a paid call being served) until it
+    settles, is released or its hold expires."""
+
+    code = "input_held"
+
+
+class PaymentInFlightError(RejectedError):
+    """This very payment is held already: a call it pays for is being served; retry later."""
+
+    code = "payment_in_flight"
+
+
+class AlreadySettledError(RejectedError):
+    """The payment was applied outside a paid call (submitted directly): it buys no call."""
+
+    code = "already_settled"
+
+
+class ReceiptMismatchError(RejectedError):
+    """A receipt handed to ``settle`` does not decode or is not for the payment settled."""
+
+    code = "receipt_mismatch"
+
+
 class RecoveryError(FontanaError):
     """Data on DA does not rebuild the chain it claims; the message names the height."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from fontana.ledger.bridge import DepositResult
+from fontana.ledger.holds import CachedResponse, HoldResult, SettledPayment, SettleItem
 from fontana.ledger.ledger import Ledger
 from fontana.ledger.payments import ApplyResult
 from fontana.ledger.queries import TxStatus
@@ -13,7 +14,18 @@ if TYPE_CHECKING:
     from fontana.config import Settings
     from fontana.interfaces import ProofProvider
 
-__all__ = ["ApplyResult", "DepositResult", "Ledger", "TxStatus", "open_ledger", "open_proofs"]
+__all__ = [
+    "ApplyResult",
+    "CachedResponse",
+    "DepositResult",
+    "HoldResult",
+    "Ledger",
+    "SettleItem",
+    "SettledPayment",
+    "TxStatus",
+    "open_ledger",
+    "open_proofs",
+]
 
 
 def open_proofs(settings: Settings) -> ProofProvider:

@@ -16,6 +16,7 @@ from fontana.errors import (
     DuplicateInBatchError,
     ExpiredError,
     FeeTooLowError,
+    InputHeldError,
     InputSpentError,
     InsufficientFundsError,
     RejectedError,
@@ -68,17 +69,30 @@ class Payments(LedgerBase):
     def _check_inputs(
         self,
         tx: Transaction,
+        txid: bytes,
         keys: list[OutPointKey],
         view: dict[OutPointKey, UtxoRecord],
         spent_here: set[OutPointKey],
+        holds_at_ms: int | None,
     ) -> None:
-        """Inputs exist, are unspent, are signed for by their owners, and balance."""
+        """Inputs exist, are unspent, held by no other payment at ``holds_at_ms`` (``None``:
+        holds ignored), are signed for by their owners, and balance."""
         for key in keys:
             record = view.get(key)
             if record is None:
                 raise UnknownInputError(f"input {key[0].hex()}:{key[1]} does not exist")
             if record.spent_seq is not None or key in spent_here:
                 raise InputSpentError(f"input {key[0].hex()}:{key[1]} is spent already")
+            if (
+                holds_at_ms is not None
+                and record.held_by != txid
+                and live_hold(record, holds_at_ms)
+            ):
+                raise InputHeldError(
+                    f"input {key[0].hex()}:{key[1]} is held by payment "
+                    f"{(record.held_by or b'').hex()} until {record.held_until_ms} "
+                    "(a paid call in flight)"
+                )
         owners = {view[k].owner for k in keys}
         signers = {w.pubkey for w in tx.witnesses}
         if owners != signers:
@@ -108,14 +122,19 @@ class Payments(LedgerBase):
         items: Sequence[tuple[Transaction, tuple[bytes, bytes]]],
         deadline_ms: int,
         applied_at_ms: int,
+        *,
+        replay: bool = False,
     ) -> list[ApplyResult | RejectedError]:
         """Judge and write many payments in the caller's session, each on its own.
 
-        One read of every input and one write per table for the whole batch;
-        payments later in the batch see the spends and outputs of earlier
-        ones, exactly as if each had been applied alone, in order. The items'
-        txids are distinct (see :func:`repeated`).
+        One read of every input (holds included) and one write per table for
+        the whole batch; payments later in the batch see the spends and
+        outputs of earlier ones, exactly as if each had been applied alone, in
+        order. The items' txids are distinct (see :func:`repeated`). Inputs
+        under another payment's hold live at ``applied_at_ms`` are refused,
+        except in a ``replay``: holds are local, never on DA.
         """
+        holds_at_ms = None if replay else applied_at_ms
         results: list[ApplyResult | RejectedError | None] = []
         view = s.get_utxos(list({(i.txid, i.index) for tx, _ in items for i in tx.inputs}))
         applied_before = s.get_entries([txid for _, (txid, _) in items])
@@ -130,7 +149,7 @@ class Payments(LedgerBase):
             try:
                 if tx.expiry_ms < deadline_ms:
                     raise ExpiredError(f"transaction expired at {tx.expiry_ms} ({deadline_ms})")
-                self._check_inputs(tx, keys, view, spent_here)
+                self._check_inputs(tx, txid, keys, view, spent_here, holds_at_ms)
             except RejectedError as exc:
                 results.append(exc)
                 continue
@@ -161,7 +180,7 @@ class Payments(LedgerBase):
                 burned += tx.withdrawal.amount
             results[n] = ApplyResult(txid, seq, tx.fee)
         s.insert_utxos(outputs)  # first: a later payment may spend an earlier one's output
-        s.spend_utxos(spends)
+        s.spend_utxos(spends, holds_at_ms)
         if burned:
             self._change_supply(s, -burned)
         return results  # type: ignore[return-value]  # every None was filled in
@@ -196,7 +215,7 @@ class Payments(LedgerBase):
                 with self.storage.write() as s:
                     block_ts = self._epoch(s, exclusive=False)
                     applied = self._apply_many(s, items, max(block_ts, wall), wall)
-            except (InputSpentError, DuplicateError):
+            except (InputSpentError, InputHeldError, DuplicateError):
                 # Another process won a race after our read; judge each payment alone.
                 applied = [self._apply_alone(tx) for tx, _ in items]
             for n, result in zip(where, applied, strict=True):
@@ -210,8 +229,8 @@ class Payments(LedgerBase):
                 wall = self.clock()
                 item = (tx, tx.txid_and_bytes())
                 return self._apply_many(s, [item], max(block_ts, wall), wall)[0]
-        except (InputSpentError, DuplicateError) as exc:
-            with self.storage.read() as s:  # lost to itself (a retry) or to a double spend
+        except (InputSpentError, InputHeldError, DuplicateError) as exc:
+            with self.storage.read() as s:  # lost to itself (a retry), a double spend or a hold
                 record = s.get_entry(tx.txid)
             if record is None:
                 return exc
@@ -223,6 +242,11 @@ class Payments(LedgerBase):
         if isinstance(result, RejectedError):
             raise result
         return result
+
+
+def live_hold(record: UtxoRecord, now_ms: int) -> bool:
+    """Whether ``record`` is under a hold that has not expired at ``now_ms`` (wall clock)."""
+    return record.held_until_ms is not None and record.held_until_ms > now_ms
 
 
 def repeated(txid: bytes, first: int) -> DuplicateInBatchError:

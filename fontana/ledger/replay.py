@@ -121,7 +121,8 @@ class Replay(Payments, Bridge, Sealing):
             if first != n:  # its fee must not be counted twice either
                 raise _entry_error(where, entries, n, repeated(item[1][0], first))
             items.append(item)
-        for n, result in enumerate(self._apply_many(s, items, block_ts, block_ts), start):
+        applied = self._apply_many(s, items, block_ts, block_ts, replay=True)
+        for n, result in enumerate(applied, start):
             if isinstance(result, RejectedError):
                 raise _entry_error(where, entries, n, result)
             if result.already_applied:

@@ -15,10 +15,11 @@ from typing import Final, Literal, Protocol, runtime_checkable
 
 import attrs
 
-#: Bumped whenever the schema changes. Older databases are refused, not migrated:
-#: version 2 came with protocol changes (signatures bound to the genesis, block
-#: hashes over the full entry bytes) that an older chain's blocks do not follow.
-SCHEMA_VERSION = 2
+#: Bumped whenever the schema changes. Older databases are refused, not migrated
+#: (pre-release): version 2 came with protocol changes (signatures bound to the
+#: genesis, block hashes over the full entry bytes), version 3 with holds on UTXOs
+#: and settled paid calls.
+SCHEMA_VERSION = 3
 
 #: Largest integer a column holds (signed 64-bit); storage refuses larger values
 #: with ``OutOfRangeError`` rather than letting the driver overflow.
@@ -30,6 +31,12 @@ Spend = tuple[OutPointKey, bytes, int]  # (outpoint, spending entry id, its sequ
 
 @attrs.frozen
 class UtxoRecord:
+    """An output; ``held_by``/``held_until_ms``: the payment holding it (local, never on DA).
+
+    A hold is live while ``held_until_ms`` is after the wall clock; an expired
+    one is ignored. Inserting a record never writes a hold.
+    """
+
     txid: bytes
     output_index: int
     owner: bytes
@@ -37,6 +44,8 @@ class UtxoRecord:
     created_seq: int | None = None
     spent_by: bytes | None = None
     spent_seq: int | None = None
+    held_by: bytes | None = None
+    held_until_ms: int | None = None
 
     @property
     def key(self) -> OutPointKey:
@@ -106,6 +115,21 @@ class ReceiptRecord:
     amount: int
     body: bytes  # canonical signed receipt
     issued_at_ms: int
+
+
+@attrs.frozen
+class SettlementRecord:
+    """A settled paid call: its receipt, and the response cached for retries.
+
+    ``status``, ``content_type`` and ``body`` are all ``None`` when no response
+    was cached (too large), all set otherwise.
+    """
+
+    txid: bytes
+    receipt: ReceiptRecord
+    status: int | None = None
+    content_type: str | None = None
+    body: bytes | None = None
 
 
 @attrs.frozen
@@ -197,13 +221,35 @@ class StorageSession(Protocol):
         """The records that exist among ``keys`` (spent or not)."""
         ...
 
-    def spend_utxos(self, spends: Sequence[Spend]) -> None:
+    def spend_utxos(self, spends: Sequence[Spend], holds_at_ms: int | None = None) -> None:
         """Mark every outpoint spent by its entry, or none (the session must be discarded).
 
         One call may carry the spends of many entries (a batch of payments).
         Raises ``UnknownInputError`` or ``InputSpentError``; under concurrent
-        sessions exactly one spender of a UTXO succeeds.
+        sessions exactly one spender of a UTXO succeeds. With ``holds_at_ms``,
+        an outpoint under a hold of another entry that is live at that time
+        (``held_until_ms > holds_at_ms``) is refused with ``InputHeldError``,
+        checked in the same statement as the spend; ``None`` ignores holds
+        (replay: holds are local, never on DA). A spend clears the hold.
         """
+        ...
+
+    def hold_utxos(
+        self, keys: Sequence[OutPointKey], holder: bytes, until_ms: int, now_ms: int
+    ) -> None:
+        """Hold every outpoint for ``holder`` until ``until_ms``, or none (discard the session).
+
+        An outpoint must exist, be unspent and carry no hold live at ``now_ms``
+        (an expired hold is replaced). Raises ``UnknownInputError``,
+        ``InputSpentError``, ``InputHeldError`` (live hold of another holder) or
+        ``PaymentInFlightError`` (a live hold of ``holder`` itself); under
+        concurrent sessions exactly one holder (or spender) of a UTXO wins.
+        ``OutOfRangeError`` if ``until_ms`` is beyond 2**63 - 1.
+        """
+        ...
+
+    def release_holds(self, holder: bytes, now_ms: int) -> bool:
+        """Clear every hold of ``holder``; whether any of them was live at ``now_ms``."""
         ...
 
     def unspent_by_owner(self, owner: bytes, limit: int | None = None) -> list[UtxoRecord]: ...
@@ -241,6 +287,19 @@ class StorageSession(Protocol):
 
     def get_receipt(self, receipt_id: bytes) -> ReceiptRecord | None: ...
     def receipts_for(self, txid: bytes) -> list[ReceiptRecord]: ...
+
+    # -- settled paid calls
+    def insert_settlements(self, settlements: Sequence[SettlementRecord]) -> None:
+        """Record settled calls and their receipts (a receipt stored already is kept).
+
+        ``DuplicateError`` if a txid has a settlement already (the session must
+        then be discarded); ``StorageError`` if one txid appears twice.
+        """
+        ...
+
+    def get_settlements(self, txids: Sequence[bytes]) -> dict[bytes, SettlementRecord]:
+        """The settlements that exist among ``txids``, with their receipts."""
+        ...
 
     # -- DA submissions
     def record_da_submission(self, submission: DASubmissionRecord) -> None: ...

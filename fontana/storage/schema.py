@@ -58,12 +58,22 @@ utxos = sa.Table(
     sa.Column("created_seq", sa.BigInteger, nullable=True),
     sa.Column("spent_by", _HASH, nullable=True),
     sa.Column("spent_seq", sa.BigInteger, nullable=True),
+    # A hold (docs/ledger.md, *Holds*): local state on the UTXO row itself, so the
+    # payment path reads it with the UTXO and the spend checks it in its own UPDATE.
+    sa.Column("held_by", _HASH, nullable=True),
+    sa.Column("held_until_ms", sa.BigInteger, nullable=True),
     sa.CheckConstraint("amount > 0", name="ck_utxos_amount_positive"),
     sa.Index(
         "ix_utxos_owner_unspent",
         "owner",
         sqlite_where=sa.text("spent_seq IS NULL"),
         postgresql_where=sa.text("spent_seq IS NULL"),
+    ),
+    sa.Index(
+        "ix_utxos_held",
+        "held_by",
+        sqlite_where=sa.text("held_by IS NOT NULL"),
+        postgresql_where=sa.text("held_by IS NOT NULL"),
     ),
 )
 
@@ -121,6 +131,18 @@ receipts = sa.Table(
     sa.Column("amount", _AMOUNT, nullable=False),
     sa.Column("body", sa.LargeBinary, nullable=False),
     sa.Column("issued_at_ms", sa.BigInteger, nullable=False),
+)
+
+# One row per settled paid call: the receipt (in ``receipts``) and the response
+# cached for retries (all three NULL when it was not cached).
+settlements = sa.Table(
+    "settlements",
+    metadata,
+    sa.Column("txid", _HASH, primary_key=True),
+    sa.Column("receipt_id", _HASH, nullable=False),
+    sa.Column("status", sa.Integer, nullable=True),
+    sa.Column("content_type", sa.Text, nullable=True),
+    sa.Column("body", sa.LargeBinary, nullable=True),
 )
 
 da_submissions = sa.Table(

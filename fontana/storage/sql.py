@@ -8,6 +8,9 @@ Double spends are stopped by a conditional ``UPDATE ... WHERE spent_seq IS
 NULL`` whose row count must equal the number of inputs: on PostgreSQL
 concurrent spenders of one row queue on its row lock and all but the first
 see it spent, while spends of unrelated UTXOs never wait for each other.
+Holds of paid calls live on the same row and follow the same rule: a hold is
+a conditional ``UPDATE`` refusing a row spent or held live by another, and a
+spend's ``UPDATE`` also requires that no other payment holds the row live.
 
 No shared row is read and then written back from Python: counters change
 in one conditional ``UPDATE ... SET value = value + ?``, meta values are
@@ -30,9 +33,11 @@ from sqlalchemy.engine import Connection, Engine
 from fontana.clock import now_ms
 from fontana.errors import (
     DuplicateError,
+    InputHeldError,
     InputSpentError,
     NotInitializedError,
     OutOfRangeError,
+    PaymentInFlightError,
     SchemaVersionError,
     StorageError,
     StorageUnavailableError,
@@ -48,6 +53,7 @@ from fontana.storage.base import (
     EntryRecord,
     OutPointKey,
     ReceiptRecord,
+    SettlementRecord,
     Spend,
     UtxoRecord,
     WithdrawalRecord,
@@ -61,7 +67,10 @@ _BATCH = 500
 SCHEMA_KEY = "schema_version"
 
 _ENTRY_COLS = "entry_id, entry_type, body, fee, applied_at_ms, seq, block_height, block_index"
-_UTXO_COLS = "txid, output_index, owner, amount, created_seq, spent_by, spent_seq"
+_UTXO_COLS = (
+    "txid, output_index, owner, amount, created_seq, spent_by, spent_seq, held_by, held_until_ms"
+)
+_RECEIPT_COLS = "receipt_id, txid, payer, payee, amount, body, issued_at_ms"
 
 
 def _entry_row(row: Any) -> EntryRecord:
@@ -81,7 +90,13 @@ def _utxo_row(row: Any) -> UtxoRecord:
         row[4],
         None if row[5] is None else bytes(row[5]),
         row[6],
+        None if row[7] is None else bytes(row[7]),
+        row[8],
     )
+
+
+def _bytes(value: Any) -> bytes | None:
+    return None if value is None else bytes(value)
 
 
 def _stored(value: int | None, what: str) -> int | None:
@@ -103,8 +118,8 @@ def _version_error(url: str, version: int) -> SchemaVersionError:
             f"({SCHEMA_VERSION}); upgrade Fontana"
         )
     return SchemaVersionError(
-        f"{url}: schema version {version} was written by an older Fontana whose protocol "
-        f"this one (schema {SCHEMA_VERSION}) does not speak, so it cannot be migrated; "
+        f"{url}: schema version {version} was written by an older Fontana; this one "
+        f"(schema {SCHEMA_VERSION}) does not migrate databases before its first release; "
         "start a new chain on a new database with `fontana genesis`"
     )
 
@@ -358,19 +373,22 @@ class SQLSession:
                 found[record.key] = record
         return found
 
-    def spend_utxos(self, spends: Sequence[Spend]) -> None:
+    def spend_utxos(self, spends: Sequence[Spend], holds_at_ms: int | None = None) -> None:
         keys = [key for key, _, _ in spends]
         if len(set(keys)) != len(keys):
             raise StorageError("spend_utxos: an outpoint is spent twice in one call")
         # Sorted so concurrent multi-input spends lock rows in one global order.
         ordered = sorted(spends)
+        # Ignoring holds is judging them at the end of time: every hold has expired.
+        at = MAX_STORED_INT if holds_at_ms is None else min(holds_at_ms, MAX_STORED_INT)
         cur = self._raw()
         cur.executemany(
             self._sql(
-                "UPDATE utxos SET spent_by = ?, spent_seq = ? "
-                "WHERE txid = ? AND output_index = ? AND spent_seq IS NULL"
+                "UPDATE utxos SET spent_by = ?, spent_seq = ?, held_by = NULL, "
+                "held_until_ms = NULL WHERE txid = ? AND output_index = ? "
+                "AND spent_seq IS NULL AND (held_by IS NULL OR held_by = ? OR held_until_ms <= ?)"
             ),
-            [(by, seq, key[0], key[1]) for key, by, seq in ordered],
+            [(by, seq, key[0], key[1], by, at) for key, by, seq in ordered],
         )
         if cur.rowcount == len(spends):
             return
@@ -379,8 +397,52 @@ class SQLSession:
         for key in sorted(wanted):
             if key not in existing:
                 raise UnknownInputError(f"input {key[0].hex()}:{key[1]} does not exist")
-        txid, index = next(k for k in sorted(wanted) if existing[k].spent_seq != wanted[k])
-        raise InputSpentError(f"input {txid.hex()}:{index} is spent already")
+        refused = next(existing[k] for k in sorted(wanted) if existing[k].spent_seq != wanted[k])
+        if refused.spent_seq is None:  # left unspent by the UPDATE: a live hold
+            raise _held(refused)
+        raise InputSpentError(f"input {refused.txid.hex()}:{refused.output_index} is spent already")
+
+    def hold_utxos(
+        self, keys: Sequence[OutPointKey], holder: bytes, until_ms: int, now_ms: int
+    ) -> None:
+        if len(set(keys)) != len(keys):
+            raise StorageError("hold_utxos: an outpoint is held twice in one call")
+        _stored(until_ms, "hold until_ms")
+        now = min(now_ms, MAX_STORED_INT)
+        ordered = sorted(keys)  # one global lock order, as for spends
+        cur = self._raw()
+        cur.executemany(
+            self._sql(
+                "UPDATE utxos SET held_by = ?, held_until_ms = ? "
+                "WHERE txid = ? AND output_index = ? AND spent_seq IS NULL "
+                "AND (held_by IS NULL OR held_until_ms <= ?)"
+            ),
+            [(holder, until_ms, txid, index, now) for txid, index in ordered],
+        )
+        if cur.rowcount == len(keys):
+            return
+        existing = self.get_utxos(ordered)
+        for key in ordered:
+            record = existing.get(key)
+            if record is None:
+                raise UnknownInputError(f"input {key[0].hex()}:{key[1]} does not exist")
+            if record.spent_seq is not None:
+                raise InputSpentError(f"input {key[0].hex()}:{key[1]} is spent already")
+            if record.held_by != holder:  # not held by this call, so held live by another
+                raise _held(record)
+        raise PaymentInFlightError(f"payment {holder.hex()} is held already (in flight)")
+
+    def release_holds(self, holder: bytes, now_ms: int) -> bool:
+        # RETURNING gives the new (cleared) values, so live and expired holds are
+        # cleared apart: the first count is the answer.
+        cur = self._raw()
+        clear = "UPDATE utxos SET held_by = NULL, held_until_ms = NULL WHERE held_by = ?"
+        cur.execute(
+            self._sql(clear + " AND held_until_ms > ?"), (holder, min(now_ms, MAX_STORED_INT))
+        )
+        live = cur.rowcount > 0
+        cur.execute(self._sql(clear), (holder,))
+        return live
 
     def unspent_by_owner(self, owner: bytes, limit: int | None = None) -> list[UtxoRecord]:
         cur = self._raw()
@@ -553,6 +615,82 @@ class SQLSession:
             .order_by(t.receipts.c.issued_at_ms)
         )
         return [_row_to(ReceiptRecord, r) for r in rows]
+
+    # -- settled paid calls
+
+    def insert_settlements(self, settlements: Sequence[SettlementRecord]) -> None:
+        if len({r.txid for r in settlements}) != len(settlements):
+            raise StorageError("insert_settlements: a txid is settled twice in one call")
+        cur = self._raw()
+        for start in range(0, len(settlements), _BATCH):
+            chunk = settlements[start : start + _BATCH]
+            receipts = [r.receipt for r in chunk]
+            cur.execute(
+                self._sql(
+                    f"INSERT INTO receipts ({_RECEIPT_COLS}) VALUES "
+                    f"{', '.join(['(?, ?, ?, ?, ?, ?, ?)'] * len(receipts))} ON CONFLICT DO NOTHING"
+                ),
+                [
+                    v
+                    for r in receipts
+                    for v in (
+                        r.receipt_id,
+                        r.txid,
+                        r.payer,
+                        r.payee,
+                        _stored(r.amount, "receipt amount"),
+                        r.body,
+                        _stored(r.issued_at_ms, "receipt issued_at_ms"),
+                    )
+                ],
+            )
+            cur.execute(
+                self._sql(
+                    "INSERT INTO settlements (txid, receipt_id, status, content_type, body) "
+                    f"VALUES {', '.join(['(?, ?, ?, ?, ?)'] * len(chunk))} ON CONFLICT DO NOTHING"
+                ),
+                [
+                    v
+                    for r in chunk
+                    for v in (
+                        r.txid,
+                        r.receipt.receipt_id,
+                        _stored(r.status, "response status"),
+                        r.content_type,
+                        r.body,
+                    )
+                ],
+            )
+            if cur.rowcount != len(chunk):
+                raise DuplicateError("a payment is settled already")
+
+    def get_settlements(self, txids: Sequence[bytes]) -> dict[bytes, SettlementRecord]:
+        cur = self._raw()
+        found: dict[bytes, SettlementRecord] = {}
+        receipt_cols = ", ".join(f"r.{c}" for c in _RECEIPT_COLS.split(", "))
+        for start in range(0, len(txids), _BATCH):
+            chunk = txids[start : start + _BATCH]
+            cur.execute(
+                self._sql(
+                    f"SELECT s.txid, s.status, s.content_type, s.body, {receipt_cols} "
+                    "FROM settlements s JOIN receipts r ON r.receipt_id = s.receipt_id "
+                    f"WHERE s.txid IN ({', '.join(['?'] * len(chunk))})"
+                ),
+                list(chunk),
+            )
+            for row in cur.fetchall():
+                receipt = ReceiptRecord(
+                    bytes(row[4]),
+                    bytes(row[5]),
+                    bytes(row[6]),
+                    bytes(row[7]),
+                    int(row[8]),
+                    bytes(row[9]),
+                    int(row[10]),
+                )
+                txid = bytes(row[0])
+                found[txid] = SettlementRecord(txid, receipt, row[1], row[2], _bytes(row[3]))
+        return found
 
     # -- DA submissions
 
@@ -770,6 +908,13 @@ class SQLStorage:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def _held(record: UtxoRecord) -> InputHeldError:
+    return InputHeldError(
+        f"input {record.txid.hex()}:{record.output_index} is held by payment "
+        f"{(record.held_by or b'').hex()} until {record.held_until_ms} (a paid call in flight)"
+    )
 
 
 def _without_password(url: str) -> str:

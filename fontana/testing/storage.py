@@ -33,9 +33,11 @@ from fontana.config import Settings
 from fontana.errors import (
     DuplicateError,
     FontanaError,
+    InputHeldError,
     InputSpentError,
     NotInitializedError,
     OutOfRangeError,
+    PaymentInFlightError,
     SchemaVersionError,
     StorageError,
     UnknownInputError,
@@ -48,6 +50,7 @@ from fontana.storage.base import (
     DepositRecord,
     EntryRecord,
     ReceiptRecord,
+    SettlementRecord,
     Spend,
     Storage,
     StorageSession,
@@ -109,6 +112,45 @@ def _spend_in_child(
             out.send("won")
         except InputSpentError:
             out.send("input_spent")
+        store.close()
+    except BaseException as exc:  # reported by the parent: a child has no test report
+        out.send(f"{type(exc).__name__}: {exc}")
+    finally:
+        out.close()
+
+
+#: The clock of the hold tests: holds until ``UNTIL`` are live before it, expired from it on.
+NOW, UNTIL = 1_000, 2_000
+
+
+def receipt(n: int, txid: bytes, amount: int = 3) -> ReceiptRecord:
+    return ReceiptRecord(h(n), txid, ALICE, BOB, amount, b"receipt%d" % n, 7)
+
+
+def settlement(n: int, txid: bytes, cached: bool = True) -> SettlementRecord:
+    if not cached:
+        return SettlementRecord(txid, receipt(n, txid))
+    return SettlementRecord(txid, receipt(n, txid), 200, "application/json", b'{"n": %d}' % n)
+
+
+def _hold_or_spend_in_child(
+    factory: StorageFactory, role: str, i: int, barrier: Any, out: Connection
+) -> None:
+    """One forked contender for the same two UTXOs: ``hold:<n>`` holds for h(n), ``spend``
+    spends (honouring holds); the outcome back as ``won`` or the error code."""
+    try:
+        store = factory()
+        keys = [(h(1), 0), (h(2), 0)] if i % 2 else [(h(2), 0), (h(1), 0)]
+        barrier.wait(timeout=_CHILD_TIMEOUT_S)
+        try:
+            with store.write() as s:
+                if role == "spend":
+                    s.spend_utxos(spends(keys, h(200 + i), 200 + i), holds_at_ms=NOW)
+                else:
+                    s.hold_utxos(keys, h(int(role.split(":")[1])), UNTIL, NOW)
+            out.send("won")
+        except FontanaError as exc:
+            out.send(exc.code)
         store.close()
     except BaseException as exc:  # reported by the parent: a child has no test report
         out.send(f"{type(exc).__name__}: {exc}")
@@ -765,3 +807,218 @@ class StorageConformance:
         with storage.write() as s:
             assert s.prune_tree(keep_from_version=keep) == 0  # pruning again finds nothing
 
+    # ==========================================================================
+    # Holds on UTXOs and settled paid calls (issue 8), kept as one block at the
+    # end of the class so it merges apart from other changes to this suite.
+    # ==========================================================================
+
+    def _held(self, storage: Storage, *keys: tuple[bytes, int]) -> list[tuple[Any, Any]]:
+        with storage.read() as s:
+            got = s.get_utxos(list(keys))
+        return [(got[k].held_by, got[k].held_until_ms) for k in keys]
+
+    def test_a_hold_is_read_with_its_utxo_and_released(self, storage: Storage) -> None:
+        with storage.write() as s:
+            s.insert_utxos([utxo(1), utxo(2), utxo(3)])
+            s.hold_utxos([(h(2), 0), (h(1), 0)], h(50), UNTIL, NOW)
+        assert self._held(storage, (h(1), 0), (h(2), 0), (h(3), 0)) == [
+            (h(50), UNTIL),
+            (h(50), UNTIL),
+            (None, None),
+        ]
+        with storage.read() as s:
+            assert s.balance(ALICE) == 300, "a held output is still unspent"
+            assert len(s.unspent_by_owner(ALICE)) == 3
+        with storage.write() as s:
+            assert s.release_holds(h(51), NOW) is False, "another payment holds nothing"
+            assert s.release_holds(h(50), NOW) is True
+            assert s.release_holds(h(50), NOW) is False, "released already"
+        assert self._held(storage, (h(1), 0), (h(2), 0)) == [(None, None)] * 2
+
+    def test_a_live_hold_refuses_other_holds_whole(self, storage: Storage) -> None:
+        with storage.write() as s:
+            s.insert_utxos([utxo(1), utxo(2), utxo(3)])
+            s.hold_utxos([(h(1), 0)], h(50), UNTIL, NOW)
+        for holder, error in ((h(51), InputHeldError), (h(50), PaymentInFlightError)):
+            with pytest.raises(error), storage.write() as s:
+                # The free outputs come first in lock order: they must not stay held.
+                s.hold_utxos([(h(3), 0), (h(2), 0), (h(1), 0)], holder, UNTIL + 5, UNTIL - 1)
+        assert self._held(storage, (h(1), 0), (h(2), 0), (h(3), 0)) == [
+            (h(50), UNTIL),
+            (None, None),
+            (None, None),
+        ]
+
+    @pytest.mark.parametrize("holder", [50, 51])
+    def test_an_expired_hold_is_replaced(self, storage: Storage, holder: int) -> None:
+        with storage.write() as s:
+            s.insert_utxos([utxo(1)])
+            s.hold_utxos([(h(1), 0)], h(50), UNTIL, NOW)
+        with storage.write() as s:  # a hold until UNTIL is over at UNTIL
+            s.hold_utxos([(h(1), 0)], h(holder), UNTIL + 10, UNTIL)
+        assert self._held(storage, (h(1), 0)) == [(h(holder), UNTIL + 10)]
+
+    @pytest.mark.parametrize(
+        ("keys", "error"),
+        [
+            ([(h(2), 0), (h(9), 0)], UnknownInputError),
+            ([(h(1), 1)], UnknownInputError),
+            ([(h(2), 0), (h(1), 0)], InputSpentError),
+        ],
+    )
+    def test_hold_refuses_unknown_and_spent_inputs_whole(
+        self, storage: Storage, keys: list[tuple[bytes, int]], error: type[FontanaError]
+    ) -> None:
+        with storage.write() as s:
+            s.insert_utxos([utxo(1), utxo(2)])
+            s.spend_utxos(spends([(h(1), 0)], h(50), 1))
+        with pytest.raises(error), storage.write() as s:
+            s.hold_utxos(keys, h(60), UNTIL, NOW)
+        assert self._held(storage, (h(2), 0)) == [(None, None)]
+
+    def test_same_outpoint_twice_in_one_hold_is_refused(self, storage: Storage) -> None:
+        with storage.write() as s:
+            s.insert_utxos([utxo(1)])
+        with pytest.raises(StorageError), storage.write() as s:
+            s.hold_utxos([(h(1), 0), (h(1), 0)], h(50), UNTIL, NOW)
+
+    def test_a_spend_honours_live_holds_of_others_only(self, storage: Storage) -> None:
+        with storage.write() as s:
+            s.insert_utxos([utxo(n) for n in (1, 2, 3, 4, 5)])
+            s.hold_utxos([(h(1), 0)], h(50), UNTIL, NOW)
+            s.hold_utxos([(h(2), 0)], h(51), UNTIL, NOW)
+            s.hold_utxos([(h(5), 0)], h(52), UNTIL, NOW)
+        with pytest.raises(InputHeldError), storage.write() as s:
+            s.spend_utxos(spends([(h(3), 0), (h(1), 0)], h(51), 7), holds_at_ms=NOW)
+        assert self._held(storage, (h(1), 0)) == [(h(50), UNTIL)]
+        with storage.read() as s:
+            assert s.get_utxos([(h(3), 0)])[(h(3), 0)].spent_seq is None, "refused whole"
+        with storage.write() as s:
+            s.spend_utxos(spends([(h(2), 0), (h(3), 0)], h(51), 7), holds_at_ms=NOW)  # its own
+            s.spend_utxos(spends([(h(1), 0)], h(53), 8), holds_at_ms=UNTIL)  # expired by then
+            s.spend_utxos(spends([(h(5), 0)], h(54), 9))  # holds ignored (replay)
+        with storage.read() as s:
+            got = s.get_utxos([(h(n), 0) for n in (1, 2, 3, 5)])
+        records = [got[(h(n), 0)] for n in (1, 2, 3, 5)]
+        assert [(r.spent_by, r.held_by, r.held_until_ms) for r in records] == [
+            (by, None, None) for by in (h(53), h(51), h(51), h(54))
+        ], "a spend clears the hold"
+        with storage.write() as s:
+            assert s.release_holds(h(50), NOW) is False
+
+    def test_release_reports_only_live_holds_and_clears_all(self, storage: Storage) -> None:
+        with storage.write() as s:
+            s.insert_utxos([utxo(1), utxo(2)])
+            s.hold_utxos([(h(1), 0), (h(2), 0)], h(50), UNTIL, NOW)
+        with storage.write() as s:
+            assert s.release_holds(h(50), UNTIL) is False, "expired: nothing live was held"
+        assert self._held(storage, (h(1), 0), (h(2), 0)) == [(None, None)] * 2
+
+    @pytest.mark.parametrize(
+        "roles",
+        [
+            ["hold:300", "hold:301", "hold:300", "hold:302"],
+            ["hold:300", "spend", "hold:301", "spend"],
+        ],
+        ids=["holds", "holds-and-spends"],
+    )
+    def test_concurrent_holds_and_spends_from_processes_have_one_winner(
+        self, storage: Storage, storage_factory: StorageFactory, roles: list[str]
+    ) -> None:
+        with storage.write() as s:
+            s.insert_utxos([utxo(1), utxo(2)])
+        ctx = multiprocessing.get_context("fork")
+        barrier = ctx.Barrier(len(roles))
+        children = []
+        for i, role in enumerate(roles):
+            receive, send = ctx.Pipe(duplex=False)
+            child = ctx.Process(
+                target=_hold_or_spend_in_child,
+                args=(storage_factory, role, i, barrier, send),
+                daemon=True,
+            )
+            child.start()
+            send.close()
+            children.append((child, receive))
+        outcomes = []
+        for child, receive in children:
+            outcomes.append(receive.recv() if receive.poll(_CHILD_TIMEOUT_S) else "hung")
+            child.join(timeout=_CHILD_TIMEOUT_S)
+            if child.is_alive():
+                child.kill()
+        assert outcomes.count("won") == 1, outcomes
+        winner = roles[outcomes.index("won")]
+        # Losers to a spend find the inputs spent; to a hold, held (by themselves: in flight).
+        expected = [
+            "won"
+            if outcome == "won"
+            else "input_spent"
+            if winner == "spend"
+            else "payment_in_flight"
+            if role == winner
+            else "input_held"
+            for role, outcome in zip(roles, outcomes, strict=True)
+        ]
+        assert outcomes == expected
+        with storage.read() as s:
+            got = list(s.get_utxos([(h(1), 0), (h(2), 0)]).values())
+        if winner == "spend":
+            spender = h(200 + outcomes.index("won"))
+            assert [(r.spent_by, r.held_by) for r in got] == [(spender, None)] * 2
+        else:
+            holder = h(int(winner.split(":")[1]))
+            assert [(r.spent_seq, r.held_by) for r in got] == [(None, holder)] * 2
+
+    def test_settlements_round_trip_with_their_receipts(self, storage: Storage) -> None:
+        cached, bare = settlement(1, h(10)), settlement(2, h(11), cached=False)
+        with storage.write() as s:
+            s.insert_settlements([cached, bare])
+        with storage.read() as s:
+            assert s.get_settlements([h(11), h(12), h(10)]) == {h(10): cached, h(11): bare}
+            assert s.get_settlements([]) == {}
+            assert s.get_receipt(h(1)) == cached.receipt
+            assert s.receipts_for(h(11)) == [bare.receipt]
+
+    def test_many_settlements_in_one_call(self, storage: Storage) -> None:
+        records = [settlement(n, h(1000 + n), cached=n % 2 == 0) for n in range(700)]
+        with storage.write() as s:
+            s.insert_settlements(records)
+        with storage.read() as s:
+            found = s.get_settlements([r.txid for r in records])
+        assert found == {r.txid: r for r in records}
+
+    def test_a_payment_is_settled_once(self, storage: Storage) -> None:
+        first = settlement(1, h(10))
+        with storage.write() as s:
+            s.insert_receipt(first.receipt)  # a receipt stored before is kept, not refused
+            s.insert_settlements([first])
+        with pytest.raises(DuplicateError), storage.write() as s:
+            s.insert_settlements([settlement(3, h(11)), settlement(2, h(10), cached=False)])
+        with pytest.raises(StorageError), storage.write() as s:
+            s.insert_settlements([settlement(4, h(12)), settlement(5, h(12))])
+        with storage.read() as s:
+            assert s.get_settlements([h(10), h(11), h(12)]) == {h(10): first}
+            assert [s.get_receipt(h(n)) for n in (2, 3, 4, 5)] == [None] * 4
+
+    @pytest.mark.parametrize("value", [2**63, 2**64 - 1])
+    def test_hold_and_settlement_values_beyond_2_63_are_out_of_range(
+        self, storage: Storage, value: int
+    ) -> None:
+        with storage.write() as s:
+            s.insert_utxos([utxo(1)])
+        writes: list[Callable[[StorageSession], object]] = [
+            lambda s: s.hold_utxos([(h(1), 0)], h(50), value, NOW),
+            lambda s: s.insert_settlements(
+                [SettlementRecord(h(10), receipt(1, h(10), amount=value))]
+            ),
+            lambda s: s.insert_settlements(
+                [SettlementRecord(h(10), attrs.evolve(receipt(1, h(10)), issued_at_ms=value))]
+            ),
+        ]
+        for write in writes:
+            with pytest.raises(OutOfRangeError), storage.write() as s:
+                write(s)
+        assert self._held(storage, (h(1), 0)) == [(None, None)]
+        with storage.read() as s:
+            assert s.get_settlements([h(10)]) == {}
+            assert s.get_receipt(h(1)) is None

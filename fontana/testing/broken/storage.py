@@ -13,12 +13,26 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, ClassVar
 
+import attrs
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from fontana.config import Settings
-from fontana.errors import InputSpentError, StorageError, UnknownInputError
-from fontana.storage.base import EntryRecord, OutPointKey, Spend, UtxoRecord
+from fontana.errors import (
+    InputHeldError,
+    InputSpentError,
+    PaymentInFlightError,
+    StorageError,
+    UnknownInputError,
+)
+from fontana.storage.base import (
+    MAX_STORED_INT,
+    EntryRecord,
+    OutPointKey,
+    SettlementRecord,
+    Spend,
+    UtxoRecord,
+)
 from fontana.storage.sql import SQLSession
 from fontana.storage.sqlite import SQLiteStorage
 
@@ -66,7 +80,7 @@ class _BrokenStorage(SQLiteStorage):
 class _CheckThenUpdateSession(SQLSession):
     """Checks the inputs on committed state, then marks them spent unconditionally."""
 
-    def spend_utxos(self, spends: Sequence[Spend]) -> None:
+    def spend_utxos(self, spends: Sequence[Spend], holds_at_ms: int | None = None) -> None:
         keys = [key for key, _, _ in spends]
         if len(set(keys)) != len(keys):
             raise StorageError("spend_utxos: an outpoint is spent twice in one call")
@@ -112,7 +126,7 @@ class ThreadLockOnly(DoubleSpendUnderConcurrency):
 
 
 class _PartialSpendSession(SQLSession):
-    def spend_utxos(self, spends: Sequence[Spend]) -> None:
+    def spend_utxos(self, spends: Sequence[Spend], holds_at_ms: int | None = None) -> None:
         marked = 0
         for (txid, index), by, seq in spends:
             marked += self.conn.execute(
@@ -389,6 +403,84 @@ class PruneKeepsDeadNodes(_BrokenStorage):
     Session = _PruneTooLittleSession
 
 
+# -- holds and settlements ------------------------------------------------------------
+
+
+class _SpendIgnoresHoldsSession(SQLSession):
+    def spend_utxos(self, spends: Sequence[Spend], holds_at_ms: int | None = None) -> None:
+        super().spend_utxos(spends)
+
+
+class SpendIgnoresHolds(_BrokenStorage):
+    """A spend takes inputs that another payment holds: a paid call's settle would fail."""
+
+    Session = _SpendIgnoresHoldsSession
+
+
+class _HoldOverwritesSession(SQLSession):
+    def hold_utxos(
+        self, keys: Sequence[OutPointKey], holder: bytes, until_ms: int, now_ms: int
+    ) -> None:
+        super().hold_utxos(keys, holder, until_ms, MAX_STORED_INT)  # every hold looks expired
+
+
+class HoldOverwritesLiveHolds(_BrokenStorage):
+    """A hold replaces another payment's live hold instead of refusing it."""
+
+    Session = _HoldOverwritesSession
+
+
+class _HoldCheckThenUpdateSession(_HoldOverwritesSession):
+    def hold_utxos(
+        self, keys: Sequence[OutPointKey], holder: bytes, until_ms: int, now_ms: int
+    ) -> None:
+        with self._storage.read() as committed:  # another connection: no lock taken
+            existing = committed.get_utxos(keys)
+        for record in existing.values():
+            if record.held_until_ms is not None and record.held_until_ms > now_ms:
+                if record.held_by == holder:
+                    raise PaymentInFlightError("the payment is held already")
+                raise InputHeldError("an input is held")
+        time.sleep(_RACE_S)  # a concurrent holder checks meanwhile
+        super().hold_utxos(keys, holder, until_ms, now_ms)
+
+
+class HoldRacesUnderConcurrency(_BrokenStorage):
+    """Writers do not take the write lock up front, and holds check before they update."""
+
+    Session = _HoldCheckThenUpdateSession
+
+    def _begin_write(self, conn: Connection) -> None:
+        """No ``BEGIN IMMEDIATE``: concurrent holders all pass the check."""
+
+
+class _HoldsHiddenSession(SQLSession):
+    def get_utxos(self, keys: Sequence[OutPointKey]) -> dict[OutPointKey, UtxoRecord]:
+        return {
+            key: attrs.evolve(record, held_by=None, held_until_ms=None)
+            for key, record in super().get_utxos(keys).items()
+        }
+
+
+class UtxoReadsWithoutHolds(_BrokenStorage):
+    """``get_utxos`` leaves the holds out: the payment path cannot see them."""
+
+    Session = _HoldsHiddenSession
+
+
+class _SettlesTwiceSession(SQLSession):
+    def insert_settlements(self, settlements: Sequence[SettlementRecord]) -> None:
+        for record in settlements:
+            if not self.get_settlements([record.txid]):
+                super().insert_settlements([record])
+
+
+class SettlementRecordedTwice(_BrokenStorage):
+    """A second settlement of a payment is silently dropped instead of ``DuplicateError``."""
+
+    Session = _SettlesTwiceSession
+
+
 #: Every broken storage, by the name its tests are reported under.
 BROKEN_STORAGES: dict[str, type[SQLiteStorage]] = {
     cls.__name__: cls
@@ -413,5 +505,10 @@ BROKEN_STORAGES: dict[str, type[SQLiteStorage]] = {
         PruneDeletesLiveNodes,
         PruneDeletesKeptRoot,
         PruneKeepsDeadNodes,
+        SpendIgnoresHolds,
+        HoldOverwritesLiveHolds,
+        HoldRacesUnderConcurrency,
+        UtxoReadsWithoutHolds,
+        SettlementRecordedTwice,
     )
 }
