@@ -41,11 +41,12 @@ def _register_builtin_commands() -> None:
     from fontana.cli.config_commands import config_group
     from fontana.cli.ledger_commands import LEDGER_COMMANDS
     from fontana.cli.node_commands import serve_command
+    from fontana.cli.payment_commands import PAYMENT_COMMANDS
     from fontana.cli.plugin_commands import plugins_command
     from fontana.cli.wallet_commands import init_command, show_command
 
     builtin = (plugins_command, config_group, init_command, show_command)
-    for command in (*builtin, *LEDGER_COMMANDS, *CHAIN_COMMANDS):
+    for command in (*builtin, *LEDGER_COMMANDS, *CHAIN_COMMANDS, *PAYMENT_COMMANDS):
         cli.add_command(command)
     cli.add_command(serve_command)
 
