@@ -1,8 +1,10 @@
 """``fontana devnet``: a whole chain in one process, on the embedded defaults or yours.
 
-It writes a genesis, runs the sequencer and the poster, funds two wallets
-with deposits, keeps making transfers between them, and prints blocks
-(empty ones too) as they are sealed and posted. With a block limit it then
+It writes a genesis, runs the sequencer and the poster, funds three wallets
+with deposits, keeps making transfers between two of them, and prints blocks
+(empty ones too) as they are sealed and posted. Meanwhile the third wallet
+makes real paid HTTP calls to a provider (``fontana.devnet_calls``), whose
+final receipts are verified as their blocks reach DA. When it stops it
 rebuilds the ledger from the genesis file and the DA layer alone and checks
 that every block and root matches: the end-to-end proof that the chain is
 recoverable.
@@ -29,8 +31,10 @@ from fontana.address import encode_address
 from fontana.clock import now_ms
 from fontana.config import Settings, mask
 from fontana.da import open_da
+from fontana.devnet_calls import PaidCalls
 from fontana.errors import AlreadyInitializedError, FontanaError, RejectedError
 from fontana.genesis import initialize, load_genesis_file
+from fontana.interfaces import DAReference
 from fontana.ledger import Ledger, open_proofs
 from fontana.ledger.transfers import build_transfer
 from fontana.models import Block, Deposit, Genesis
@@ -38,6 +42,7 @@ from fontana.poster import Poster
 from fontana.recovery import compare_ledgers, recover
 from fontana.sequencer import Sequencer
 from fontana.storage import open_storage
+from fontana.storage.base import BlockRecord
 from fontana.wallet import Wallet, create_key
 
 CHAIN_ID = "fontana-devnet"
@@ -51,6 +56,8 @@ class DevnetResult:
     transfers: int
     recovered_blocks: int
     problems: tuple[str, ...]
+    paid_calls: int = 0
+    final_receipts: int = 0
 
 
 def write_genesis(directory: Path, sequencer: Wallet, block_time_ms: int) -> Path:
@@ -96,7 +103,14 @@ def devnet_settings(directory: Path, user: Settings) -> tuple[Settings, dict[str
 
 class Devnet:
     def __init__(
-        self, directory: Path, block_time_ms: int, say: Callable[[str], None], user: Settings
+        self,
+        directory: Path,
+        block_time_ms: int,
+        say: Callable[[str], None],
+        user: Settings,
+        *,
+        calls: int | None = None,
+        adapter: str = "auto",
     ) -> None:
         self.directory = directory
         self.say = say
@@ -113,6 +127,8 @@ class Devnet:
         self.sequencer_key = create_key(directory, "sequencer")
         self.alice = create_key(directory, "alice")
         self.bob = create_key(directory, "bob")
+        self.consumer = create_key(directory, "consumer")
+        self.provider = create_key(directory, "provider")
         self.genesis_path = write_genesis(directory, self.sequencer_key, block_time_ms)
         self.genesis = load_genesis_file(self.genesis_path)
         initialize(storage, open_proofs(self.settings), self.genesis)
@@ -125,6 +141,19 @@ class Devnet:
         self.sealed = 0
         self.transfers = 0
         self._print = threading.Lock()
+        self.paid: PaidCalls | None = None
+        if calls != 0:
+            self.paid = PaidCalls(
+                ledger=self.ledger,
+                genesis=self.genesis,
+                da=self.da,
+                settings=self.settings,
+                provider=self.provider,
+                consumer=self.consumer,
+                adapter=adapter,
+                max_calls=calls,
+                say=self._out,
+            )
 
     def _out(self, line: str) -> None:
         with self._print:
@@ -139,7 +168,8 @@ class Devnet:
     def _traffic(self, stop: threading.Event) -> None:
         """Deposits to both wallets, then bursts of transfers with quiet blocks between."""
         rng = random.Random(7)
-        for wallet in (self.alice, self.bob):
+        funded = (self.alice, self.bob) + ((self.consumer,) if self.paid else ())
+        for wallet in funded:
             self.ledger.process_deposit_event(
                 Deposit(
                     l1_chain_id=0,
@@ -183,6 +213,10 @@ class Devnet:
         self._out(f"genesis {self.genesis_path} (chain {CHAIN_ID}, {self.block_time_ms} ms blocks)")
         self._out(f"alice {encode_address(self.alice.public_key)}")
         self._out(f"bob   {encode_address(self.bob.public_key)}")
+        if self.paid is not None:
+            self._out(f"consumer {encode_address(self.consumer.public_key)} (pays for calls)")
+            self._out(f"provider {encode_address(self.provider.public_key)} (is paid)")
+            self.paid.start()
         sequencer = Sequencer(
             self.ledger,
             self.sequencer_key.signing_key,
@@ -196,10 +230,7 @@ class Devnet:
             self.da,
             block_time_ms=self.block_time_ms,
             poll_ms=max(self.block_time_ms // 10, 20),
-            on_posted=lambda r, ref: self._out(
-                f"posted block {r.height} to DA height {ref.height} "
-                f"(commitment {ref.commitment.hex()[:16]}…)"
-            ),
+            on_posted=self._on_posted,
         )
         traffic_stop, poster_stop = threading.Event(), threading.Event()
         errors: list[BaseException] = []
@@ -215,14 +246,30 @@ class Devnet:
             threading.Thread(target=guarded, args=(self._traffic, traffic_stop), daemon=True),
             threading.Thread(target=guarded, args=(poster.run, poster_stop), daemon=True),
         ]
+        if self.paid is not None:
+            paid = self.paid
+            gap = self.block_time_ms / 3000
+            threads.append(
+                threading.Thread(
+                    target=guarded, args=(lambda e: paid.run(e, gap), traffic_stop), daemon=True
+                )
+            )
         for thread in threads:
             thread.start()
         try:
-            sequencer.run(stop, max_blocks=max_blocks)
+            # The last block is sealed once the traffic has stopped, so it takes every
+            # transfer and paid call still in flight: nothing applied stays out of a block.
+            sequencer.run(stop, max_blocks=None if max_blocks is None else max_blocks - 1)
+            traffic_stop.set()
+            for thread in (threads[0], *threads[2:]):
+                thread.join()
+            if not errors:
+                sequencer.seal()
         finally:
             sequencer.release()
             traffic_stop.set()
-            threads[0].join()
+            for thread in (threads[0], *threads[2:]):
+                thread.join()
             # Let the poster catch up with the last blocks before stopping it.
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline and not errors:
@@ -232,9 +279,28 @@ class Devnet:
                 time.sleep(0.05)
             poster_stop.set()
             threads[1].join()
+            if self.paid is not None:
+                self.paid.stop()
         if errors:
             raise errors[0]
-        return self.check_recovery()
+        result = self.check_recovery()
+        if self.paid is None:
+            return result
+        problems = self.paid.check()
+        return attrs.evolve(
+            result,
+            problems=result.problems + tuple(problems),
+            paid_calls=len(self.paid.calls),
+            final_receipts=sum(c.final for c in self.paid.calls),
+        )
+
+    def _on_posted(self, record: BlockRecord, ref: DAReference) -> None:
+        self._out(
+            f"posted block {record.height} to DA height {ref.height} "
+            f"(commitment {ref.commitment.hex()[:16]}…)"
+        )
+        if self.paid is not None:
+            self.paid.audit()
 
     def check_recovery(self) -> DevnetResult:
         """Rebuild from genesis + DA into a fresh database and compare with the live one."""
@@ -270,14 +336,20 @@ def run_devnet(
     stop: threading.Event,
     say: Callable[[str], None],
     user: Settings,
+    calls: int | None = None,
+    adapter: str = "auto",
 ) -> DevnetResult:
-    """Run a devnet in ``directory`` (default: a new temporary one) with ``user``'s backends."""
+    """Run a devnet in ``directory`` (default: a new temporary one) with ``user``'s backends.
+
+    ``calls``: how many paid calls the consumer makes (None: until stopped; 0: none);
+    ``adapter``: the charging adapter whose example app the provider serves.
+    """
     if directory is None:
         directory = Path(tempfile.mkdtemp(prefix="fontana-devnet-"))
     elif directory.exists() and any(directory.iterdir()):
         raise FontanaError(f"{directory} is not empty; give a new directory", code="devnet_dir")
     directory.mkdir(parents=True, exist_ok=True)
-    devnet = Devnet(directory, block_time_ms, say, user)
+    devnet = Devnet(directory, block_time_ms, say, user, calls=calls, adapter=adapter)
     try:
         return devnet.run(stop, max_blocks)
     finally:

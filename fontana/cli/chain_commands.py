@@ -225,11 +225,28 @@ def _recovery_text(d: dict[str, Any]) -> str:
 )
 @click.option("--blocks", type=StrictInt(1, 2**63 - 1), default=None, help="Stop after N blocks.")
 @click.option("--block-time-ms", type=StrictInt(50, 2**31 - 1), default=6000, show_default=True)
-def devnet_command(directory: Path | None, blocks: int | None, block_time_ms: int) -> None:
-    """Run a local chain: blocks, deposits, transfers, DA, then a recovery check.
+@click.option(
+    "--calls",
+    type=StrictInt(0, 2**31 - 1),
+    default=None,
+    help="Paid calls the consumer makes (default: until stopped; 0: none).",
+)
+@click.option(
+    "--adapter",
+    default="auto",
+    show_default=True,
+    help="Charging adapter whose example app the provider serves "
+    "(auto: flask if installed, else wsgi).",
+)
+def devnet_command(
+    directory: Path | None, blocks: int | None, block_time_ms: int, calls: int | None, adapter: str
+) -> None:
+    """Run a local chain: blocks, deposits, transfers, paid API calls, DA, then a recovery check.
 
-    Storage and DA are storage.url and da.url if your config or environment sets
-    them (the database must be empty), else files in the devnet directory.
+    A provider serves a small paid API on loopback and a consumer pays for calls
+    with the SDK; their final receipts are verified as blocks reach DA. Storage
+    and DA are storage.url and da.url if your config or environment sets them
+    (the database must be empty), else files in the devnet directory.
     """
     from fontana.config import load_settings
     from fontana.devnet import run_devnet
@@ -241,6 +258,8 @@ def devnet_command(directory: Path | None, blocks: int | None, block_time_ms: in
         stop=stop_on_signals(),
         say=click.echo,
         user=load_settings(),
+        calls=calls,
+        adapter=adapter,
     )
     if result.problems:
         raise RecoveryError("; ".join(result.problems))
