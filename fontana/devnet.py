@@ -164,9 +164,14 @@ class Devnet:
         self.sealed += 1
         what = f"{h.tx_count} entries" if h.tx_count else "empty"
         self._out(f"block {h.height} sealed: {what}, state root {h.state_root.hex()[:16]}…")
+        if self.paid is not None:
+            self._out(
+                f"balances: consumer {self.ledger.balance(self.consumer.public_key)} utia, "
+                f"provider {self.ledger.balance(self.provider.public_key)} utia"
+            )
 
-    def _traffic(self, stop: threading.Event) -> None:
-        """Deposits to both wallets, then bursts of transfers with quiet blocks between."""
+    def _fund(self) -> None:
+        """Deposits to the wallets, before any traffic needs them."""
         rng = random.Random(7)
         funded = (self.alice, self.bob) + ((self.consumer,) if self.paid else ())
         for wallet in funded:
@@ -183,6 +188,10 @@ class Devnet:
                 )
             )
             self._out(f"deposit: {DEPOSIT} utia to {wallet.name} {wallet.address}")
+
+    def _traffic(self, stop: threading.Event) -> None:
+        """Bursts of transfers between alice and bob, with quiet blocks between."""
+        rng = random.Random(7)
         gap, quiet = self.block_time_ms / 4000, 2 * self.block_time_ms / 1000
         burst = 0
         while not stop.wait(quiet if burst % 3 == 2 else gap):
@@ -251,9 +260,12 @@ class Devnet:
             gap = self.block_time_ms / 3000
             threads.append(
                 threading.Thread(
-                    target=guarded, args=(lambda e: paid.run(e, gap), traffic_stop), daemon=True
+                    target=guarded,
+                    args=(lambda e: paid.run(e, gap, done=stop.set), traffic_stop),
+                    daemon=True,
                 )
             )
+        self._fund()
         for thread in threads:
             thread.start()
         try:

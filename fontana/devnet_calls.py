@@ -134,8 +134,9 @@ class PaidCalls:
         if self._charger is not None:
             self._charger.close()
 
-    def run(self, stop: threading.Event, gap_s: float) -> None:
-        """Call the provider's API in turn until stopped or ``max_calls`` were made."""
+    def run(self, stop: threading.Event, gap_s: float, done: Callable[[], None]) -> None:
+        """Call the provider's API in turn until stopped, or ``max_calls`` were made
+        (then ``done()``)."""
         from fontana.sdk import Budget, Client
 
         made = 0
@@ -144,6 +145,7 @@ class PaidCalls:
         ) as client:
             while not stop.wait(gap_s):
                 if self.max_calls is not None and made >= self.max_calls:
+                    done()
                     return
                 method, path, body = CALLS[made % len(CALLS)]
                 made += 1
