@@ -21,6 +21,7 @@ from typing import Any
 
 import attrs
 import pytest
+import x402.http.utils as x402_utils  # x402's own SDK (test extra)
 from ledger_helpers import pub, snapshot
 from payments_helpers import (
     CONSUMERS,
@@ -48,8 +49,6 @@ from fontana.models.payment import request_hash
 from fontana.payments.wsgi import DIGEST_PRICE, ECHO_PRICE, QUOTE_PRICE, WORD_PRICE
 from fontana.payments.x402 import PAYMENT_RESPONSE, decode_payment_required, decode_payment_response
 from fontana.wallet import create_key
-
-x402_utils = pytest.importorskip("x402.http.utils")
 
 
 @attrs.frozen

@@ -13,6 +13,8 @@ from functools import cache
 from typing import Any
 
 import pytest
+import x402.http.utils as x402_utils  # x402's own SDK (test extra): it must decode our envelope
+import x402.schemas as x402_schemas
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from ledger_helpers import CHAIN_ID, key, pub
@@ -35,9 +37,6 @@ from fontana.payments.x402 import (
     encode_header,
     settle_response,
 )
-
-x402_utils = pytest.importorskip("x402.http.utils")
-x402_schemas = pytest.importorskip("x402.schemas")
 
 PROVIDER = key(9)
 GENESIS = payments_genesis()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from fontana.ledger import Ledger
 from fontana.models import Allocation, Genesis
 from fontana.state import PythonSMTProvider
 from fontana.storage import open_storage
+from fontana.testing.requirements import require_external
 from fontana.wallet import create_key
 
 SERVER = Path(__file__).resolve().parent / "x402_provider.py"
@@ -36,8 +38,12 @@ class Chain:
     pay_to: bytes
 
 
-@pytest.fixture
-def chain(tmp_path: Path) -> Iterator[Chain]:
+@pytest.fixture(params=["flask", "wsgi"])
+def chain(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Chain]:
+    """A ledger and a provider process serving the example API with the given adapter."""
+    adapter = request.param
+    if adapter == "flask" and importlib.util.find_spec("fontana_flask") is None:
+        require_external("fontana-flask (pip install -e plugins/fontana-flask)")
     home = tmp_path / "provider"
     home.mkdir()
     provider_key = create_key(home)
@@ -59,7 +65,7 @@ def chain(tmp_path: Path) -> Iterator[Chain]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FONTANA_")}
     env |= {"FONTANA_HOME": str(home), "FONTANA_STORAGE_URL": url}
     process = subprocess.Popen(
-        [sys.executable, str(SERVER)],
+        [sys.executable, str(SERVER), adapter],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -1,4 +1,7 @@
-"""A provider process for the x402 tests: Fontana's example WSGI app, one thread per request.
+"""A provider process for the x402 tests: Fontana's example app, one thread per request.
+
+``python x402_provider.py flask`` serves the Flask adapter's example app (a real
+Flask provider), ``wsgi`` the built-in WSGI adapter's.
 
 Settings come from the environment (``FONTANA_HOME``, ``FONTANA_STORAGE_URL``);
 it prints ``listening on <port>`` once it accepts calls and stops on SIGTERM.
@@ -7,6 +10,7 @@ it prints ``listening on <port>`` once it accepts calls and stops on SIGTERM.
 from __future__ import annotations
 
 import signal
+import sys
 from socketserver import ThreadingMixIn
 from types import FrameType
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
@@ -28,7 +32,13 @@ class Quiet(WSGIRequestHandler):
 
 def main() -> None:
     charger = Charger.from_settings(load_settings())
-    server = make_server("127.0.0.1", 0, example_app(charger), Server, Quiet)
+    if sys.argv[1:] == ["flask"]:
+        from fontana_flask.example import example_app as flask_example_app
+
+        app = flask_example_app(charger)
+    else:
+        app = example_app(charger)
+    server = make_server("127.0.0.1", 0, app, Server, Quiet)
 
     def stop(signum: int, frame: FrameType | None) -> None:
         raise SystemExit(0)
