@@ -179,6 +179,8 @@ def test_concurrent_submits(chain: Chain) -> None:
             result: Any = client.submit(tx)
         except RejectedError as exc:
             result = exc
+        except BaseException as exc:  # reported below, not lost in a thread
+            result = AssertionError(f"{tx.txid.hex()}: {exc!r}")
         with lock:
             outcomes[tx.txid] = result
 
@@ -187,6 +189,8 @@ def test_concurrent_submits(chain: Chain) -> None:
         t.start()
     for t in threads:
         t.join()
+    broken = [r for r in outcomes.values() if isinstance(r, AssertionError)]
+    assert not broken, broken
     winners = [tx for tx in racing if not isinstance(outcomes[tx.txid], Exception)]
     assert len(winners) == 1
     assert all(
