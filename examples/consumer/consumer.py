@@ -64,11 +64,13 @@ def outcome(label: str, call: Callable[[], PaidResponse[requests.Response]]) -> 
     except InsufficientFundsError as exc:
         return Result(False, [f"{label}: the wallet cannot pay for it: {exc.message}"])
     except PaymentRejectedError as exc:
-        return Result(False, [f"{label}: the provider refused the payment ({exc.code}): {exc}"])
+        return Result(
+            False, [f"{label}: the provider refused the payment ({exc.code}): {shown(exc.message)}"]
+        )
     except FontanaError as exc:
-        return Result(False, [f"{label}: error[{exc.code}]: {exc.message}"])
+        return Result(False, [f"{label}: error[{exc.code}]: {shown(exc.message)}"])
     except requests.RequestException as exc:
-        return Result(False, [f"{label}: no answer from the provider: {exc}"])
+        return Result(False, [f"{label}: no answer from the provider: {shown(str(exc))}"])
     response = paid.response
     lines = [f"{label} -> HTTP {response.status_code} {shown(response.text)}"]
     if paid.receipt is not None and paid.payment is not None:

@@ -209,7 +209,7 @@ def run_readme_example(
         shutil.copytree(
             source,
             workdir / "examples" / source.name,
-            ignore=shutil.ignore_patterns(".fontana", "genesis.json", "__pycache__"),
+            ignore=shutil.ignore_patterns(".fontana", "genesis.json", "receipts", "__pycache__"),
         )
     ports = dict(zip(readme_ports, _free_ports(len(readme_ports)), strict=True))
     # One pass, so a free port never gets replaced again as if it were a README port.
