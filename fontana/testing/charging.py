@@ -189,52 +189,79 @@ def readme_blocks(readme: Path) -> list[str]:
 
 
 def run_readme_example(
-    example: Path, workdir: Path, readme_port: int
+    example: Path, workdir: Path, readme_port: int | Sequence[int], *, beside: Sequence[Path] = ()
 ) -> subprocess.CompletedProcess[str]:
-    """Run an example's README as written: its first ``sh`` block serves, its second calls.
+    """Run an example's README as written: its first ``sh`` blocks serve, the next one calls.
 
-    The example is copied to ``workdir/examples/<name>`` (so what it creates
-    stays there) and run from ``workdir`` like from a clone's root; the only
-    change is a free port instead of ``readme_port``. Returns the second block's
-    result, once the first block's server is stopped.
+    With one ``readme_port`` the first block serves it and the second calls;
+    with several, block ``i`` serves port ``i`` and is started once the block
+    before it listens (a terminal per server, opened in turn), and the block
+    after them calls. The example, and the examples ``beside`` it whose apps
+    its README serves too, are copied to ``workdir/examples/<name>`` (so what
+    they create stays there) and run from ``workdir`` like from a clone's root;
+    the only change is a free port for each README port. Returns the calling
+    block's result, once every server is stopped.
     """
     import shutil
-    import socket
 
-    shutil.copytree(
-        example,
-        workdir / "examples" / example.name,
-        ignore=shutil.ignore_patterns(".fontana", "genesis.json", "__pycache__"),
-    )
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    serve, call = (
-        block.replace(f"127.0.0.1:{readme_port}", f"127.0.0.1:{port}")
-        for block in readme_blocks(example / "README.md")[:2]
-    )
+    readme_ports = [readme_port] if isinstance(readme_port, int) else list(readme_port)
+    for source in (example, *beside):
+        shutil.copytree(
+            source,
+            workdir / "examples" / source.name,
+            ignore=shutil.ignore_patterns(".fontana", "genesis.json", "receipts", "__pycache__"),
+        )
+    ports = dict(zip(readme_ports, _free_ports(len(readme_ports)), strict=True))
+    # One pass, so a free port never gets replaced again as if it were a README port.
+    alternatives = "|".join(map(str, ports))
+    address = re.compile(rf"127\.0\.0\.1:({alternatives})(?![0-9])")
+    blocks = [
+        address.sub(lambda m: f"127.0.0.1:{ports[int(m[1])]}", block)
+        for block in readme_blocks(example / "README.md")[: len(ports) + 1]
+    ]
+    if len(blocks) != len(ports) + 1:
+        pytest.fail(f"{example}/README.md needs {len(ports) + 1} sh blocks", pytrace=False)
     env = {k: v for k, v in os.environ.items() if not k.startswith("FONTANA_")}
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    log = workdir / "provider.log"
-    with log.open("wb") as out:
-        provider = subprocess.Popen(
-            ["bash", "-euo", "pipefail", "-c", serve], cwd=workdir, env=env,
-            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-    try:
-        _wait_for_port(port, provider, log)
+    with contextlib.ExitStack() as servers:
+        for i, (serve, port) in enumerate(zip(blocks, ports.values(), strict=False)):
+            log = workdir / ("provider.log" if i == 0 else f"provider-{i + 1}.log")
+            with log.open("wb") as out:
+                server = subprocess.Popen(
+                    ["bash", "-euo", "pipefail", "-c", serve], cwd=workdir, env=env,
+                    stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )  # fmt: skip
+            servers.callback(_stop_session, server)
+            _wait_for_port(port, server, log)
         return subprocess.run(
-            ["bash", "-euo", "pipefail", "-c", call], cwd=workdir, env=env,
+            ["bash", "-euo", "pipefail", "-c", blocks[-1]], cwd=workdir, env=env,
             stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=REQUEST_TIMEOUT_S,
         )  # fmt: skip
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(provider.pid, signal.SIGTERM)
-        try:
-            provider.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(provider.pid, signal.SIGKILL)
-            provider.wait()
+
+
+def _free_ports(count: int) -> list[int]:
+    """``count`` distinct ports free on 127.0.0.1 now (all held at once while chosen)."""
+    import socket
+
+    with contextlib.ExitStack() as probes:
+        found = []
+        for _ in range(count):
+            probe = probes.enter_context(socket.socket())
+            probe.bind(("127.0.0.1", 0))
+            found.append(probe.getsockname()[1])
+        return found
+
+
+def _stop_session(process: subprocess.Popen[bytes]) -> None:
+    """Stop a README block's shell and everything it started (its own session)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 def _wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
