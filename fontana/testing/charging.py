@@ -169,7 +169,7 @@ def start_servers(
     returned once every worker of each booted."""
     if not _has_module("gunicorn"):
         require_external("gunicorn")
-    processes = []
+    processes: list[subprocess.Popen[bytes]] = []
     for log in logs:
         argv = [
             sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind", "127.0.0.1:0",
