@@ -4,11 +4,14 @@ Each broken backend (``fontana.testing.broken``) breaks one rule. One nested
 pytest run per suite (a subprocess, reporting through JUnit XML) runs the suite
 once per broken backend and once on the real backend beside them: every broken
 one must fail at least one test, the real one none, so a failure means the fault
-was found, not that the harness is broken.
+was found, not that the harness is broken. The charging suite runs gunicorn
+servers, on SQLite only here (its PostgreSQL half is the same code on another
+database, which the Flask and Django plugins' runs cover).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -16,9 +19,12 @@ from pathlib import Path
 
 import pytest
 
+from fontana.testing.broken.charging import BROKEN_ADAPTERS
 from fontana.testing.broken.da import BROKEN_DA
+from fontana.testing.broken.payments import BROKEN_BACKENDS
 from fontana.testing.broken.proofs import BROKEN_PROVIDERS
 from fontana.testing.broken.storage import BROKEN_STORAGES
+from fontana.testing.requirements import require_external
 
 #: Only a hung nested run would get near this; it is no speed test.
 NESTED_TIMEOUT_S = 1800
@@ -87,6 +93,51 @@ for name, provider in BROKEN_PROVIDERS.items():
     globals()["Test" + name] = suite_for(provider)
 """
 
+PAYMENTS_MODULE = """
+import pytest
+from fontana.payments.backends import LedgerBackend
+from fontana.testing.broken.payments import BROKEN_BACKENDS
+from fontana.testing.payments import PaymentBackendSuite
+
+
+def suite_for(backend_class):
+    class Suite(PaymentBackendSuite):
+        @pytest.fixture
+        def backend(self, ledger):
+            return backend_class(ledger)
+
+    return Suite
+
+
+TestReal = suite_for(LedgerBackend)
+for name, backend_class in BROKEN_BACKENDS.items():
+    globals()["Test" + name] = suite_for(backend_class)
+"""
+
+#: Two workers per server (the suite's default is three): a third of the processes to boot
+#: for each of the many apps, and still several per server.
+CHARGING_MODULE = """
+from pathlib import Path
+import fontana.testing
+from fontana.testing.broken.charging import BROKEN_ADAPTERS
+from fontana.testing.charging import ChargingAdapterSuite
+
+
+def suite_for(entry):
+    class Suite(ChargingAdapterSuite):
+        app_module = entry
+        app_dir = Path(fontana.testing.__file__).parent
+        workers = 2
+        buffers_streams = True
+
+    return Suite
+
+
+TestReal = suite_for("fontana.testing.charging_app:app()")
+for name in BROKEN_ADAPTERS:
+    globals()["Test" + name] = suite_for(f"fontana.testing.broken.charging:app({name!r})")
+"""
+
 #: The nested run's conftest: like ``-x``, but per class, so each broken backend stops at
 #: its first failure while the other classes (and the real backend, whole) go on.
 STOP_AT_FIRST_FAILURE = """
@@ -95,30 +146,37 @@ import pytest
 CAUGHT = set()
 
 
+# The class a test is collected as: its name in the module, as every class is named Suite.
+def suite_class(nodeid):
+    parts = nodeid.split("::")
+    return parts[1] if len(parts) > 2 else None
+
+
 def pytest_runtest_setup(item):
-    if item.cls is not None and item.cls.__name__ in CAUGHT:
+    if suite_class(item.nodeid) in CAUGHT:
         pytest.skip("this backend failed an earlier test already")
 
 
 def pytest_runtest_logreport(report):
-    if report.failed and "::Test" in report.nodeid:
-        cls = report.nodeid.split("::")[1]
-        if cls != "TestReal":
-            CAUGHT.add(cls)
+    cls = suite_class(report.nodeid)
+    if report.failed and cls not in (None, "TestReal"):
+        CAUGHT.add(cls)
 """
 
 #: Per suite class of the nested run: test name -> "passed", "failed", "error" or "skipped".
 Outcomes = dict[str, dict[str, str]]
 
 
-def run_nested(directory: Path, source: str) -> Outcomes:
-    """Run ``source`` as a test module in a fresh pytest process; outcomes per class."""
+def run_nested(directory: Path, source: str, *args: str) -> Outcomes:
+    """Run ``source`` as a test module in a fresh pytest process (more pytest ``args``);
+    outcomes per class."""
     directory.mkdir()
     (directory / "test_suite.py").write_text(source)
     (directory / "conftest.py").write_text(STOP_AT_FIRST_FAILURE)
     report = directory / "report.xml"
+    argv = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", f"--junitxml={report}"]
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", f"--junitxml={report}"],
+        [*argv, *args],
         cwd=directory,
         capture_output=True,
         text=True,
@@ -136,7 +194,7 @@ def run_nested(directory: Path, source: str) -> Outcomes:
 
 def check_real(outcomes: Outcomes) -> None:
     real = outcomes.get("TestReal", {})
-    assert len(real) > 10, "the nested run did not run the suite"
+    assert len(real) >= 10, "the nested run did not run the suite"
     bad = {name: outcome for name, outcome in real.items() if outcome != "passed"}
     assert bad == {}, f"the real backend does not pass its suite: {bad}"
 
@@ -146,6 +204,7 @@ def check_caught(outcomes: Outcomes, name: str) -> None:
     assert results.keys() == outcomes["TestReal"].keys(), f"{name}: the suite was not run whole"
     caught = sorted(test for test, outcome in results.items() if outcome == "failed")
     assert caught, f"{name} passed the whole suite: {results}"
+    assert len(caught) == 1, f"{name}: the run went on after its first failure: {caught}"
 
 
 @pytest.fixture(scope="module")
@@ -188,3 +247,34 @@ def test_proofs_suite_passes_the_python_tree(proofs_outcomes: Outcomes) -> None:
 @pytest.mark.parametrize("name", sorted(BROKEN_PROVIDERS))
 def test_proofs_suite_catches_a_broken_provider(proofs_outcomes: Outcomes, name: str) -> None:
     check_caught(proofs_outcomes, name)
+
+
+@pytest.fixture(scope="module")
+def payments_outcomes(tmp_path_factory: pytest.TempPathFactory) -> Outcomes:
+    return run_nested(tmp_path_factory.mktemp("payments") / "run", PAYMENTS_MODULE)
+
+
+def test_payments_suite_passes_the_ledger_backend(payments_outcomes: Outcomes) -> None:
+    check_real(payments_outcomes)
+
+
+@pytest.mark.parametrize("name", sorted(BROKEN_BACKENDS))
+def test_payments_suite_catches_a_broken_backend(payments_outcomes: Outcomes, name: str) -> None:
+    check_caught(payments_outcomes, name)
+
+
+@pytest.fixture(scope="module")
+def charging_outcomes(tmp_path_factory: pytest.TempPathFactory) -> Outcomes:
+    if importlib.util.find_spec("gunicorn") is None:
+        require_external("gunicorn")
+    directory = tmp_path_factory.mktemp("charging") / "run"
+    return run_nested(directory, CHARGING_MODULE, "-k", "sqlite")
+
+
+def test_charging_suite_passes_the_wsgi_adapter(charging_outcomes: Outcomes) -> None:
+    check_real(charging_outcomes)
+
+
+@pytest.mark.parametrize("name", sorted(BROKEN_ADAPTERS))
+def test_charging_suite_catches_a_broken_adapter(charging_outcomes: Outcomes, name: str) -> None:
+    check_caught(charging_outcomes, name)

@@ -1,8 +1,8 @@
-"""Payment backends: the shared suite every :class:`PaymentBackend` passes, and the group commit.
+"""Payment backends: both real ones pass the shared suite; the group commit of ``LedgerBackend``.
 
-:class:`PaymentBackendSuite` runs on a live ledger (SQLite and PostgreSQL);
-a backend that reaches the same ledger another way (the node API's
-``NodeBackend``) subclasses it and overrides the ``backend`` fixture.
+:class:`~fontana.testing.payments.PaymentBackendSuite` runs on ``LedgerBackend``
+(SQLite and PostgreSQL) and on ``NodeBackend`` through a private ``fontana
+serve`` on the same database.
 """
 
 from __future__ import annotations
@@ -17,153 +17,50 @@ import attrs
 import pytest
 from ledger_helpers import ALICE, BOB, CAROL, genesis_outpoint, make_transfer, pub, settings_for
 from nacl.signing import SigningKey
+from node_helpers import node_env
 
-from fontana.errors import FontanaError, RejectedError, StorageUnavailableError
+from fontana.errors import RejectedError, StorageUnavailableError
 from fontana.ledger import Ledger
-from fontana.models import OutPoint, Receipt, SignedReceipt, Transaction, TxKind, TxOutput
-from fontana.payments.backends import (
-    CachedResponse,
-    LedgerBackend,
-    PaymentBackend,
-    SettledPayment,
-    open_backend,
+from fontana.models import Transaction
+from fontana.payments.backends import LedgerBackend, PaymentBackend, open_backend
+from fontana.payments.node_backend import NodeBackend
+from fontana.testing.node import serve_node
+from fontana.testing.payments import (
+    PRICE,
+    PROVIDER,
+    RESPONSE,
+    PaymentBackendSuite,
+    paying,
+    receipt_for,
 )
-
-PROVIDER = SigningKey(bytes([9]) * 32)
-PRICE = 1_000
-RESPONSE = CachedResponse(200, "application/json", b'{"ok":true}')
-
-
-def paying(ledger: Ledger, signer: SigningKey, index: int, *, price: int = PRICE) -> Transaction:
-    """A payment of ``price`` to the provider from ``signer``'s genesis UTXO ``index``."""
-    tx = Transaction(
-        kind=TxKind.PAYMENT,
-        chain_id=ledger.chain_id,
-        inputs=(genesis_outpoint(index, ledger.genesis),),
-        outputs=(TxOutput(pub(PROVIDER), price), TxOutput(pub(signer), 1_000_000 - price - 1)),
-        fee=1,
-        expiry_ms=ledger.clock() + 60_000,
-        payload_hash=bytes(32),
-    )
-    return tx.sign(signer, ledger.genesis_hash)
-
-
-def receipt_for(ledger: Ledger, tx: Transaction, signer: SigningKey) -> bytes:
-    receipt = Receipt(
-        chain_id=ledger.chain_id,
-        txid=tx.txid,
-        payer=pub(signer),
-        payee=pub(PROVIDER),
-        amount=PRICE,
-        method="GET",
-        resource="/paid",
-        request_hash=bytes(32),
-        issued_at_ms=ledger.clock(),
-        expected_height=1,
-    )
-    return SignedReceipt.sign(receipt, PROVIDER, ledger.genesis_hash).to_bytes()
-
-
-def code_of(call: Any, *args: Any) -> str:
-    with pytest.raises(FontanaError) as caught:
-        call(*args)
-    return caught.value.code
-
-
-class PaymentBackendSuite:
-    """What every payment backend does, checked against the ledger it reaches."""
-
-    @pytest.fixture
-    def backend(self, live: Ledger) -> Iterator[PaymentBackend]:
-        opened = LedgerBackend(live)
-        yield opened
-        opened.close()
-
-    def test_it_is_a_payment_backend_of_the_deployment(
-        self, backend: PaymentBackend, live: Ledger
-    ) -> None:
-        assert isinstance(backend, PaymentBackend)
-        assert backend.genesis == live.genesis
-        assert backend.open_height() == live.latest_block().height + 1
-
-    def test_hold_then_settle_then_the_same_payment_is_settled(
-        self, backend: PaymentBackend, live: Ledger
-    ) -> None:
-        tx = paying(live, ALICE, 0)
-        held = backend.hold(tx, tx.expiry_ms)
-        assert (held.state, held.txid, held.until_ms) == ("held", tx.txid, tx.expiry_ms)
-        assert code_of(backend.hold, tx, tx.expiry_ms) == "payment_in_flight"
-        assert backend.settled(tx.txid) is None
-        receipt = receipt_for(live, tx, ALICE)
-        backend.settle(tx, receipt, RESPONSE)
-        settled = SettledPayment(tx.txid, receipt, RESPONSE)
-        assert backend.settled(tx.txid) == settled
-        again = backend.hold(tx, tx.expiry_ms)
-        assert (again.state, again.settled) == ("settled", settled)
-        assert live.balance(pub(PROVIDER)) == PRICE
-        backend.settle(tx, receipt_for(live, tx, ALICE), None)  # idempotent: the first stays
-        assert backend.settled(tx.txid) == settled
-        assert live.balance(pub(PROVIDER)) == PRICE
-
-    def test_a_held_input_is_refused_to_every_other_spend(
-        self, backend: PaymentBackend, live: Ledger
-    ) -> None:
-        tx = paying(live, ALICE, 0)
-        backend.hold(tx, tx.expiry_ms)
-        other = paying(live, ALICE, 0, price=PRICE + 1)
-        assert code_of(backend.hold, other, other.expiry_ms) == "input_held"
-        transfer = make_transfer(
-            [genesis_outpoint(0, live.genesis)],
-            [(pub(BOB), 999_999)],
-            [ALICE],
-            expiry_ms=live.clock() + 60_000,
-            genesis_hash=live.genesis_hash,
-        )
-        assert code_of(live.apply_transaction, transfer) == "input_held"
-        assert code_of(backend.settle, other, receipt_for(live, other, ALICE), None) == (
-            "input_held"
-        )
-
-    def test_release_frees_the_inputs_and_charges_nothing(
-        self, backend: PaymentBackend, live: Ledger
-    ) -> None:
-        tx = paying(live, ALICE, 0)
-        backend.hold(tx, tx.expiry_ms)
-        backend.release(tx.txid)
-        backend.release(tx.txid)  # nothing held: harmless
-        backend.release(bytes(32))
-        assert live.balance(pub(PROVIDER)) == 0
-        other = paying(live, ALICE, 0, price=PRICE + 1)
-        assert backend.hold(other, other.expiry_ms).state == "held"
-
-    def test_rejections_are_typed_and_change_nothing(
-        self, backend: PaymentBackend, live: Ledger
-    ) -> None:
-        unknown = paying(live, ALICE, 0)
-        unknown = Transaction(
-            kind=TxKind.PAYMENT,
-            chain_id=live.chain_id,
-            inputs=(OutPoint(bytes(32), 0),),
-            outputs=unknown.outputs,
-            fee=1,
-            expiry_ms=unknown.expiry_ms,
-        ).sign(ALICE, live.genesis_hash)
-        assert code_of(backend.hold, unknown, unknown.expiry_ms) == "unknown_input"
-        forged = paying(live, BOB, 0)  # ALICE's input, signed by BOB
-        assert code_of(backend.hold, forged, forged.expiry_ms) == "bad_signature"
-        receipt = receipt_for(live, unknown, ALICE)
-        assert code_of(backend.settle, unknown, receipt, None) == "unknown_input"
-        assert live.balance(pub(PROVIDER)) == 0
-        tx = paying(live, CAROL, 2)
-        assert backend.hold(tx, tx.expiry_ms).state == "held"
-
-    def test_close_is_harmless_twice(self, backend: PaymentBackend) -> None:
-        backend.close()
-        backend.close()
 
 
 class TestLedgerBackend(PaymentBackendSuite):
-    pass
+    @pytest.fixture
+    def ledger_url(self, ledger_url: str) -> str:
+        """The suite on SQLite and on PostgreSQL (``ledger_helpers.ledger_url``)."""
+        return ledger_url
+
+    @pytest.fixture
+    def backend(self, ledger: Ledger) -> Iterator[PaymentBackend]:
+        opened = LedgerBackend(ledger)
+        yield opened
+        opened.close()
+
+
+class TestNodeBackend(PaymentBackendSuite):
+    """The suite through a private node serving the suite's ledger (SQLite)."""
+
+    @pytest.fixture
+    def backend(self, ledger: Ledger, ledger_url: str, tmp_path: Path) -> Iterator[PaymentBackend]:
+        home = tmp_path / "node-home"
+        home.mkdir()
+        env = node_env(home, ledger_url)
+        with serve_node(env, "--private") as node:
+            opened = NodeBackend(node.url)
+            assert opened.private
+            yield opened
+            opened.close()
 
 
 class GatedLedger:

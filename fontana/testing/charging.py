@@ -3,7 +3,7 @@
 A framework plugin subclasses :class:`ChargingAdapterSuite` and names a WSGI app
 (``app_module``, gunicorn's ``module:variable``, importable from ``app_dir``)
 that serves the endpoints below. The suite runs that app under gunicorn in two
-servers (``WORKERS`` worker processes each) on one database, SQLite and
+servers (``workers`` worker processes each) on one database, SQLite and
 PostgreSQL both, pays with real signed transactions built here from the
 challenge (independently of the SDK), and checks the answers, the receipts and
 the ledger afterwards: balances, and which payments were applied.
@@ -21,7 +21,12 @@ answer, paid or not, carries ``X-Worker-Pid``, the process that answered:
 ``GET /fail``        answers ``500`` with ``{"error": "down"}``
 ``GET /stream``      a streamed answer: ``"chunk\\n"`` :data:`STREAM_CHUNKS` times
 ``GET /big``         :data:`BIG_BYTES` bytes of ``x``, past the response cache
+``GET /gate?dir=D``  :func:`pass_gate`: records its run in directory ``D`` and
+                     waits there until the test opens the gate; answers like
+                     ``GET /paid``
 ===================  =========================================================
+
+The built-in ``wsgi`` adapter serves them in :mod:`fontana.testing.charging_app`.
 """
 
 from __future__ import annotations
@@ -33,15 +38,17 @@ import http.client
 import json
 import os
 import re
+import secrets
 import signal
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, ClassVar
+from urllib.parse import quote
 
 import attrs
 import pytest
@@ -84,6 +91,8 @@ PROVIDER_KEY = "provider"
 #: How long a server may take to boot, and a request to be answered: bounds, not measurements.
 BOOT_DEADLINE_S = 120
 REQUEST_TIMEOUT_S = 120
+#: How long a ``/gate`` view waits for its gate at most, so a failed test frees the worker.
+GATE_WAIT_S = 60
 
 _LISTENING = re.compile(r"Listening at: http://127\.0\.0\.1:(\d+)")
 _BOOTED = re.compile(r"Booting worker with pid: (\d+)")
@@ -134,42 +143,61 @@ class Server:
         finally:
             conn.close()
 
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+
+def stop_servers(servers: Sequence[Server]) -> None:
+    """Stop gunicorn masters (and so their workers): all asked at once, then each awaited."""
+    running = [s for s in servers if s.process.poll() is None]
+    for server in running:
+        server.process.send_signal(signal.SIGTERM)
+    for server in running:
+        try:
+            server.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.process.kill()
+            server.process.wait()
 
 
-def start_server(
-    app_module: str, app_dir: Path, env: Mapping[str, str], cwd: Path, log: Path
-) -> Server:
-    """gunicorn with ``WORKERS`` sync workers on a free port; returns once every worker booted."""
+def start_servers(
+    app_module: str,
+    app_dir: Path,
+    env: Mapping[str, str],
+    cwd: Path,
+    logs: Sequence[Path],
+    workers: int = WORKERS,
+) -> list[Server]:
+    """One gunicorn per log, ``workers`` sync workers each, on free ports; started together,
+    returned once every worker of each booted."""
     if not _has_module("gunicorn"):
         require_external("gunicorn")
-    argv = [
-        sys.executable, "-m", "gunicorn", "--workers", str(WORKERS), "--bind", "127.0.0.1:0",
-        "--pythonpath", str(app_dir), "--error-logfile", str(log), "--log-level", "info",
-        "--timeout", str(REQUEST_TIMEOUT_S), "--graceful-timeout", "5", app_module,
-    ]  # fmt: skip
-    process = subprocess.Popen(
-        argv, env=dict(env), cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    processes: list[subprocess.Popen[bytes]] = []
+    for log in logs:
+        argv = [
+            sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind", "127.0.0.1:0",
+            "--pythonpath", str(app_dir), "--error-logfile", str(log), "--log-level", "info",
+            "--timeout", str(REQUEST_TIMEOUT_S), "--graceful-timeout", "5", app_module,
+        ]  # fmt: skip
+        process = subprocess.Popen(
+            argv, env=dict(env), cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        processes.append(process)
     deadline = time.monotonic() + BOOT_DEADLINE_S
-    while True:
-        text = log.read_text(errors="replace") if log.exists() else ""
-        port = _LISTENING.search(text)
-        if port and len(_BOOTED.findall(text)) >= WORKERS:
-            return Server(process, int(port[1]), log)
-        if process.poll() is not None or time.monotonic() > deadline:
-            with contextlib.suppress(Exception):
-                process.kill()
-            pytest.fail(f"gunicorn did not start {app_module}:\n{text[-4000:]}", pytrace=False)
-        time.sleep(0.05)
+    started: list[Server] = []
+    for process, log in zip(processes, logs, strict=True):
+        while True:
+            text = log.read_text(errors="replace") if log.exists() else ""
+            port = _LISTENING.search(text)
+            if port and len(_BOOTED.findall(text)) >= workers:
+                started.append(Server(process, int(port[1]), log))
+                break
+            if process.poll() is not None or time.monotonic() > deadline:
+                for other in processes:
+                    with contextlib.suppress(Exception):
+                        other.kill()
+                        other.wait()
+                pytest.fail(f"gunicorn did not start {app_module}:\n{text[-4000:]}", pytrace=False)
+            time.sleep(0.05)
+    return started
 
 
 def _has_module(name: str) -> bool:
@@ -476,6 +504,55 @@ def in_parallel(calls: Sequence[Callable[[], Answer]], threads: int = 8) -> list
         return [f.result() for f in futures]
 
 
+def pass_gate(directory: str) -> dict[str, Any]:
+    """The view of ``GET /gate?dir=D``: record this run in ``D``, wait for ``D/open``.
+
+    Each run leaves a file ``D/run-<run>``, so a test sees which views ran even
+    when their answers were replaced by a refusal, and it holds the view in the
+    middle of its call until the test opens the gate. ``D`` must exist.
+    """
+    gate = Gate(Path(directory))
+    if not gate.path.is_dir():
+        raise FileNotFoundError(f"no gate directory {directory!r}")
+    run = secrets.token_hex(16)
+    (gate.path / f"run-{run}").touch()
+    deadline = time.monotonic() + GATE_WAIT_S
+    while not gate.is_open():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the gate {directory!r} was not opened")
+        time.sleep(0.01)
+    return {"run": run, "pid": os.getpid()}
+
+
+@attrs.frozen
+class Gate:
+    """A directory the ``/gate`` views of a test record their runs in and wait on."""
+
+    path: Path
+
+    @property
+    def target(self) -> str:
+        return "/gate?dir=" + quote(str(self.path), safe="/")
+
+    def is_open(self) -> bool:
+        return (self.path / "open").exists()
+
+    def open(self) -> None:
+        (self.path / "open").touch()
+
+    def close(self) -> None:
+        (self.path / "open").unlink()
+
+    def runs(self) -> list[str]:
+        """The views that ran, by their ``run``."""
+        return sorted(p.name.removeprefix("run-") for p in self.path.glob("run-*"))
+
+    def wait_for(self, runs: int, call: Future[Answer]) -> None:
+        """Until ``runs`` views ran or ``call`` has its answer (a rendezvous, not a timing)."""
+        while len(self.runs()) < runs and not call.done():
+            time.sleep(0.01)
+
+
 # --------------------------------------------------------------------------- the suite
 
 
@@ -488,6 +565,11 @@ class ChargingAdapterSuite:
     app_dir: ClassVar[Path]
     #: More environment for the servers (``DJANGO_SETTINGS_MODULE``, ...).
     app_env: ClassVar[Mapping[str, str]] = {}
+    #: Worker processes of each of the two servers.
+    workers: ClassVar[int] = WORKERS
+    #: True for an adapter that buffers every answer before it settles (the built-in
+    #: ``wsgi`` adapter): a streamed answer is then kept for retries like any other.
+    buffers_streams: ClassVar[bool] = False
 
     @pytest.fixture(scope="class", params=["sqlite", "postgresql"])
     @classmethod
@@ -513,17 +595,14 @@ class ChargingAdapterSuite:
     @pytest.fixture(scope="class")
     @classmethod
     def servers(cls, chain: Chain) -> Iterator[tuple[Server, Server]]:
-        """Two gunicorn servers, ``WORKERS`` processes each, on the chain's one database."""
+        """Two gunicorn servers, ``workers`` processes each, on the chain's one database."""
         env = server_env(chain, cls.app_env)
-        started: list[Server] = []
+        logs = [chain.home.parent / f"gunicorn-{name}.log" for name in ("a", "b")]
+        started = start_servers(cls.app_module, cls.app_dir, env, chain.home, logs, cls.workers)
         try:
-            for name in ("a", "b"):
-                log = chain.home.parent / f"gunicorn-{name}.log"
-                started.append(start_server(cls.app_module, cls.app_dir, env, chain.home, log))
             yield started[0], started[1]
         finally:
-            for server in started:
-                server.stop()
+            stop_servers(started)
 
     @pytest.fixture
     def server(self, servers: tuple[Server, Server]) -> Server:
@@ -600,6 +679,50 @@ class ChargingAdapterSuite:
         assert answer.json()["json"] == {"question": "how much?", "n": 42}
         check_receipt(chain, answer, consumer, tx, "POST", "/paid", body)
 
+    # -- holding -----------------------------------------------------------------
+
+    def test_a_payment_is_held_while_its_view_runs(
+        self, chain: Chain, servers: tuple[Server, Server], tmp_path: Path
+    ) -> None:
+        """While a paid view runs (``/gate`` waits for the test), a copy of its payment is
+        ``payment_in_flight`` and another payment of the same input ``input_held``; neither
+        runs a view, and nor does a call without a payment."""
+        first_server, other_server = servers
+        consumer, provider_before = chain.consumer(), chain.balance(chain.provider)
+        gate = Gate(tmp_path)
+        gate.open()
+        challenge = first_server.call("GET", gate.target)
+        rejection(challenge, 402, "payment_required")
+        assert gate.runs() == [], "a call without a payment ran the view"
+        gate.close()
+        tx, header = chain.payment(consumer, challenge)
+        signed = {"PAYMENT-SIGNATURE": header}
+        other_challenge = other_server.call("GET", "/paid?gate=other")
+        other, other_header = chain.payment(consumer, other_challenge, source=tx.inputs[0])
+        with ThreadPoolExecutor(2) as pool:
+            try:
+                first = pool.submit(first_server.call, "GET", gate.target, headers=signed)
+                gate.wait_for(1, first)
+                assert len(gate.runs()) == 1, f"the paid view did not run: {first.result()}"
+                spend = other_server.call(
+                    "GET", "/paid?gate=other", headers={"PAYMENT-SIGNATURE": other_header}
+                )
+                rejection(spend, 402, "input_held")
+                copy = pool.submit(other_server.call, "GET", gate.target, headers=signed)
+                gate.wait_for(2, copy)
+                assert len(gate.runs()) == 1, "a copy of a held payment ran the view again"
+                rejection(copy.result(), 409, "payment_in_flight")
+            finally:
+                gate.open()
+            answer = first.result()
+        assert answer.status == 200, answer.body
+        assert [answer.json()["run"]] == gate.runs()
+        check_receipt(chain, answer, consumer, tx, "GET", gate.target)
+        retry = other_server.call("GET", gate.target, headers=signed)
+        assert (retry.status, retry.body) == (200, answer.body)
+        assert chain.applied(tx.txid) and not chain.applied(other.txid)
+        assert chain.balance(chain.provider) == provider_before + PRICE
+
     # -- failures are not charged ----------------------------------------------
 
     @pytest.mark.parametrize("target", ["/raise", "/fail"])
@@ -655,6 +778,8 @@ class ChargingAdapterSuite:
     def test_uncached_answer_retry_is_409_with_the_receipt(
         self, chain: Chain, servers: tuple[Server, Server], target: str
     ) -> None:
+        """An answer too large to keep, or streamed: a retry gets its receipt, not the body.
+        (An adapter that ``buffers_streams`` keeps the streamed one and answers it again.)"""
         consumer, provider_before = chain.consumer(), chain.balance(chain.provider)
         tx, header = chain.payment(consumer, servers[0].call("GET", target))
         first = servers[0].call("GET", target, headers={"PAYMENT-SIGNATURE": header})
@@ -664,6 +789,12 @@ class ChargingAdapterSuite:
         receipt = check_receipt(chain, first, consumer, tx, "GET", target)
         for server in servers:
             retry = server.call("GET", target, headers={"PAYMENT-SIGNATURE": header})
+            if target == "/stream" and self.buffers_streams:
+                assert (retry.status, retry.body) == (200, expected)
+                assert retry.header_json("payment-response") == first.header_json(
+                    "payment-response"
+                )
+                continue
             assert retry.status == 409
             assert retry.json()["error"] == "already_settled"
             assert check_receipt(chain, retry, consumer, tx, "GET", target) == receipt

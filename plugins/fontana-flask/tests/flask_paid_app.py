@@ -12,7 +12,7 @@ from typing import Any
 from flask import Flask, Request, Response, request, stream_with_context
 from fontana_flask import Fontana, charge
 
-from fontana.testing.charging import BIG_BYTES, PRICE, STREAM_CHUNKS
+from fontana.testing.charging import BIG_BYTES, PRICE, STREAM_CHUNKS, pass_gate
 
 app = Flask(__name__)
 Fontana(app)
@@ -73,3 +73,9 @@ def stream() -> Response:
 @charge(utia=PRICE)
 def big() -> Response:
     return Response(b"x" * BIG_BYTES, mimetype="application/octet-stream")
+
+
+@app.get("/gate")
+@charge(utia=PRICE)
+def gate() -> dict[str, Any]:
+    return pass_gate(request.args["dir"])

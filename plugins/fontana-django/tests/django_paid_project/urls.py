@@ -9,4 +9,5 @@ urlpatterns = [
     path("fail", views.fails_by_status),
     path("stream", views.stream),
     path("big", views.big),
+    path("gate", views.gate),
 ]

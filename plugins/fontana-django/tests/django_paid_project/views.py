@@ -15,7 +15,7 @@ from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 from fontana_django import charge
 
-from fontana.testing.charging import BIG_BYTES, PRICE, STREAM_CHUNKS
+from fontana.testing.charging import BIG_BYTES, PRICE, STREAM_CHUNKS, pass_gate
 
 
 def worker_pid(get_response: Callable[[HttpRequest], HttpResponse]) -> Callable[..., Any]:
@@ -76,3 +76,8 @@ def stream(request: HttpRequest) -> StreamingHttpResponse:
 @charge(utia=PRICE)
 def big(request: HttpRequest) -> HttpResponse:
     return HttpResponse(b"x" * BIG_BYTES, content_type="application/octet-stream")
+
+
+@charge(utia=PRICE)
+def gate(request: HttpRequest) -> HttpResponse:
+    return JsonResponse(pass_gate(request.GET["dir"]))
