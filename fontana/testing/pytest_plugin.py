@@ -9,6 +9,7 @@ import pytest
 
 from fontana.config import Settings, load_settings
 from fontana.plugins import PluginRecord, get_host
+from fontana.testing.evm import evm_url, hardhat_node  # noqa: F401  (re-exported fixtures)
 from fontana.testing.pgcluster import pg_cluster, pg_url  # noqa: F401  (re-exported fixtures)
 
 
