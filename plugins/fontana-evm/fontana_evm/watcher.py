@@ -29,9 +29,9 @@ REQUEST_TIMEOUT_S: Final = 30
 
 def http_endpoint(url: str) -> str:
     """``evm+http://host:port/path`` as the ``http://`` URL web3 posts to."""
-    scheme, sep, rest = url.partition("://")
-    transport = scheme.lower().removeprefix("evm+")
-    if not sep or transport not in ("http", "https") or not rest or rest.startswith("/"):
+    scheme, _, rest = url.partition("://")
+    prefix, _, transport = scheme.lower().partition("+")
+    if prefix != "evm" or transport not in ("http", "https") or not rest or rest.startswith("/"):
         raise ConfigError(f"l1.url = {url!r}: expected evm+http://host:port or evm+https://host")
     return f"{transport}://{rest}"
 
