@@ -26,13 +26,20 @@ from evm_helpers import (
 from fontana_evm.decode import DEPOSITED_TOPIC, RELEASED_TOPIC
 from fontana_evm.testing import deploy_emitter, deposited, emit, released, word
 from fontana_evm.watcher import EvmWatcher, http_endpoint, vault_address
+from nacl.signing import SigningKey
 
-from fontana.bridge.handlers import DepositHandled
+from fontana.bridge.handlers import DepositHandled, handle_deposit_received
 from fontana.errors import ConfigError, DepositConflictError, L1UnavailableError
 from fontana.ledger import Ledger
-from fontana.models import Deposit
+from fontana.models import Deposit, Transaction, TxKind, WithdrawalRequest
 from fontana.testing.evm import HardhatNode
 from fontana.watcher import Watcher, load_cursor, open_l1_watcher
+
+HOLDER = SigningKey(b"\x43" * 32)
+
+
+def pub(key: SigningKey) -> bytes:
+    return bytes(key.verify_key)
 
 
 def watcher_for(url: str, address: str, confirmations: int, max_range: int = 1_000) -> EvmWatcher:
@@ -254,3 +261,33 @@ def test_the_native_scale_is_the_vaults(w3: Any, ledger: Ledger) -> None:
     vault = deploy_vault(w3, ledger.genesis_hash)
     assert vault.functions.nativeScale().call() == NATIVE_SCALE
     assert account(1).address == w3.eth.accounts[1]
+
+
+def test_a_released_log_confirms_its_withdrawal_once(w3: Any, evm_url: str, ledger: Ledger) -> None:
+    funded = handle_deposit_received(
+        ledger, Deposit(1, bytes(20), b"\x01" * 32, 0, 1, bytes(20), pub(HOLDER), 1_000)
+    )
+    burn = Transaction(
+        kind=TxKind.WITHDRAWAL,
+        chain_id=ledger.chain_id,
+        inputs=(funded.utxo.outpoint,),
+        outputs=(),
+        fee=1,
+        expiry_ms=2**62,
+        withdrawal=WithdrawalRequest(l1_recipient=b"\x99" * 20, amount=999),
+    ).sign(HOLDER, ledger.genesis_hash)
+    ledger.apply_transaction(burn)
+    # The emitter plays the vault: the real one releases only against a signed checkpoint.
+    owner = w3.eth.accounts[0]
+    vault = deploy_emitter(w3, 3, owner)
+    log = released(burn.txid, b"\x99" * 20, bytes(20), 999, 1)
+    first = emit(w3, vault, *log, owner)
+    emit(w3, vault, *log, owner)  # a second Released of the same id changes nothing
+    handled = credit(ledger, watcher_for(evm_url, vault, confirmations=0))
+    assert [(h.confirmation.l1_tx_hash, h.confirmed) for h in handled] == [
+        (bytes(first["transactionHash"]), True),
+        (handled[1].confirmation.l1_tx_hash, False),
+    ]
+    with ledger.storage.read() as s:
+        row = s.get_withdrawal(burn.txid)
+    assert row is not None and row.status == "confirmed"
