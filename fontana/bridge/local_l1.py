@@ -113,9 +113,11 @@ class LocalL1:
     def _create(self) -> str:
         conn = self._conn()
         conn.executescript(_SCHEMA)
-        conn.execute("INSERT OR IGNORE INTO log_meta VALUES ('id', ?)", (os.urandom(8).hex(),))
-        (log_id,) = conn.execute("SELECT value FROM log_meta WHERE key = 'id'").fetchone()
-        return str(log_id)
+        row = conn.execute("SELECT value FROM log_meta WHERE key = 'id'").fetchone()
+        if row is None:  # a new log: name it, once, whoever opens it first
+            conn.execute("INSERT OR IGNORE INTO log_meta VALUES ('id', ?)", (os.urandom(8).hex(),))
+            row = conn.execute("SELECT value FROM log_meta WHERE key = 'id'").fetchone()
+        return str(row[0])
 
     # -- the L1 side: appending events -------------------------------------------
 

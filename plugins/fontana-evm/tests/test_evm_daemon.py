@@ -11,8 +11,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from evm_helpers import ROLLUP, deploy_vault, deposit_native
+from evm_watcher_helpers import ROLLUP, deploy
 
+from fontana.bridge.vault import deposit_native
 from fontana.ledger import Ledger
 from fontana.testing.evm import HardhatNode
 
@@ -64,7 +65,7 @@ def once(env: dict[str, str]) -> list[dict[str, Any]]:
 def test_a_watcher_killed_mid_way_restarts_and_credits_every_deposit_once(
     w3: Any, node: HardhatNode, evm_url: str, ledger: Ledger, tmp_path: Path
 ) -> None:
-    vault = deploy_vault(w3, ledger.genesis_hash)
+    vault = deploy(w3, ledger.genesis_hash)
     first_block = w3.eth.block_number + 1
     amounts = [1_000 + i for i in range(15)]
     for i, amount in enumerate(amounts):
@@ -88,7 +89,7 @@ def test_a_watcher_killed_mid_way_restarts_and_credits_every_deposit_once(
 def test_the_daemon_credits_a_deposit_once_it_is_final_and_stops_cleanly(
     w3: Any, node: HardhatNode, evm_url: str, ledger: Ledger, tmp_path: Path
 ) -> None:
-    vault = deploy_vault(w3, ledger.genesis_hash)
+    vault = deploy(w3, ledger.genesis_hash)
     env = environment(tmp_path, evm_url, vault.address, start_block=str(w3.eth.block_number))
     watcher = start(env, "--json")
     try:

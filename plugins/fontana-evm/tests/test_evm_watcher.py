@@ -13,22 +13,28 @@ from typing import Any
 
 import pytest
 from eth_utils import keccak
-from evm_helpers import (
-    NATIVE_SCALE,
+from evm_watcher_helpers import (
     ROLLUP,
+    SEQUENCER,
+    VALIDATOR_KEY,
     account,
-    deploy_vault,
-    deposit_native,
+    deploy,
     l1_settings,
     signed_deposit,
-    vault_artifact,
 )
 from fontana_evm.decode import DEPOSITED_TOPIC, RELEASED_TOPIC
 from fontana_evm.testing import deploy_emitter, deposited, emit, released, word
 from fontana_evm.watcher import EvmWatcher, http_endpoint, vault_address
 from nacl.signing import SigningKey
 
-from fontana.bridge.handlers import DepositHandled, handle_deposit_received
+from fontana.bridge.checkpoint import Checkpoint, sign_checkpoint
+from fontana.bridge.handlers import (
+    DepositHandled,
+    WithdrawalHandled,
+    handle_deposit_received,
+    handle_withdrawal_confirmed,
+)
+from fontana.bridge.vault import deposit_native, load_artifact, release
 from fontana.errors import ConfigError, DepositConflictError, L1UnavailableError
 from fontana.ledger import Ledger
 from fontana.models import Deposit, Transaction, TxKind, WithdrawalRequest
@@ -54,7 +60,7 @@ def credit(ledger: Ledger, l1: EvmWatcher, **options: Any) -> list[Any]:
 
 
 def test_the_decoder_topics_are_the_vaults_events() -> None:
-    events = {e["name"]: e for e in vault_artifact()["abi"] if e["type"] == "event"}
+    events = {e["name"]: e for e in load_artifact("Vault")["abi"] if e["type"] == "event"}
 
     def topic(name: str) -> bytes:
         types = ",".join(i["type"] for i in events[name]["inputs"])
@@ -68,7 +74,7 @@ def test_the_decoder_topics_are_the_vaults_events() -> None:
 def test_a_vault_deposit_is_credited_once_when_final(
     w3: Any, node: HardhatNode, evm_url: str, ledger: Ledger
 ) -> None:
-    vault = deploy_vault(w3, ledger.genesis_hash)
+    vault = deploy(w3, ledger.genesis_hash)
     sender = w3.eth.accounts[1]
     receipt = deposit_native(w3, vault, ROLLUP, 5_000, sender)
     l1 = watcher_for(evm_url, vault.address, confirmations=2)
@@ -102,7 +108,7 @@ def test_a_vault_deposit_is_credited_once_when_final(
 def test_chunked_scans_see_every_deposit_in_log_order(
     w3: Any, node: HardhatNode, evm_url: str, ledger: Ledger
 ) -> None:
-    vault = deploy_vault(w3, ledger.genesis_hash)
+    vault = deploy(w3, ledger.genesis_hash)
     start = w3.eth.block_number
     for utia in range(1, 8):
         deposit_native(w3, vault, ROLLUP, utia, w3.eth.accounts[utia % 3 + 1])
@@ -118,8 +124,9 @@ def test_chunked_scans_see_every_deposit_in_log_order(
 def test_a_reorg_below_the_confirmations_credits_the_final_block_once(
     w3: Any, node: HardhatNode, evm_url: str, ledger: Ledger
 ) -> None:
-    vault = deploy_vault(w3, ledger.genesis_hash)
+    vault = deploy(w3, ledger.genesis_hash)
     l1 = watcher_for(evm_url, vault.address, confirmations=3)
+    assert account(1).address == w3.eth.accounts[1]  # the key signing here is the node's
     raw = signed_deposit(w3, vault, ROLLUP, 77)
     before_reorg = node.snapshot()
     first = w3.eth.wait_for_transaction_receipt(w3.eth.send_raw_transaction(raw))
@@ -141,7 +148,7 @@ def test_a_reorg_below_the_confirmations_credits_the_final_block_once(
 def test_a_reorg_deeper_than_the_confirmations_stops_the_watcher(
     w3: Any, node: HardhatNode, evm_url: str, ledger: Ledger
 ) -> None:
-    vault = deploy_vault(w3, ledger.genesis_hash)
+    vault = deploy(w3, ledger.genesis_hash)
     l1 = watcher_for(evm_url, vault.address, confirmations=0)  # nothing is safe at 0
     raw = signed_deposit(w3, vault, ROLLUP, 10)
     before_reorg = node.snapshot()
@@ -158,7 +165,7 @@ def test_a_reorg_deeper_than_the_confirmations_stops_the_watcher(
 def test_look_alike_events_from_another_contract_are_never_read(
     w3: Any, evm_url: str, ledger: Ledger
 ) -> None:
-    vault = deploy_vault(w3, ledger.genesis_hash)
+    vault = deploy(w3, ledger.genesis_hash)
     owner = w3.eth.accounts[0]
     four, three = deploy_emitter(w3, 4, owner), deploy_emitter(w3, 3, owner)
     sender = bytes.fromhex(owner[2:])
@@ -257,13 +264,7 @@ def test_the_vault_address_must_be_set_and_checksummed_when_mixed_case() -> None
     assert http_endpoint("EVM+HTTPS://node.example/v3") == "https://node.example/v3"
 
 
-def test_the_native_scale_is_the_vaults(w3: Any, ledger: Ledger) -> None:
-    vault = deploy_vault(w3, ledger.genesis_hash)
-    assert vault.functions.nativeScale().call() == NATIVE_SCALE
-    assert account(1).address == w3.eth.accounts[1]
-
-
-def test_a_released_log_confirms_its_withdrawal_once(w3: Any, evm_url: str, ledger: Ledger) -> None:
+def test_two_released_logs_of_one_id_confirm_it_once(w3: Any, evm_url: str, ledger: Ledger) -> None:
     funded = handle_deposit_received(
         ledger, Deposit(1, bytes(20), b"\x01" * 32, 0, 1, bytes(20), pub(HOLDER), 1_000)
     )
@@ -277,7 +278,7 @@ def test_a_released_log_confirms_its_withdrawal_once(w3: Any, evm_url: str, ledg
         withdrawal=WithdrawalRequest(l1_recipient=b"\x99" * 20, amount=999),
     ).sign(HOLDER, ledger.genesis_hash)
     ledger.apply_transaction(burn)
-    # The emitter plays the vault: the real one releases only against a signed checkpoint.
+    # The emitter plays a vault gone wrong: the real one releases an id only once.
     owner = w3.eth.accounts[0]
     vault = deploy_emitter(w3, 3, owner)
     log = released(burn.txid, b"\x99" * 20, bytes(20), 999, 1)
@@ -291,3 +292,46 @@ def test_a_released_log_confirms_its_withdrawal_once(w3: Any, evm_url: str, ledg
     with ledger.storage.read() as s:
         row = s.get_withdrawal(burn.txid)
     assert row is not None and row.status == "confirmed"
+
+
+def test_a_release_by_the_real_vault_confirms_the_withdrawal_once(
+    w3: Any, node: HardhatNode, evm_url: str, ledger: Ledger
+) -> None:
+    """L1 deposit → credit → burn → sealed → proven → released on L1 → confirmed."""
+    vault = deploy(w3, ledger.genesis_hash)
+    l1 = watcher_for(evm_url, vault.address, confirmations=1)
+    deposit_native(w3, vault, pub(HOLDER), 1_000, w3.eth.accounts[1])
+    node.mine(1)
+    (deposit,) = credit(ledger, l1)
+    recipient = bytes.fromhex(w3.eth.accounts[5][2:])
+    burn = Transaction(
+        kind=TxKind.WITHDRAWAL,
+        chain_id=ledger.chain_id,
+        inputs=(deposit.utxo.outpoint,),
+        outputs=(),
+        fee=1,
+        expiry_ms=2**62,
+        withdrawal=WithdrawalRequest(l1_recipient=recipient, amount=999),
+    ).sign(HOLDER, ledger.genesis_hash)
+    ledger.apply_transaction(burn)
+    header = ledger.seal_block(SEQUENCER).header.header
+    leaf, proof = ledger.prove_withdrawal(burn.txid, header.height)
+    checkpoint = Checkpoint(ledger.genesis_hash, header.height, header.state_root)
+    vault_bytes = bytes.fromhex(vault.address[2:])
+    signatures = sign_checkpoint([VALIDATOR_KEY], checkpoint, w3.eth.chain_id, vault_bytes)
+    receipt = release(
+        w3, vault, leaf, header.height, header.state_root, signatures, proof, w3.eth.accounts[2]
+    )
+    assert credit(ledger, l1) == []  # in the head block: not final yet
+    node.mine(1)
+    (handled,) = credit(ledger, l1)
+    assert isinstance(handled, WithdrawalHandled) and handled.confirmed
+    assert (handled.confirmation.burn_txid, handled.confirmation.l1_block) == (
+        burn.txid,
+        receipt["blockNumber"],
+    )
+    with ledger.storage.read() as s:
+        row = s.get_withdrawal(burn.txid)
+    assert row is not None and row.status == "confirmed"
+    # The withdrawal processor confirming it from its own receipt later changes nothing.
+    assert not handle_withdrawal_confirmed(ledger, handled.confirmation).confirmed

@@ -1,11 +1,10 @@
-"""Helpers of the EVM tests: the real Vault from contracts/artifacts, hardhat accounts, a ledger.
+"""Helpers of the EVM watcher's tests: the real Vault (fontana.bridge.vault), keys, a ledger.
 
 Every test runs on a snapshot of the node (``evm_url``) that is reverted after it.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,12 +19,11 @@ from fontana.ledger import Ledger
 from fontana.models import Genesis
 from fontana.state import PythonSMTProvider
 from fontana.storage import open_storage
-from fontana.testing.evm import MNEMONIC, HardhatNode, find_contracts_dir
+from fontana.testing.evm import MNEMONIC, HardhatNode
 
 SEQUENCER = SigningKey(b"\x41" * 32)
 #: Where deposits go: an ed25519 public key, as Fontana's own tools insist.
 ROLLUP = bytes(SigningKey(b"\x42" * 32).verify_key)
-NATIVE_SCALE = 10**12
 
 
 def genesis(l1_confirmations: int = 1) -> Genesis:
@@ -62,33 +60,17 @@ def node(hardhat_node: HardhatNode, evm_url: str) -> HardhatNode:
     return hardhat_node
 
 
-def vault_artifact() -> dict[str, Any]:
-    contracts = find_contracts_dir()
-    assert contracts is not None
-    artifact: dict[str, Any] = json.loads((contracts / "artifacts" / "Vault.json").read_text())
-    return artifact
+#: The one bridge validator of the tests' vaults (a secp256k1 key; its address is public).
+VALIDATOR_KEY = bytes([0x51]) * 32
 
 
-def deploy_vault(w3: Any, genesis_hash: bytes) -> Any:
-    """A vault for the native coin only, one validator (nothing here releases)."""
-    artifact = vault_artifact()
-    factory = w3.eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
-    owner = w3.eth.accounts[0]
-    tx = factory.constructor(
-        [account(9).address], 1, genesis_hash, "0x" + "00" * 20, NATIVE_SCALE, 1
-    ).transact({"from": owner})
-    receipt = w3.eth.wait_for_transaction_receipt(tx)
-    return w3.eth.contract(address=receipt["contractAddress"], abi=artifact["abi"])
+def deploy(w3: Any, genesis_hash: bytes) -> Any:
+    """The real Vault, for the native coin, with one validator; deployed by account 0."""
+    from fontana.bridge.checkpoint import validator_address
+    from fontana.bridge.vault import VaultConfig, deploy_vault
 
-
-def deposit_native(w3: Any, vault: Any, rollup: bytes, utia: int, sender: str) -> Any:
-    """``depositNative`` from an unlocked account; the receipt."""
-    tx = vault.functions.depositNative(rollup).transact(
-        {"from": sender, "value": utia * NATIVE_SCALE}
-    )
-    receipt = w3.eth.wait_for_transaction_receipt(tx)
-    assert receipt["status"] == 1
-    return receipt
+    config = VaultConfig((validator_address(VALIDATOR_KEY),), 1, genesis_hash)
+    return deploy_vault(w3, config, w3.eth.accounts[0])
 
 
 def signed_deposit(w3: Any, vault: Any, rollup: bytes, utia: int, index: int = 1) -> bytes:
@@ -97,7 +79,7 @@ def signed_deposit(w3: Any, vault: Any, rollup: bytes, utia: int, index: int = 1
     tx = vault.functions.depositNative(rollup).build_transaction(
         {
             "from": sender.address,
-            "value": utia * NATIVE_SCALE,
+            "value": utia * vault.functions.nativeScale().call(),
             "nonce": w3.eth.get_transaction_count(sender.address),
             "gas": 200_000,
             "maxFeePerGas": 10**10,
