@@ -28,7 +28,7 @@ from fontana.bridge import (
     handle_deposit_received,
     handle_withdrawal_confirmed,
 )
-from fontana.errors import L1Error, L1MismatchError, RejectedError
+from fontana.errors import DuplicateError, L1Error, L1MismatchError, RejectedError
 from fontana.interfaces import L1Events, L1Watcher, SkippedLog
 from fontana.models import Deposit, WithdrawalConfirmation
 
@@ -94,20 +94,25 @@ def save_cursor(storage: Storage, cursor: Cursor) -> None:
     """Move the stored cursor forward to ``cursor``; it never goes back.
 
     Read and written under the row's lock, so two watchers on one database
-    (a mistake, but not a harmful one) cannot move it back.
+    (a mistake, but not a harmful one) cannot move it back. Of two first
+    cursors written at once, the second is checked against the first.
     """
-    with storage.write() as s:
-        raw = s.lock_meta(CURSOR_KEY, exclusive=True)
-        if raw is not None:
-            stored = _parse_cursor(raw)
-            _same_source(stored.source, cursor.source)
-            if stored.scanned_to >= cursor.scanned_to:
+    value = json.dumps(attrs.asdict(cursor), sort_keys=True)
+    for attempt in range(2):
+        try:
+            with storage.write() as s:
+                raw = s.lock_meta(CURSOR_KEY, exclusive=True)
+                if raw is None:
+                    s.insert_meta(CURSOR_KEY, value)
+                    return
+                stored = _parse_cursor(raw)
+                _same_source(stored.source, cursor.source)
+                if stored.scanned_to < cursor.scanned_to:
+                    s.set_meta(CURSOR_KEY, value)
                 return
-        value = json.dumps(attrs.asdict(cursor), sort_keys=True)
-        if raw is None:
-            s.insert_meta(CURSOR_KEY, value)
-        else:
-            s.set_meta(CURSOR_KEY, value)
+        except DuplicateError:
+            if attempt:
+                raise
 
 
 def _same_source(stored: str, configured: str) -> None:

@@ -6,18 +6,22 @@ tests on a real node are in plugins/fontana-evm.
 
 from __future__ import annotations
 
+import json
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import attrs
 import pytest
+import sqlalchemy as sa
 from ledger_helpers import (
     ALICE,
     ALLOCATION,
     BOB,
     CAROL,
+    create_ledger,
     genesis_outpoint,
     make_deposit,
     make_transfer,
@@ -40,7 +44,9 @@ from fontana.hookspecs import hookimpl
 from fontana.interfaces import L1Events
 from fontana.ledger import Ledger
 from fontana.models import WithdrawalRequest
+from fontana.storage import schema as t
 from fontana.watcher import (
+    CURSOR_KEY,
     Cursor,
     Round,
     Watcher,
@@ -263,3 +269,34 @@ def test_open_l1_watcher_hands_the_plugin_resolved_confirmations(
     explicit = attrs.evolve(settings, l1=attrs.evolve(settings.l1, confirmations=0))
     open_l1_watcher(explicit, 7)
     assert seen == [7, 0]  # unset: the genesis l1_confirmations; set: the setting, even below
+
+
+def test_a_first_cursor_that_loses_the_insert_race_is_checked_against_the_winner(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """PostgreSQL: another first cursor, inserted but not committed, while this one is saved."""
+    ledger = create_ledger(pg_url, tmp_path / "home")
+    engine: sa.Engine = ledger.storage.engine  # type: ignore[attr-defined]
+    winner = json.dumps({"scanned_to": 9, "source": "local:a"}, sort_keys=True)
+    outcome: list[BaseException | None] = []
+
+    def save() -> None:
+        try:
+            save_cursor(ledger.storage, Cursor("local:b", 3))
+            outcome.append(None)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    with engine.connect() as other, engine.connect() as observer:
+        pending = other.begin()
+        other.execute(sa.insert(t.meta).values(key=CURSOR_KEY, value=winner))
+        thread = threading.Thread(target=save)
+        thread.start()
+        waiting = sa.text("SELECT count(*) FROM pg_locks WHERE NOT granted")
+        while thread.is_alive() and not observer.execute(waiting).scalar():
+            time.sleep(0.01)  # until the save waits on the uncommitted row's key
+        pending.commit()
+        thread.join()
+    assert isinstance(outcome[0], L1MismatchError)  # not a bare duplicate-key failure
+    assert load_cursor(ledger.storage) == Cursor("local:a", 9)
+    ledger.storage.close()
