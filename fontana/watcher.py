@@ -148,6 +148,7 @@ class Watcher:
         poll_ms: int = 1_000,
         on_event: Callable[[Event], None] | None = None,
         on_round: Callable[[Round], None] | None = None,
+        on_start: Callable[[str, int], None] | None = None,
     ) -> None:
         self.ledger = ledger
         self.l1 = l1
@@ -156,6 +157,8 @@ class Watcher:
         self.poll_ms = poll_ms
         self.on_event = on_event or (lambda _: None)
         self.on_round = on_round or (lambda _: None)
+        #: Called once, with the source and the cursor, when the L1 first answers.
+        self.on_start = on_start
         self.failures = 0
 
     def cursor(self) -> int:
@@ -169,6 +172,9 @@ class Watcher:
     def step(self) -> Round | None:
         """One round; ``None`` when no final block is left to scan."""
         cursor = self.cursor()
+        if self.on_start is not None:
+            self.on_start(self.l1.source, cursor)
+            self.on_start = None  # only once it is told: a node down now is retried
         finalized = self.l1.finalized_height()
         if finalized <= cursor:
             return None

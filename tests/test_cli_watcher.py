@@ -250,3 +250,13 @@ def test_the_watcher_refuses_a_zero_recipient_and_a_huge_amount_before_logging(
     result = fontana("trigger-deposit", str(2**63), BOB_ADDRESS, "--no-credit", env=env)
     assert result.returncode == 2 and "error[amount_overflow]" in result.stderr
     assert [line["event"] for line in lines("--once", env=env)] == ["started", "scanned"]
+
+
+def test_an_unreachable_l1_node_is_l1_unavailable_for_once(env: dict[str, str]) -> None:
+    down = env | {
+        "FONTANA_L1_URL": "evm+http://127.0.0.1:9",
+        "FONTANA_L1_VAULT": "0x5fbdb2315678afecb367f032d93f642f64180aa3",
+    }
+    result = fontana("watcher", "--once", "--json", env=down)
+    assert result.returncode == 69
+    assert json.loads(result.stdout)["error"]["code"] == "l1_unavailable"

@@ -240,6 +240,34 @@ def test_run_retries_an_unreachable_l1_and_goes_on(ledger: Ledger) -> None:
     assert balance(ledger, BOB) == ALLOCATION + 1
 
 
+@attrs.define
+class LateNode(Faulty):
+    """A node that is down when the watcher starts: even its chain id is out of reach."""
+
+    def __getattribute__(self, name: str) -> Any:
+        if name == "source":
+            self.calls += 1
+            if self.calls <= self.failures:
+                raise L1UnavailableError("node down")
+        return super().__getattribute__(name)
+
+
+def test_a_node_down_at_start_is_retried_and_the_start_reported_once(ledger: Ledger) -> None:
+    stop = threading.Event()
+    started: list[tuple[str, int]] = []
+    late = LateNode(L1Events(deposits_at(2), [], 10), failures=2)
+    watcher = Watcher(
+        ledger,
+        late,
+        poll_ms=1,
+        on_round=lambda _: stop.set(),
+        on_start=lambda *args: started.append(args),
+    )
+    watcher.run(stop)
+    assert started == [("faulty:1", -1)]
+    assert balance(ledger, BOB) == ALLOCATION + 1
+
+
 def test_run_stops_on_an_error_that_retrying_cannot_fix(ledger: Ledger, l1: LocalL1) -> None:
     l1.append_deposit(pub(BOB), 5)
     save_cursor(ledger.storage, Cursor("local:another", -1))

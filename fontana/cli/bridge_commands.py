@@ -106,11 +106,10 @@ def _watch(once: bool, as_json: bool) -> None:
             poll_ms=settings.l1.poll_ms,
             on_event=lambda e: say(data := _event_json(e), _event_text(data)),
             on_round=on_round,
-        )
-        cursor = watcher.cursor()
-        say(
-            {"event": "started", "source": l1.source, "cursor": cursor},
-            f"watching {l1.source} from L1 block {cursor + 1}",
+            on_start=lambda source, cursor: say(
+                {"event": "started", "source": source, "cursor": cursor},
+                f"watching {source} from L1 block {cursor + 1}",
+            ),
         )
         stop = stop_on_signals()
         if once:
