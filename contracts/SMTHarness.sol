@@ -15,4 +15,26 @@ contract SMTHarness {
     {
         return SparseMerkleProof.verify(root, key, valueHash, present, proof);
     }
+
+    /// Whether `proof` decodes: every structural rule of docs/smt.md, "Proof encoding".
+    function wellFormed(bytes calldata proof) external pure returns (bool) {
+        return SparseMerkleProof.wellFormed(proof);
+    }
+
+    /// Many `verifyProof` (and `wellFormed`) calls in one: the differential test checks
+    /// thousands of claims.
+    function verifyBatch(
+        bytes32[] calldata roots,
+        bytes32[] calldata keys,
+        bytes32[] calldata valueHashes,
+        bool[] calldata present,
+        bytes[] calldata proofs
+    ) external view returns (bool[] memory results, bool[] memory formed) {
+        results = new bool[](proofs.length);
+        formed = new bool[](proofs.length);
+        for (uint256 i = 0; i < proofs.length; ++i) {
+            results[i] = SparseMerkleProof.verify(roots[i], keys[i], valueHashes[i], present[i], proofs[i]);
+            formed[i] = SparseMerkleProof.wellFormed(proofs[i]);
+        }
+    }
 }

@@ -45,6 +45,16 @@ library SparseMerkleProof {
         return h == root;
     }
 
+    /// @notice Whether `proof` follows every rule of "Proof encoding" (the Python decoder's).
+    function wellFormed(bytes calldata proof) internal pure returns (bool) {
+        (bool ok,, uint256 n, uint256 siblingsEnd) = _layout(proof);
+        if (!ok) return false;
+        for (uint256 cursor = 3 + ((n + 7) >> 3); cursor < siblingsEnd; cursor += 32) {
+            if (bytes32(proof[cursor:cursor + 32]) == bytes32(0)) return false;
+        }
+        return true;
+    }
+
     /// The structural rules of "Proof encoding": kind, sibling count, bitmap, exact length.
     function _layout(bytes calldata proof)
         private
