@@ -10,6 +10,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -103,3 +104,31 @@ def test_the_bridge_package_and_checkpoints_import_without_web3() -> None:
         "assert 'web3' not in sys.modules and 'eth_account' not in sys.modules, sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_deep_json_is_refused_not_fatal_once_web3_is_loaded(tmp_path: Path) -> None:
+    """py_ecc (under web3 and eth-account) raises the recursion limit to 100,000 at import;
+    a 100,000-deep genesis file then crashed the interpreter instead of being refused."""
+    path = tmp_path / "genesis.json"
+    path.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    code = (
+        "import sys, fontana.bridge.vault, web3, eth_account\n"
+        "from fontana.errors import FontanaError\n"
+        "from fontana.genesis import load_genesis_file\n"
+        "try:\n"
+        f"    load_genesis_file(__import__('pathlib').Path({str(path)!r}))\n"
+        "except FontanaError as exc:\n"
+        "    print(exc.code)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
+    assert (result.returncode, result.stdout.strip()) == (0, "genesis_invalid"), result.stderr
+
+
+def test_the_test_session_runs_at_the_safe_recursion_limit() -> None:
+    import web3  # noqa: F401  (already imported by the vault tests' modules)
+
+    from fontana.bridge import SAFE_RECURSION_LIMIT
+
+    assert sys.getrecursionlimit() <= SAFE_RECURSION_LIMIT

@@ -11,6 +11,9 @@ importing this package needs neither.
 
 from __future__ import annotations
 
+import sys
+from typing import Final
+
 from fontana.bridge.handlers import (
     DepositHandled,
     WithdrawalHandled,
@@ -23,4 +26,21 @@ __all__ = [
     "WithdrawalHandled",
     "handle_deposit_received",
     "handle_withdrawal_confirmed",
+    "restore_recursion_limit",
 ]
+
+#: The recursion limit Fontana's parsers of hostile JSON rely on: ``json`` raises
+#: RecursionError for deep nesting long before the C stack runs out (Python's default).
+SAFE_RECURSION_LIMIT: Final = 1000
+
+
+def restore_recursion_limit() -> None:
+    """Undo py_ecc's import-time ``sys.setrecursionlimit(100000)``.
+
+    eth-account and web3 import py_ecc, which raises the limit for the whole process;
+    with it, a deeply nested JSON document (a genesis file, a request body) overflows
+    the C stack and kills the interpreter instead of raising RecursionError. Call this
+    after importing them; Fontana uses nothing of py_ecc that needs deep recursion.
+    """
+    if sys.getrecursionlimit() > SAFE_RECURSION_LIMIT:
+        sys.setrecursionlimit(SAFE_RECURSION_LIMIT)

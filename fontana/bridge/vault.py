@@ -28,8 +28,11 @@ from web3.contract.contract import ContractFunction
 from web3.exceptions import ContractCustomError, ContractLogicError
 from web3.types import TxReceipt
 
+from fontana.bridge import restore_recursion_limit
 from fontana.errors import ConfigError, FontanaError
 from fontana.models import WithdrawalLeaf
+
+restore_recursion_limit()  # web3 imported py_ecc, which raised it process-wide
 
 CONTRACTS_DIR_ENV: Final = "FONTANA_CONTRACTS_DIR"
 NATIVE: Final = bytes(20)

@@ -12,9 +12,9 @@ answering for another chain id is ``l1_mismatch``, which stops it.
 from __future__ import annotations
 
 import logging
-import sys
 from typing import TYPE_CHECKING, Any, Final
 
+from fontana.bridge import restore_recursion_limit
 from fontana.errors import ConfigError, L1MismatchError, L1UnavailableError
 from fontana.interfaces import L1Events, SkippedLog
 from fontana_evm.decode import DEPOSITED_TOPIC, RELEASED_TOPIC, decode_logs
@@ -56,13 +56,11 @@ def web3_class() -> Any:
     interpreter's recursion limit to 100,000. Python's JSON parser then
     overflows the C stack on a deeply nested answer (the process dies) long
     before it raises ``RecursionError``, which the watcher reports as
-    ``l1_unavailable``. Nothing the watcher calls needs the higher limit.
+    ``l1_unavailable``.
     """
-    limit = sys.getrecursionlimit()
-    try:
-        from web3 import Web3
-    finally:
-        sys.setrecursionlimit(limit)
+    from web3 import Web3
+
+    restore_recursion_limit()
     return Web3
 
 
