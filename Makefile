@@ -20,5 +20,9 @@ devnet: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-test: lint
+# The pinned solc and hardhat the contract tests use (package-lock.json), when missing.
+contracts/node_modules/.package-lock.json: contracts/package-lock.json
+	npm ci --prefix contracts --no-audit --no-fund
+
+test: lint contracts/node_modules/.package-lock.json
 	$(BIN)/python -m pytest

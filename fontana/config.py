@@ -123,11 +123,45 @@ class DASettings:
     max_blob_size: int = attrs.field(default=1_900_000, validator=_holds_any_entry)
 
 
+_VAULT_RE = re.compile(r"0x[0-9a-fA-F]{40}", re.ASCII)
+
+
+def _vault_address(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+    if value and not _VAULT_RE.fullmatch(value):
+        raise ValueError("expected an L1 address: 0x and 40 hex digits")
+
+
+def _confirmations(instance: Any, attribute: attrs.Attribute[Any], value: int | None) -> None:
+    if value is not None and not 0 <= value <= 2**32 - 1:  # the genesis field is a u32
+        raise ValueError(f"expected an integer in 0..{2**32 - 1}")
+
+
+#: Blocks one ``eth_getLogs`` may span; public nodes refuse far less.
+MAX_L1_RANGE: Final = 1_000_000
+
+
+def _l1_range(instance: Any, attribute: attrs.Attribute[Any], value: int) -> None:
+    if not 1 <= value <= MAX_L1_RANGE:
+        raise ValueError(f"expected an integer in 1..{MAX_L1_RANGE}")
+
+
 @attrs.frozen
 class L1Settings:
     """The L1 that holds the vault; the URL's scheme picks the watcher plugin."""
 
+    #: ``local://`` (a log in ``<home>/l1``), ``local:///dir``, ``evm+http://host:port``.
     url: str = "local://"
+    #: The vault contract's address (``0x`` + 40 hex digits); the EVM watcher needs it.
+    vault: str = attrs.field(default="", validator=_vault_address)
+    #: Blocks a deposit must be under before it is credited; unset: the genesis
+    #: ``l1_confirmations``.
+    confirmations: int | None = attrs.field(default=None, validator=_confirmations)
+    #: First L1 block to scan when the ledger has no cursor yet (the vault's deployment).
+    start_block: int = attrs.field(default=0, validator=_non_negative)
+    #: Most L1 blocks read in one request.
+    max_range: int = attrs.field(default=1_000, validator=_l1_range)
+    #: How often the watcher asks the L1 for new final blocks.
+    poll_ms: int = attrs.field(default=1_000, validator=_millis(1))
 
 
 @attrs.frozen

@@ -28,6 +28,7 @@ from pathlib import Path
 import attrs
 
 from fontana.address import encode_address
+from fontana.bridge import handle_deposit_received
 from fontana.clock import now_ms
 from fontana.config import Settings, mask
 from fontana.da import open_da
@@ -175,7 +176,8 @@ class Devnet:
         rng = random.Random(7)
         funded = (self.alice, self.bob) + ((self.consumer,) if self.paid else ())
         for wallet in funded:
-            self.ledger.process_deposit_event(
+            handle_deposit_received(
+                self.ledger,
                 Deposit(
                     l1_chain_id=0,
                     vault=bytes(20),
@@ -185,7 +187,7 @@ class Devnet:
                     depositor=bytes(20),
                     recipient=wallet.public_key,
                     amount=DEPOSIT,
-                )
+                ),
             )
             self._out(f"deposit: {DEPOSIT} utia to {wallet.name} {wallet.address}")
 

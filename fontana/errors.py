@@ -159,6 +159,33 @@ class BlobTooLargeError(DAFatalError):
     code = "blob_too_large"
 
 
+# --- the L1 (vault chain) ---------------------------------------------------
+
+
+class L1Error(FontanaError):
+    """An L1 node refused or failed a request, or answered what no node should."""
+
+    code = "l1_error"
+
+    #: Whether the same request later can succeed; the watcher retries those.
+    retryable: bool = False
+
+
+class L1UnavailableError(L1Error):
+    """The L1 node cannot be reached or timed out; the watcher backs off and retries."""
+
+    code = "l1_unavailable"
+    exit_code = 69  # EX_UNAVAILABLE
+    retryable = True
+
+
+class L1MismatchError(L1Error):
+    """The ledger follows another L1 or vault than the one configured now."""
+
+    code = "l1_mismatch"
+    exit_code = 78  # EX_CONFIG
+
+
 # --- ledger rejections (codes are part of the public API) -----------------
 
 

@@ -16,6 +16,8 @@ from fontana.errors import EncodingError
 TAG_TX: Final = "fontana/tx"
 TAG_DEPOSIT: Final = "fontana/deposit"
 TAG_WITHDRAWAL: Final = "fontana/withdrawal"
+TAG_WITHDRAWAL_KEY: Final = "fontana/withdrawal/key"
+TAG_WITHDRAWAL_LEAF: Final = "fontana/withdrawal/leaf"
 TAG_FEE: Final = "fontana/fee"
 TAG_UTXO: Final = "fontana/utxo"
 TAG_UTXO_KEY: Final = "fontana/utxo/key"
@@ -38,6 +40,8 @@ ALL_TAGS: Final = (
     TAG_TX,
     TAG_DEPOSIT,
     TAG_WITHDRAWAL,
+    TAG_WITHDRAWAL_KEY,
+    TAG_WITHDRAWAL_LEAF,
     TAG_FEE,
     TAG_UTXO,
     TAG_UTXO_KEY,

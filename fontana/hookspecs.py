@@ -113,7 +113,10 @@ def fontana_register_l1_watchers(register: RegisterBackend[L1WatcherFactory]) ->
     """Declare L1 watchers that turn vault events into deposits and confirmations.
 
     ``l1.url`` selects one by scheme or name (``local://``, ``evm+http://...``).
-    ``factory(url, settings)`` returns a :class:`fontana.interfaces.L1Watcher`.
+    ``factory(url, settings)`` returns a :class:`fontana.interfaces.L1Watcher`;
+    ``settings.l1.confirmations`` is resolved (the genesis value when unset).
+    ``fontana watcher`` keeps the cursor and calls the bridge handlers, so a
+    watcher only reads the L1 (docs/plugins.md).
 
     :param register: callback taking ``name``, ``factory``, and keyword-only
         ``schemes`` and ``description`` (a :class:`fontana.plugins.BackendRegistrar`,

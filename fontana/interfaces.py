@@ -93,23 +93,49 @@ class DALayer(Protocol):
 
 
 @attrs.frozen
+class SkippedLog:
+    """A vault log that did not decode: reported and never credited."""
+
+    l1_tx_hash: bytes
+    log_index: int
+    l1_block: int
+    reason: str
+
+
+@attrs.frozen
 class L1Events:
     """What an L1 watcher saw in a range of L1 blocks, already final."""
 
     deposits: Sequence[Any]  # fontana.models.Deposit
     withdrawals: Sequence[Any]  # fontana.models.WithdrawalConfirmation
     scanned_to: int
+    #: Logs of the vault's address that were not well-formed events (docs/bridge.md, section 3).
+    skipped: Sequence[SkippedLog] = ()
 
 
 @runtime_checkable
 class L1Watcher(Protocol):
-    """Reads deposit and withdrawal events of the vault contract on an L1."""
+    """Reads deposit and withdrawal events of the vault contract on an L1.
+
+    ``fontana watcher`` (``fontana.watcher``) calls ``finalized_height`` and
+    then ``scan`` of at most ``l1.max_range`` final blocks after its cursor, and
+    hands each event to the handlers of ``fontana.bridge``. The factory receives
+    settings whose ``l1.confirmations`` is resolved (never ``None``).
+    """
+
+    #: The L1 and vault read, e.g. ``evm:31337:0x5fbd…``; the watcher's cursor
+    #: is bound to it, so a ledger never follows a second L1 by mistake.
+    source: str
 
     def finalized_height(self) -> int:
-        """Newest L1 block considered final (head minus confirmations)."""
+        """Newest L1 block considered final (head minus confirmations); -1 if none."""
 
     def scan(self, from_block: int, to_block: int) -> L1Events:
-        """Events in ``[from_block, to_block]``; must be deterministic for final blocks."""
+        """Events in ``[from_block, to_block]``, in log order; deterministic for final blocks.
+
+        ``scanned_to`` is ``to_block``. A log that is not a well-formed event of
+        the vault is in ``skipped``, never in the events, and never an error.
+        """
 
     def close(self) -> None:
         """Release connections."""

@@ -28,12 +28,14 @@ from fontana.models import (
     Block,
     Deposit,
     Entry,
+    EntryType,
     Genesis,
     OutPoint,
     SignedHeader,
     Transaction,
     TxKind,
     TxOutput,
+    WithdrawalLeaf,
     WithdrawalRequest,
     utxo_key,
 )
@@ -257,10 +259,31 @@ def unspent(ledger: Ledger) -> list[UTXO]:
     return [UTXO(bytes(r[0]), int(r[1]), bytes(r[2]), int(r[3])) for r in rows]
 
 
-def rebuild_root(utxos: Sequence[UTXO]) -> bytes:
-    """The state root a fresh in-memory tree gives for ``utxos``: the full-rebuild check."""
+def sealed_withdrawal_leaves(ledger: Ledger) -> list[WithdrawalLeaf]:
+    """The withdrawal leaves of every burn sealed in a block (the tree keeps them all)."""
+    engine: sa.Engine = ledger.storage.engine  # type: ignore[attr-defined]
+    with engine.connect() as conn:
+        bodies = conn.execute(
+            sa.select(t.entries.c.body).where(
+                t.entries.c.entry_type == EntryType.TRANSACTION,
+                t.entries.c.block_height.is_not(None),
+            )
+        ).scalars()
+        leaves = [WithdrawalLeaf.of(Transaction.from_bytes(bytes(b))) for b in bodies]
+    return [leaf for leaf in leaves if leaf is not None]
+
+
+def rebuild_root(utxos: Sequence[UTXO], leaves: Sequence[WithdrawalLeaf] = ()) -> bytes:
+    """The state root a fresh in-memory tree gives for ``utxos`` and withdrawal ``leaves``."""
     tree = SparseMerkleTree(MemoryNodeStore())
-    return tree.apply_batch(0, {utxo_key(u.outpoint): u.leaf_value_hash() for u in utxos})
+    pairs = {utxo_key(u.outpoint): u.leaf_value_hash() for u in utxos}
+    pairs |= {leaf.key: leaf.leaf_value_hash() for leaf in leaves}
+    return tree.apply_batch(0, pairs)
+
+
+def full_rebuild_root(ledger: Ledger) -> bytes:
+    """The root of the ledger's unspent outputs and sealed withdrawals: the full-rebuild check."""
+    return rebuild_root(unspent(ledger), sealed_withdrawal_leaves(ledger))
 
 
 def genesis_root(genesis: Genesis | None = None) -> bytes:

@@ -31,7 +31,14 @@ from fontana.da.limits import min_blob_size
 from fontana.da.local import LocalDA
 from fontana.errors import BlobTooLargeError, ConfigError, RecoveryError
 from fontana.ledger import Ledger
-from fontana.models import Block, BlockHeader, SignedHeader, Transaction, encode_entry
+from fontana.models import (
+    Block,
+    BlockHeader,
+    SignedHeader,
+    Transaction,
+    WithdrawalRequest,
+    encode_entry,
+)
 from fontana.poster import STATUS_KEY, Poster, load_block
 from fontana.recovery import compare_ledgers, recover
 from fontana.sequencer import Sequencer, SequencerBusyError
@@ -287,6 +294,31 @@ def test_recovery_reproduces_roots_and_balances(live: Ledger, da: LocalDA, tmp_p
     again = Ledger.load(rebuilt, PythonSMTProvider())
     for who in (ALICE, BOB, SEQUENCER):
         assert again.balance(pub(who)) == live.balance(pub(who))
+    rebuilt.close()
+
+
+def test_recovery_rebuilds_withdrawal_leaves(live: Ledger, da: LocalDA, tmp_path: Path) -> None:
+    """A burn's leaf is part of its block's root, so replay must insert it the same way."""
+    run_history(live, blocks=2)
+    utxos = live.utxos(pub(ALICE))
+    burn = WithdrawalRequest(b"\x44" * 20, 40, b"\x7e" * 20)
+    change = sum(u.amount for u in utxos) - 40 - 1
+    tx = make_transfer(
+        utxos, [(pub(ALICE), change)], [ALICE], burn=burn, expiry_ms=now_ms() + 60_000,
+        genesis_hash=live.genesis_hash,
+    )  # fmt: skip
+    live.apply_transaction(tx)
+    seq = sequencer(live)
+    seq.seal()
+    seq.release()
+    height = live.latest_block().height
+    Poster(live.storage, da, block_time_ms=BLOCK_MS).post_pending(threading.Event())
+    rebuilt = open_storage(settings_for(tmp_path / "h5"), f"sqlite:///{tmp_path}/rebuilt.db")
+    report = recover(live.genesis, da, rebuilt, PythonSMTProvider())
+    assert report.state_root == live.current_state_root()
+    assert compare_ledgers(live.storage, rebuilt) == []
+    again = Ledger.load(rebuilt, PythonSMTProvider())
+    assert again.prove_withdrawal(tx.txid, height) == live.prove_withdrawal(tx.txid, height)
     rebuilt.close()
 
 

@@ -24,6 +24,7 @@ from fontana.cli import cli
 from fontana.clock import now_ms
 from fontana.da.local import LocalDA
 from fontana.ledger import Ledger
+from fontana.models import Transaction
 from fontana.models.payment import request_hash
 from fontana.payments.wsgi import DIGEST_PRICE, QUOTE_PRICE
 from fontana.poster import Poster
@@ -131,15 +132,28 @@ def test_call_to_nothing_is_an_http_error(setup: Setup) -> None:
 def test_withdraw_burns_for_an_l1_address(setup: Setup) -> None:
     out = setup.ok("withdraw", "5000", L1)
     assert out["l1_recipient"] == L1 and out["amount"] == "5000"
+    assert out["token"] == "0x" + "00" * 20  # the L1's native coin by default
     assert setup.ledger.balance(setup.me) == FUNDS - 5000 - FEE
     assert setup.ledger.supply() == FUNDS - 5000
     assert setup.ledger.transaction_status(bytes.fromhex(out["txid"])).state == "pending"
+
+
+def test_withdraw_in_the_token_names_it_in_the_burn(setup: Setup) -> None:
+    token = "0x" + "7e" * 20
+    out = setup.ok("withdraw", "5000", L1, "--token", token)
+    assert out["token"] == token
+    with setup.ledger.storage.read() as s:
+        record = s.get_entry(bytes.fromhex(out["txid"]))
+    assert record is not None
+    burn = Transaction.from_bytes(record.body).withdrawal
+    assert burn is not None and burn.token == bytes.fromhex("7e" * 20)
 
 
 @pytest.mark.parametrize(
     ("amount", "address", "code"),
     [
         ("5000", "0x1234", "malformed"),
+        ("5000", f"{L1} --token 0x12", "malformed"),
         ("5000", "ab" * 20, "malformed"),
         ("0", L1, "bad_amount"),
         (str(2 * FUNDS), L1, "insufficient_funds"),
@@ -148,7 +162,7 @@ def test_withdraw_burns_for_an_l1_address(setup: Setup) -> None:
 def test_withdraw_refusals_change_nothing(
     setup: Setup, amount: str, address: str, code: str
 ) -> None:
-    result = setup.run("withdraw", amount, address)
+    result = setup.run("withdraw", amount, *address.split())
     assert result.stderr.startswith(f"error[{code}]: ")
     assert result.exit_code != 0
     assert setup.ledger.balance(setup.me) == FUNDS

@@ -182,7 +182,7 @@ def test_reader_accepts_only_bytes() -> None:
 def test_tagged_hash_definition() -> None:
     expected = hashlib.sha256(b"fontana/tx\x00abc").digest()
     assert tagged_hash("fontana/tx", b"abc") == expected
-    assert len(set(ALL_TAGS)) == len(ALL_TAGS) == 19
+    assert len(set(ALL_TAGS)) == len(ALL_TAGS) == 21
     assert TAG_LOCAL_COMMITMENT in ALL_TAGS
     assert len({tagged_hash(t, b"") for t in ALL_TAGS}) == len(ALL_TAGS)
 

@@ -21,6 +21,7 @@ from ledger_helpers import (
     MALLORY,
     SEQUENCER,
     Clock,
+    full_rebuild_root,
     genesis_outpoint,
     genesis_root,
     make_deposit,
@@ -28,7 +29,6 @@ from ledger_helpers import (
     make_transfer,
     pay,
     pub,
-    rebuild_root,
     reopen_ledger,
     snapshot,
     unspent,
@@ -64,6 +64,7 @@ from fontana.models import (
     TxKind,
     TxOutput,
     WithdrawalConfirmation,
+    WithdrawalLeaf,
     WithdrawalRequest,
     utxo_key,
 )
@@ -372,7 +373,7 @@ def test_state_root_moves_only_when_a_block_is_sealed(ledger: Ledger) -> None:
     assert ledger.current_state_root() == genesis_root()  # the last sealed block's root
     block = seal(ledger)
     assert ledger.current_state_root() == block.header.header.state_root
-    assert block.header.header.state_root == rebuild_root(unspent(ledger))
+    assert block.header.header.state_root == full_rebuild_root(ledger)
 
 
 def test_max_entries_leaves_the_rest_for_a_block_with_the_same_timestamp(
@@ -385,12 +386,12 @@ def test_max_entries_leaves_the_rest_for_a_block_with_the_same_timestamp(
     first = seal(ledger, max_entries=2)
     assert [e for e in first.entries if isinstance(e, Transaction)] == txs[:2]
     assert ledger.transaction_status(txs[2].txid).state == "pending"
-    assert first.header.header.state_root != rebuild_root(unspent(ledger))  # txs[2] waits
+    assert first.header.header.state_root != full_rebuild_root(ledger)  # txs[2] waits
     clock.advance(30_000)
     second = seal(ledger, max_entries=2)
     assert second.entries == (txs[2], FeeCredit(2, pub(SEQUENCER), 1))
     assert second.header.header.timestamp_ms == first.header.header.timestamp_ms
-    assert second.header.header.state_root == rebuild_root(unspent(ledger))
+    assert second.header.header.state_root == full_rebuild_root(ledger)
     third = seal(ledger)  # no leftovers: the next window opened at the wall clock
     assert third.header.header.timestamp_ms == clock()
 
@@ -456,6 +457,48 @@ def test_withdrawal_input_is_provable_before_the_burn(ledger: Ledger) -> None:
     assert_proves(ledger, deposit.utxo.outpoint, before_burn + 1, present=False)
 
 
+def test_a_sealed_withdrawal_is_proven_by_its_block_root_and_every_later_one(
+    ledger: Ledger,
+) -> None:
+    token = b"\x7e" * 20
+    burn = WithdrawalRequest(L1_RECIPIENT, 300, token)
+    tx = make_transfer([A0], [(pub(ALICE), ALLOCATION - 302)], [ALICE], fee=2, burn=burn)
+    ledger.apply_transaction(tx)
+    with pytest.raises(UnknownWithdrawalError, match="not sealed by block 0"):
+        ledger.prove_withdrawal(tx.txid, 0)  # pending: no root holds it yet
+    b1 = seal(ledger).header.header
+    verifier = PythonSMTProvider()
+    expected = WithdrawalLeaf(tx.txid, L1_RECIPIENT, token, 300)
+    leaf, proof = ledger.prove_withdrawal(tx.txid, 1)
+    assert leaf == expected
+    assert verifier.verify(b1.state_root, leaf.key, leaf.leaf_value_hash(), proof)
+    assert not verifier.verify(b1.state_root, leaf.key, None, proof)
+    with pytest.raises(UnknownWithdrawalError, match="sealed in 1"):
+        ledger.prove_withdrawal(tx.txid, 0)
+    # Confirming the withdrawal does not remove the leaf: later roots prove it too.
+    ledger.process_withdrawal_event(confirmation(tx.txid))
+    b2 = seal(ledger).header.header
+    b3 = seal(ledger).header.header
+    for header in (b2, b3):
+        leaf, proof = ledger.prove_withdrawal(tx.txid, header.height)
+        assert leaf == expected
+        assert verifier.verify(header.state_root, leaf.key, leaf.leaf_value_hash(), proof)
+    assert b1.state_root == ledger.prove_utxo(A0, 1)[0]
+    assert b3.state_root == full_rebuild_root(ledger)
+    with pytest.raises(KeyError):
+        ledger.prove_withdrawal(tx.txid, 4)
+
+
+def test_only_withdrawal_burns_have_leaves(ledger: Ledger) -> None:
+    transfer = pay(ledger, ALICE, pub(BOB), 10)
+    ledger.apply_transaction(transfer)
+    deposit = ledger.process_deposit_event(make_deposit(pub(CAROL), 5))
+    seal(ledger)
+    for txid in (transfer.txid, deposit.entry_id, b"\x77" * 32):
+        with pytest.raises(UnknownWithdrawalError, match="no withdrawal burn"):
+            ledger.prove_withdrawal(txid, 1)
+
+
 # -- restart ---------------------------------------------------------------------------
 
 
@@ -473,7 +516,7 @@ def test_restart_with_an_empty_node_cache_keeps_the_tree(
         reopened.apply_transaction(pay(reopened, CAROL, pub(ALICE), 7))
         b2 = seal(reopened).header.header
         assert b2.prev_hash == b1.hash and len(seal(reopened).entries) == 0
-        assert reopened.current_state_root() == b2.state_root == rebuild_root(unspent(reopened))
+        assert reopened.current_state_root() == b2.state_root == full_rebuild_root(reopened)
         assert_proves(reopened, genesis_outpoint(0), 0, present=True)
         assert_proves(reopened, genesis_outpoint(0), 1, present=False)
         assert reopened.balance(pub(SEQUENCER)) == 3

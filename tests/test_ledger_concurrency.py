@@ -21,11 +21,11 @@ from typing import Any
 from ledger_helpers import (
     SEQUENCER,
     create_ledger,
+    full_rebuild_root,
     key,
     make_genesis,
     make_transfer,
     pub,
-    rebuild_root,
     settings_for,
     unspent,
 )
@@ -170,7 +170,7 @@ def check(ledger: Ledger, gid: bytes, reports: dict[int, list[tuple[str, str, st
     ledger.seal_block(SEQUENCER)
     fees = len(winners) + WORKERS * OWN_TRANSFERS
     assert ledger.balance(pub(SEQUENCER)) == fees
-    assert ledger.current_state_root() == rebuild_root(unspent(ledger))
+    assert ledger.current_state_root() == full_rebuild_root(ledger)
     total = CONTESTED * CONTESTED_AMOUNT + WORKERS * OWN_AMOUNT
     assert sum(u.amount for u in unspent(ledger)) == total
 

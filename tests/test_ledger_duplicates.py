@@ -36,6 +36,7 @@ from fontana.models import (
     FeeCredit,
     Transaction,
     WithdrawalConfirmation,
+    WithdrawalLeaf,
     WithdrawalRequest,
     entry_id,
 )
@@ -156,7 +157,8 @@ def test_a_block_with_each_entry_once_replays(ledger: Ledger) -> None:
     entries: list[Entry] = [burn, dep, conf, FeeCredit(1, SEQ, 3)]
     utxos = [u for u in unspent(ledger) if u.outpoint != genesis_outpoint(1)]
     utxos += [u for e in entries for u in created_utxos(e)]
-    ledger.replay_block(forge_block(ledger, entries, state_root=rebuild_root(utxos)))
+    leaves = [WithdrawalLeaf.of(burn)]
+    ledger.replay_block(forge_block(ledger, entries, state_root=rebuild_root(utxos, leaves)))
     assert ledger.latest_block().height == 1
     assert ledger.balance(pub(SEQUENCER)) == 3
     assert ledger.supply() == 3 * ALLOCATION + 500 - 100

@@ -41,6 +41,7 @@ from fontana.models import (
     Transaction,
     TxOutput,
     WithdrawalConfirmation,
+    WithdrawalLeaf,
     WithdrawalRequest,
     Witness,
     decode_entry,
@@ -58,8 +59,8 @@ VECTORS = Path(__file__).parent / "vectors"
 DATA: dict[str, Any] = json.loads((VECTORS / "encoding.json").read_text())
 
 MODELS = (OutPoint, TxOutput, WithdrawalRequest, Witness, Transaction, UTXO, Deposit,
-          WithdrawalConfirmation, FeeCredit, BlockHeader, SignedHeader, Block, Receipt,
-          SignedReceipt, Genesis, PaymentBinding, MerkleProof, FinalReceipt)  # fmt: skip
+          WithdrawalConfirmation, WithdrawalLeaf, FeeCredit, BlockHeader, SignedHeader, Block,
+          Receipt, SignedReceipt, Genesis, PaymentBinding, MerkleProof, FinalReceipt)  # fmt: skip
 Codec = tuple[Callable[[bytes], Any], Callable[[Any], Any], Callable[[Any], bytes], Callable]
 CODECS: dict[str, Codec] = {
     m.NAME: (m.from_bytes, m.from_json, lambda v: v.to_bytes(), lambda v: v.to_json())
@@ -85,7 +86,7 @@ def _ident(value: Any) -> bytes:
         return value.header.hash
     if isinstance(value, Block):
         return value.header.header.hash
-    assert isinstance(value, UTXO)
+    assert isinstance(value, UTXO | WithdrawalLeaf)
     return value.leaf_value_hash()
 
 
@@ -138,7 +139,8 @@ def test_valid(vec: dict[str, Any]) -> None:
         assert value.unsigned_bytes().hex() == vec["unsigned_hex"]
         assert tagged_hash("fontana/tx", value.unsigned_bytes()).hex() == vec["id"]
     if "key" in vec:
-        assert utxo_key(value.outpoint).hex() == vec["key"]
+        key = value.key if isinstance(value, WithdrawalLeaf) else utxo_key(value.outpoint)
+        assert key.hex() == vec["key"]
     keys = [bytes(SigningKey(bytes.fromhex(s)).verify_key) for s in vec.get("signing_seed", [])]
     signatures = _signatures(value, vec)
     assert [k for k, _ in signatures] == keys
@@ -295,6 +297,62 @@ def test_addresses() -> None:
         with pytest.raises(EncodingError) as info:
             decode_address(vec["text"])
         assert info.value.code == "bad_address", vec["why"]
+
+
+# --- the L1 bridge: checkpoints and a release (docs/protocol.md, section 9) ------------
+
+BRIDGE: dict[str, Any] = DATA["bridge"]
+
+
+@pytest.mark.parametrize("vec", BRIDGE["checkpoints"], ids=lambda v: v["name"])
+def test_checkpoint(vec: dict[str, Any]) -> None:
+    from fontana.bridge.checkpoint import (
+        Checkpoint,
+        domain_separator,
+        recover_signer,
+        sign_checkpoint,
+        sign_digest,
+        validator_address,
+    )
+
+    checkpoint = Checkpoint(
+        bytes.fromhex(vec["genesis_hash"]), int(vec["height"]), bytes.fromhex(vec["state_root"])
+    )
+    chain_id, vault = int(vec["chain_id"]), bytes.fromhex(vec["vault"])
+    assert domain_separator(chain_id, vault).hex() == vec["domain_separator"]
+    assert checkpoint.struct_hash().hex() == vec["struct_hash"]
+    digest = checkpoint.digest(chain_id, vault)
+    assert digest.hex() == vec["digest"]
+    keys = [bytes.fromhex(s["key"]) for s in vec["signatures"]]
+    for key, signed in zip(keys, vec["signatures"], strict=True):
+        signature = bytes.fromhex(signed["signature"])
+        assert validator_address(key).hex() == signed["address"]
+        assert sign_digest(key, digest) == signature  # RFC 6979: deterministic
+        assert recover_signer(digest, signature).hex() == signed["address"]
+    addresses = [s["address"] for s in vec["signatures"]]
+    assert addresses == sorted(addresses)  # the order the vault wants
+    shuffled = keys[::-1]
+    expected = [bytes.fromhex(s["signature"]) for s in vec["signatures"]]
+    assert sign_checkpoint(shuffled, checkpoint, chain_id, vault) == expected
+
+
+def test_release_vector() -> None:
+    from fontana.smt import MemoryNodeStore, Proof, SparseMerkleTree, verify_proof
+
+    vec = BRIDGE["release"]
+    leaf = WithdrawalLeaf.from_bytes(bytes.fromhex(vec["leaf"]))
+    assert leaf.key.hex() == vec["key"]
+    assert leaf.leaf_value_hash().hex() == vec["value_hash"]
+    pairs = {bytes.fromhex(k): bytes.fromhex(v) for k, v in vec["tree"]}
+    assert pairs[leaf.key] == leaf.leaf_value_hash()
+    tree = SparseMerkleTree(MemoryNodeStore())
+    root = tree.apply_batch(1, pairs)
+    assert root.hex() == vec["root"] == _reference_root(pairs).hex()
+    assert tree.prove(leaf.key, 1).to_bytes().hex() == vec["proof"]
+    proof = Proof.from_bytes(bytes.fromhex(vec["proof"]))
+    assert verify_proof(root, leaf.key, leaf.leaf_value_hash(), proof)
+    [checkpoint] = [c for c in BRIDGE["checkpoints"] if c["name"] == vec["checkpoint"]]
+    assert checkpoint["state_root"] == vec["root"]
 
 
 # --- tests/vectors/smt.json, read as docs/smt.md "Test vectors" says ----------------------

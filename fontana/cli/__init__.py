@@ -37,6 +37,7 @@ def cli(verbose: int) -> None:
 
 
 def _register_builtin_commands() -> None:
+    from fontana.cli.bridge_commands import BRIDGE_COMMANDS
     from fontana.cli.chain_commands import CHAIN_COMMANDS
     from fontana.cli.config_commands import config_group
     from fontana.cli.ledger_commands import LEDGER_COMMANDS
@@ -46,7 +47,13 @@ def _register_builtin_commands() -> None:
     from fontana.cli.wallet_commands import init_command, show_command
 
     builtin = (plugins_command, config_group, init_command, show_command)
-    for command in (*builtin, *LEDGER_COMMANDS, *CHAIN_COMMANDS, *PAYMENT_COMMANDS):
+    for command in (
+        *builtin,
+        *LEDGER_COMMANDS,
+        *CHAIN_COMMANDS,
+        *BRIDGE_COMMANDS,
+        *PAYMENT_COMMANDS,
+    ):
         cli.add_command(command)
     cli.add_command(serve_command)
 

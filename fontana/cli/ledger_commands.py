@@ -316,47 +316,72 @@ def transfer_command(
     help="L1 transaction hash: 64 hex digits, optional 0x; a retry credits nothing.",
 )
 @click.option("--log-index", type=StrictInt(0, 2**32 - 1), default=0)
+@click.option(
+    "--no-credit",
+    is_flag=True,
+    help="Only log the deposit on the local L1; `fontana watcher` credits it.",
+)
 @json_option
 def trigger_deposit_command(
-    amount: str, address: str | None, l1_tx: str | None, log_index: int, as_json: bool
+    amount: str,
+    address: str | None,
+    l1_tx: str | None,
+    log_index: int,
+    no_credit: bool,
+    as_json: bool,
 ) -> None:
-    """Credit a devnet deposit of AMOUNT to ADDRESS (default: your wallet)."""
+    """Deposit AMOUNT to ADDRESS (default: your wallet) on the local L1 stand-in, and credit it.
+
+    The deposit is logged in a new block of the local L1 (l1.url = local://...),
+    then credited through the same handler as `fontana watcher`, which later
+    finds it credited already.
+    """
+    from fontana.bridge import handle_deposit_received
+    from fontana.bridge.local_l1 import LocalL1
     from fontana.config import load_settings
+    from fontana.errors import ConfigError
     from fontana.ledger import open_ledger
-    from fontana.models import Deposit
+    from fontana.watcher import open_l1_watcher
 
     settings = load_settings()
     value = parse_amount(amount)
-    l1_tx_hash = _l1_tx_hash(l1_tx) if l1_tx is not None else os.urandom(32)
+    l1_tx_hash = _l1_tx_hash(l1_tx) if l1_tx is not None else None
     recipient = _address_or_own(settings, address)
-    deposit = Deposit(
-        l1_chain_id=0,
-        vault=bytes(20),
-        l1_tx_hash=l1_tx_hash,
-        log_index=log_index,
-        l1_block=0,
-        depositor=bytes(20),
-        recipient=recipient,
-        amount=value,
-    )
-    result = open_ledger(settings).process_deposit_event(deposit)
-    data = {
-        "deposit_id": result.entry_id.hex(),
-        "l1_tx_hash": l1_tx_hash.hex(),
+    ledger = open_ledger(settings)
+    l1 = open_l1_watcher(settings, ledger.genesis.l1_confirmations)
+    try:
+        if not isinstance(l1, LocalL1):
+            raise ConfigError(
+                f"l1.url = {settings.l1.url!r}: trigger-deposit logs deposits on the local L1 "
+                "stand-in only; on a real L1, deposit through the vault"
+            )
+        deposit = l1.append_deposit(recipient, value, l1_tx_hash=l1_tx_hash, log_index=log_index)
+    finally:
+        l1.close()
+    data: dict[str, Any] = {
+        "deposit_id": deposit.id.hex(),
+        "l1_tx_hash": deposit.l1_tx_hash.hex(),
         "log_index": log_index,
+        "l1_block": deposit.l1_block,
         "to": encode_address(recipient),
         "amount": str(value),
-        "credited": result.credited,
+        "credited": False,
+        "logged_only": no_credit,
     }
-    emit(
-        data,
-        as_json,
-        lambda d: (
-            f"credited {format_amount(value)} to {d['to']}"
-            if d["credited"]
-            else f"deposit {d['l1_tx_hash']}:{log_index} was credited before; nothing changed"
-        ),
-    )
+    if not no_credit:
+        data["credited"] = handle_deposit_received(ledger, deposit).credited
+    emit(data, as_json, _deposit_text)
+
+
+def _deposit_text(d: dict[str, Any]) -> str:
+    if d["logged_only"]:
+        return (
+            f"logged a deposit of {format_amount(int(d['amount']))} to {d['to']} in local L1 "
+            f"block {d['l1_block']}; fontana watcher credits it"
+        )
+    if d["credited"]:
+        return f"credited {format_amount(int(d['amount']))} to {d['to']}"
+    return f"deposit {d['l1_tx_hash']}:{d['log_index']} was credited before; nothing changed"
 
 
 LEDGER_COMMANDS = (

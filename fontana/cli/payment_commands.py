@@ -164,9 +164,20 @@ def _l1_address(text: str) -> bytes:
 @click.argument("l1_address")
 @click.option("--fee", default=None, help="Fee (default: the chain's minimum).")
 @click.option("--node", default=None, help="Send it through this node's API, not the local ledger.")
+@click.option(
+    "--token",
+    default=None,
+    metavar="L1_ADDRESS",
+    help="Be paid in the vault's ERC-20 at this address (default: the L1's native coin).",
+)
 @json_option
 def withdraw_command(
-    amount: str, l1_address: str, fee: str | None, node: str | None, as_json: bool
+    amount: str,
+    l1_address: str,
+    fee: str | None,
+    node: str | None,
+    token: str | None,
+    as_json: bool,
 ) -> None:
     """Burn AMOUNT from your wallet for L1_ADDRESS (0x...); the bridge releases it on L1."""
     from fontana.clock import now_ms
@@ -177,6 +188,7 @@ def withdraw_command(
     settings = load_settings()
     value = parse_amount(amount)
     recipient = _l1_address(l1_address)
+    token_address = bytes(20) if token is None else _l1_address(token)
     wallet, source = wallet_and_source(settings, node)
     fee_value = source.min_fee if fee is None else parse_amount(fee, allow_zero=True)
     inputs = select_utxos(source.utxos(wallet.public_key), value + fee_value)
@@ -189,6 +201,7 @@ def withdraw_command(
         source.chain_id,
         wallet.signing_key,
         source.genesis_hash,
+        token_address,
     )
     source.submit(tx)
     data = {
@@ -196,6 +209,7 @@ def withdraw_command(
         "amount": str(value),
         "fee": str(fee_value),
         "l1_recipient": "0x" + recipient.hex(),
+        "token": "0x" + token_address.hex(),
         "status": "pending",
     }
     emit(

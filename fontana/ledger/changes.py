@@ -9,7 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from fontana.models import UTXO, Deposit, Entry, FeeCredit, OutPoint, Transaction, utxo_key
+from fontana.models import (
+    UTXO,
+    Deposit,
+    Entry,
+    FeeCredit,
+    OutPoint,
+    Transaction,
+    WithdrawalLeaf,
+    utxo_key,
+)
 
 
 def created_utxos(entry: Entry) -> list[UTXO]:
@@ -32,7 +41,9 @@ def tree_updates(entries: Iterable[Entry]) -> dict[bytes, bytes | None]:
     """The block's net change to the state tree: key -> value hash, or None to delete.
 
     An output created and spent within the block nets to a delete of a key
-    the tree never held, which the tree treats as a no-op.
+    the tree never held, which the tree treats as a no-op. A withdrawal burn
+    also inserts its withdrawal leaf, which is never removed: the block's root,
+    and every later one, proves it to the vault.
     """
     updates: dict[bytes, bytes | None] = {}
     for entry in entries:
@@ -40,4 +51,8 @@ def tree_updates(entries: Iterable[Entry]) -> dict[bytes, bytes | None]:
             updates[utxo_key(outpoint)] = None
         for utxo in created_utxos(entry):
             updates[utxo_key(utxo.outpoint)] = utxo.leaf_value_hash()
+        if isinstance(entry, Transaction):
+            leaf = WithdrawalLeaf.of(entry)
+            if leaf is not None:
+                updates[leaf.key] = leaf.leaf_value_hash()
     return updates

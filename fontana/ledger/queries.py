@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import attrs
 
-from fontana.errors import NotInitializedError
+from fontana.errors import NotInitializedError, UnknownWithdrawalError
 from fontana.ledger.base import LedgerBase
 from fontana.ledger.meta import COUNTER_SUPPLY
-from fontana.models import UTXO, OutPoint, utxo_key
+from fontana.ledger.records import decode_entry_record
+from fontana.models import UTXO, EntryType, OutPoint, Transaction, WithdrawalLeaf, utxo_key
 from fontana.storage.base import BlockRecord, StorageSession
 
 
@@ -80,6 +81,36 @@ class Queries(LedgerBase):
             proof = self.proofs.prove(s, key, height)
             value = _proof_value(s, outpoint, block.height)
         return block.state_root, value, proof
+
+    def prove_withdrawal(self, burn_txid: bytes, height: int) -> tuple[WithdrawalLeaf, bytes]:
+        """The withdrawal leaf of burn ``burn_txid`` and its proof in the root of block ``height``.
+
+        What the vault's ``release`` needs with a checkpoint of that root. The leaf is
+        in the tree from the block that sealed the burn on, so ``height`` must be
+        that block or a later one (UnknownWithdrawalError otherwise, and for a txid
+        that is no withdrawal); KeyError when there is no block ``height``.
+        """
+        with self.storage.read() as s:
+            block = s.get_block(height)
+            if block is None:
+                raise KeyError(f"no block at height {height}")
+            record = s.get_entry(burn_txid)
+            entry = (
+                decode_entry_record(record)
+                if record is not None and record.entry_type == EntryType.TRANSACTION
+                else None
+            )
+            leaf = WithdrawalLeaf.of(entry) if isinstance(entry, Transaction) else None
+            if leaf is None:
+                raise UnknownWithdrawalError(f"no withdrawal burn {burn_txid.hex()} on this ledger")
+            assert record is not None
+            if record.block_height is None or record.block_height > height:
+                raise UnknownWithdrawalError(
+                    f"withdrawal {burn_txid.hex()} is not sealed by block {height}"
+                    f" (sealed in {record.block_height})"
+                )
+            proof = self.proofs.prove(s, leaf.key, height)
+        return leaf, proof
 
 
 def _proof_value(s: StorageSession, outpoint: OutPoint, height: int) -> bytes | None:

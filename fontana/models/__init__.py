@@ -38,12 +38,21 @@ from fontana.models.payment import (
     verify_final_receipt,
     verify_receipt,
 )
-from fontana.models.records import UTXO, Deposit, FeeCredit, WithdrawalConfirmation, utxo_key
+from fontana.models.records import (
+    UTXO,
+    Deposit,
+    FeeCredit,
+    WithdrawalConfirmation,
+    WithdrawalLeaf,
+    utxo_key,
+    withdrawal_key,
+)
 from fontana.models.tx import (
     MAX_INPUTS,
     MAX_MEMO,
     MAX_OUTPUTS,
     MAX_WITNESSES,
+    NATIVE_TOKEN,
     OutPoint,
     Transaction,
     TxKind,
@@ -60,6 +69,7 @@ __all__ = [
     "MAX_MEMO",
     "MAX_OUTPUTS",
     "MAX_WITNESSES",
+    "NATIVE_TOKEN",
     "UTXO",
     "Allocation",
     "Block",
@@ -80,6 +90,7 @@ __all__ = [
     "TxKind",
     "TxOutput",
     "WithdrawalConfirmation",
+    "WithdrawalLeaf",
     "WithdrawalRequest",
     "Witness",
     "decode_entry",
@@ -96,4 +107,5 @@ __all__ = [
     "utxo_key",
     "verify_final_receipt",
     "verify_receipt",
+    "withdrawal_key",
 ]

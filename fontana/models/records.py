@@ -16,6 +16,8 @@ from fontana.hashing import (
     TAG_UTXO,
     TAG_UTXO_KEY,
     TAG_WITHDRAWAL,
+    TAG_WITHDRAWAL_KEY,
+    TAG_WITHDRAWAL_LEAF,
     tagged_hash,
 )
 from fontana.models.codec import (
@@ -30,7 +32,7 @@ from fontana.models.codec import (
     canonical,
     field,
 )
-from fontana.models.tx import OutPoint
+from fontana.models.tx import OutPoint, Transaction
 
 
 def utxo_key(outpoint: OutPoint) -> bytes:
@@ -90,6 +92,44 @@ class WithdrawalConfirmation(Canonical):
     @property
     def id(self) -> bytes:
         return tagged_hash(TAG_WITHDRAWAL, self.to_bytes())
+
+
+@canonical
+@attrs.frozen
+class WithdrawalLeaf(Canonical):
+    """What the state tree holds for a sealed withdrawal burn, so its block's root proves it.
+
+    ``id`` is the burn's txid. The vault pays ``amount`` utia in the form ``token`` to
+    ``l1_recipient`` once, against a proof of this leaf (docs/bridge.md, "Withdrawals").
+    """
+
+    NAME: ClassVar[str] = "withdrawal_leaf"
+    id: bytes = field(BYTES32)
+    l1_recipient: bytes = field(BYTES20)
+    token: bytes = field(BYTES20)
+    amount: int = field(AMOUNT)
+
+    @classmethod
+    def of(cls, tx: Transaction) -> WithdrawalLeaf | None:
+        """The leaf of a withdrawal transaction; None for any other transaction."""
+        burn = tx.withdrawal
+        if burn is None:
+            return None
+        return cls(tx.txid, burn.l1_recipient, burn.token, burn.amount)
+
+    @property
+    def key(self) -> bytes:
+        """The state tree key: a tagged hash of the id, apart from every UTXO key."""
+        return withdrawal_key(self.id)
+
+    def leaf_value_hash(self) -> bytes:
+        """What the state tree stores under ``key``."""
+        return tagged_hash(TAG_WITHDRAWAL_LEAF, self.to_bytes())
+
+
+def withdrawal_key(burn_txid: bytes) -> bytes:
+    """The state tree key of the withdrawal leaf of burn ``burn_txid``."""
+    return tagged_hash(TAG_WITHDRAWAL_KEY, burn_txid)
 
 
 @canonical

@@ -44,6 +44,9 @@ MAX_OUTPUTS: Final = 64
 MAX_WITNESSES: Final = 64
 MAX_MEMO: Final = 256
 
+#: ``WithdrawalRequest.token`` of a withdrawal paid in the L1's native coin.
+NATIVE_TOKEN: Final = bytes(20)
+
 _set: Final = object.__setattr__
 
 
@@ -79,11 +82,16 @@ class TxOutput(Canonical):
 @canonical
 @attrs.frozen
 class WithdrawalRequest(Canonical):
-    """The burn a WITHDRAWAL transaction carries: who is paid on L1, and how much."""
+    """The burn a WITHDRAWAL transaction carries: who is paid on L1, how much, in which form.
+
+    ``token`` is the L1 form of TIA the vault pays: zero for the native coin, else the
+    vault's ERC-20 (docs/bridge.md, "Assets and units").
+    """
 
     NAME: ClassVar[str] = "withdrawal_request"
     l1_recipient: bytes = field(BYTES20)
     amount: int = field(AMOUNT)
+    token: bytes = field(BYTES20, default=NATIVE_TOKEN)
 
 
 @canonical

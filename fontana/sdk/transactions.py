@@ -14,6 +14,7 @@ from nacl.signing import SigningKey
 from fontana.errors import InsufficientFundsError
 from fontana.models import (
     MAX_OUTPUTS,
+    NATIVE_TOKEN,
     UTXO,
     OutPoint,
     Transaction,
@@ -112,8 +113,12 @@ def build_withdrawal(
     chain_id: str,
     signing_key: SigningKey,
     genesis_hash: bytes,
+    token: bytes = NATIVE_TOKEN,
 ) -> Transaction:
-    """A burn of ``amount`` for ``l1_recipient`` on L1 (the bridge releases it there)."""
+    """A burn of ``amount`` for ``l1_recipient`` on L1 (the bridge releases it there).
+
+    ``token`` is the form the vault pays: the native coin (zero) or its ERC-20.
+    """
     return _sign(
         TxKind.WITHDRAWAL,
         chain_id,
@@ -123,5 +128,5 @@ def build_withdrawal(
         expiry_ms,
         signing_key,
         genesis_hash,
-        withdrawal=WithdrawalRequest(l1_recipient, amount),
+        withdrawal=WithdrawalRequest(l1_recipient, amount, token),
     )

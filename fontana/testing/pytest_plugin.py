@@ -9,6 +9,7 @@ import pytest
 
 from fontana.config import Settings, load_settings
 from fontana.plugins import PluginRecord, get_host
+from fontana.testing.evm import evm_url, hardhat_node  # noqa: F401  (re-exported fixtures)
 from fontana.testing.pgcluster import pg_cluster, pg_url  # noqa: F401  (re-exported fixtures)
 
 
@@ -41,3 +42,11 @@ def register_plugin() -> Iterator[Callable[[object, str], PluginRecord]]:
     yield register
     for name in names:
         host.unregister(name)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Test modules may import web3 or eth-account, whose py_ecc raises the recursion
+    limit process-wide; the hostile-JSON tests need the default back."""
+    from fontana.bridge import restore_recursion_limit
+
+    restore_recursion_limit()

@@ -47,6 +47,7 @@ from fontana.models import (
     TxKind,
     TxOutput,
     WithdrawalConfirmation,
+    WithdrawalLeaf,
     WithdrawalRequest,
     Witness,
     encode_entries,
@@ -60,6 +61,9 @@ from fontana.models import (
 
 OUT = Path(__file__).with_name("encoding.json")
 U64_MAX = 2**64 - 1
+#: The L1 addresses of the bridge vectors: a vault and its ERC-20 on a test chain.
+VAULT = bytes.fromhex("5fbdb2315678afecb367f032d93f642f64180aa3")
+TOKEN = bytes.fromhex("e7f1725e7734ce288f8367e1bb143e90bb3f0512")
 
 
 def h(label: str) -> bytes:
@@ -125,7 +129,7 @@ def transactions() -> list[tuple[str, Transaction, list[int]]]:
         outputs=(),
         fee=1,
         expiry_ms=0,
-        withdrawal=WithdrawalRequest(bytes(range(20)), 2_000_000),
+        withdrawal=WithdrawalRequest(bytes(range(20)), 2_000_000, TOKEN),
     )
     largest = Transaction(
         kind=TxKind.PAYMENT,
@@ -181,6 +185,10 @@ def records() -> list[tuple[str, Any]]:
         ("output", TxOutput(pub(1), 1)),
         ("output max amount", TxOutput(pub(1), U64_MAX)),
         ("withdrawal request", WithdrawalRequest(b"\x11" * 20, 1)),
+        ("withdrawal request in the token", WithdrawalRequest(b"\x11" * 20, U64_MAX, TOKEN)),
+        ("withdrawal leaf", WithdrawalLeaf.of(transactions()[3][1])),
+        ("withdrawal leaf native max",
+         WithdrawalLeaf(b"\xff" * 32, b"\xff" * 20, bytes(20), U64_MAX)),
         ("witness", transactions()[1][1].witnesses[0]),  # key 1's, of the signed transfer
         ("utxo", UTXO(pub(1), 1_500_000, h("tx"), 0)),
         ("utxo max", UTXO(b"\xff" * 32, U64_MAX, b"\xff" * 32, 65535)),
@@ -357,6 +365,8 @@ def valid_vector(name: str, value: Any, seeds: list[int]) -> dict[str, Any]:
         out["unsigned_hex"] = value.unsigned_bytes().hex()
     if isinstance(value, UTXO):
         out["key"] = utxo_key(value.outpoint).hex()
+    if isinstance(value, WithdrawalLeaf):
+        out["key"] = value.key.hex()
     if seeds:
         out["genesis_hash"] = GENESIS_HASH.hex()
         out["signing_seed"] = [seed(i).hex() for i in seeds]
@@ -386,7 +396,7 @@ def _id(value: Any) -> bytes | None:
             return value.receipt.id
         case Block():
             return value.header.header.hash
-        case UTXO():
+        case UTXO() | WithdrawalLeaf():
             return value.leaf_value_hash()
     return None
 
@@ -551,7 +561,11 @@ def invalid() -> list[dict[str, str]]:
     Transaction.from_bytes(good)  # the base of the mutations is itself valid
     deposit = dict(records())["deposit"].to_bytes()
     tx_entry = encode_entry(transactions()[1][1])  # the signed transfer
-    burn = u8(1) + b"\x22" * 20
+
+    def burn(amount: int) -> bytes:
+        return u8(1) + b"\x22" * 20 + u64(amount) + TOKEN
+
+    leaf = dict(records())["withdrawal leaf"].to_bytes()
     named = {name: value for name, value, _ in chain()}
     header = named["header"].to_bytes()
     gen = named["genesis"].to_bytes()
@@ -590,10 +604,17 @@ def invalid() -> list[dict[str, str]]:
          "declared length longer than the input"),
         ("tx withdrawal kind without burn", "transaction", raw_tx(kind=u8(3)), "malformed",
          "a withdrawal must carry a burn"),
-        ("tx burn on a transfer", "transaction", raw_tx(withdrawal=burn + u64(5)), "malformed",
+        ("tx burn on a transfer", "transaction", raw_tx(withdrawal=burn(5)), "malformed",
          "only a withdrawal carries a burn"),
-        ("tx zero burn", "transaction", raw_tx(kind=u8(3), withdrawal=burn + u64(0)),
+        ("tx zero burn", "transaction", raw_tx(kind=u8(3), withdrawal=burn(0)),
          "bad_amount", "burn amounts are positive"),
+        ("tx burn without its token", "transaction",
+         raw_tx(kind=u8(3), withdrawal=burn(5)[:-20]), "malformed",
+         "a burn ends with its 20-byte token (what follows is too short for it)"),
+        ("withdrawal leaf zero amount", "withdrawal_leaf", leaf[:-8] + u64(0), "bad_amount",
+         "a withdrawal leaf's amount is positive"),
+        ("withdrawal leaf truncated", "withdrawal_leaf", leaf[:-1], "malformed",
+         "the amount needs 8 bytes"),
         ("tx 65 witnesses", "transaction",
          raw_tx(witnesses=u16(65) + b"".join(pub(i + 1) + bytes(64) for i in range(65))),
          "malformed", "list count above 64"),
@@ -656,7 +677,7 @@ def invalid() -> list[dict[str, str]]:
         ("tx 65 outputs, the first zero", "transaction",
          raw_tx(outputs=u16(65) + zero_out[2:] + (pub(1) + u64(1)) * 64), "malformed",
          "a count is checked on its prefix, before any item"),
-        ("tx zero burn on a transfer", "transaction", raw_tx(withdrawal=burn + u64(0)),
+        ("tx zero burn on a transfer", "transaction", raw_tx(withdrawal=burn(0)),
          "bad_amount", "field rules come before the cross-field rule (burn only on kind 3)"),
         ("tx withdrawal kind without burn and a zero output", "transaction",
          raw_tx(kind=u8(3), outputs=zero_out), "bad_amount",
@@ -1054,6 +1075,112 @@ def address_vectors() -> dict[str, list[dict[str, str]]]:
 # --- file --------------------------------------------------------------------------
 
 
+# --- the L1 bridge (docs/protocol.md, section 9) -------------------------------------
+
+#: Bridge validator i has the secp256k1 private key bytes([i]) * 32.
+BRIDGE_CHAIN_ID = 31337
+
+
+def _eip712(checkpoint: dict[str, Any], chain_id: int, vault: bytes) -> tuple[bytes, ...]:
+    """(domain separator, struct hash, digest) by eth-account's own EIP-712 encoder."""
+    from eth_account.messages import encode_typed_data
+    from eth_utils import keccak, to_checksum_address
+
+    message = encode_typed_data(
+        full_message={
+            "types": {
+                "EIP712Domain": [
+                    {"name": "name", "type": "string"},
+                    {"name": "version", "type": "string"},
+                    {"name": "chainId", "type": "uint256"},
+                    {"name": "verifyingContract", "type": "address"},
+                ],
+                "Checkpoint": [
+                    {"name": "genesisHash", "type": "bytes32"},
+                    {"name": "height", "type": "uint64"},
+                    {"name": "stateRoot", "type": "bytes32"},
+                ],
+            },
+            "primaryType": "Checkpoint",
+            "domain": {
+                "name": "Fontana Vault",
+                "version": "1",
+                "chainId": chain_id,
+                "verifyingContract": to_checksum_address(vault),
+            },
+            "message": checkpoint,
+        }
+    )
+    digest = keccak(b"\x19" + message.version + message.header + message.body)
+    return message.header, message.body, digest
+
+
+def checkpoint_vector(
+    name: str, height: int, state_root: bytes, chain_id: int, vault: bytes, signers: list[int]
+) -> dict[str, Any]:
+    from eth_account import Account
+
+    fields = {"genesisHash": GENESIS_HASH, "height": height, "stateRoot": state_root}
+    domain, struct_hash, digest = _eip712(fields, chain_id, vault)
+    signed = []
+    for i in signers:
+        account = Account.from_key(bytes([i]) * 32)
+        signature = bytes(Account.unsafe_sign_hash(digest, account.key).signature)
+        signed.append((bytes.fromhex(account.address[2:]), bytes([i]) * 32, signature))
+    return {
+        "name": name,
+        "genesis_hash": GENESIS_HASH.hex(),
+        "height": str(height),
+        "state_root": state_root.hex(),
+        "chain_id": str(chain_id),
+        "vault": vault.hex(),
+        "domain_separator": domain.hex(),
+        "struct_hash": struct_hash.hex(),
+        "digest": digest.hex(),
+        "signatures": [
+            {"key": k.hex(), "address": a.hex(), "signature": sig.hex()}
+            for a, k, sig in sorted(signed)
+        ],
+    }
+
+
+def bridge_vectors() -> dict[str, Any]:
+    """Checkpoint digests and signatures, and one release's every argument."""
+    from fontana.smt import MemoryNodeStore, SparseMerkleTree
+
+    named = dict(records())
+    leaf = named["withdrawal leaf"]
+    other = named["withdrawal leaf native max"]
+    tree_items = sorted(
+        [
+            (utxo_key(named["utxo"].outpoint), named["utxo"].leaf_value_hash()),
+            (utxo_key(named["utxo max"].outpoint), named["utxo max"].leaf_value_hash()),
+            (leaf.key, leaf.leaf_value_hash()),
+            (other.key, other.leaf_value_hash()),
+        ]
+    )
+    tree = SparseMerkleTree(MemoryNodeStore())
+    root = tree.apply_batch(1, dict(tree_items))
+    height = 5
+    return {
+        "checkpoints": [
+            checkpoint_vector(
+                "release checkpoint", height, root, BRIDGE_CHAIN_ID, VAULT, [1, 2, 3]
+            ),
+            checkpoint_vector("another chain, largest height", U64_MAX, h("root"), 1, TOKEN, [4]),
+        ],
+        "release": {
+            "leaf": leaf.to_bytes().hex(),
+            "key": leaf.key.hex(),
+            "value_hash": leaf.leaf_value_hash().hex(),
+            "tree": [[k.hex(), v.hex()] for k, v in tree_items],
+            "root": root.hex(),
+            "proof": tree.prove(leaf.key, 1).to_bytes().hex(),
+            "checkpoint": "release checkpoint",
+        },
+    }
+
+
 def build() -> dict[str, Any]:
     valid = [valid_vector(n, v, s) for n, v, s in transactions()]
     valid += [valid_vector(n, v, []) for n, v in records()]
@@ -1075,6 +1202,7 @@ def build() -> dict[str, Any]:
         "entries_hash": entries_hash_vectors(),
         "tagged_hash": tagged_hash_vectors(),
         "addresses": address_vectors(),
+        "bridge": bridge_vectors(),
     }
 
 
