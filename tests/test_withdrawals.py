@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -24,6 +25,8 @@ from evm_helpers import w3  # noqa: F401  (fixture)
 from ledger_helpers import (
     ALICE,
     ALLOCATION,
+    BOB,
+    CAROL,
     SEQUENCER,
     create_ledger,
     genesis_outpoint,
@@ -265,3 +268,73 @@ def test_a_key_that_is_no_validator_of_the_vault_is_config_invalid(
     error = lines(done)[-1]["error"]
     assert error["code"] == "config_invalid" and "no validator of the vault" in error["message"]
     assert job_state(setup) is None
+
+
+def burn_and_post(setup: Setup, signer: Any, index: int, burn: WithdrawalRequest) -> bytes:
+    tx = make_transfer(
+        [genesis_outpoint(index)],
+        [(pub(signer), ALLOCATION - burn.amount - 1)],
+        [signer],
+        burn=burn,
+    )
+    setup.ledger.apply_transaction(tx)
+    setup.ledger.seal_block(SEQUENCER)
+    post_all(setup.home, setup.ledger)
+    return tx.txid
+
+
+def test_missing_liquidity_is_retried_and_an_unpayable_token_fails_with_its_reason(
+    setup: Setup, hardhat_node: HardhatNode
+) -> None:
+    big = burn_and_post(setup, BOB, 1, WithdrawalRequest(RECIPIENT, 20_000))
+    stranger_token = burn_and_post(setup, CAROL, 2, WithdrawalRequest(RECIPIENT, 5, b"\x77" * 20))
+    run_to_confirmed(setup, hardhat_node)  # the first burn, 700 utia
+    with setup.ledger.storage.read() as s:
+        waiting, failed = s.get_withdrawal_job(big), s.get_withdrawal_job(stranger_token)
+    assert waiting is not None and waiting.state == "proven"  # InsufficientLiquidity: retried
+    assert failed is not None and failed.state == "failed"
+    assert failed.reason is not None and "UnknownToken" in failed.reason
+    deposit_native(setup.w3, setup.vault, bytes([0xA1]) * 32, 20_000, setup.w3.eth.accounts[1])
+    for _ in range(3):
+        assert process(setup).returncode == 0
+        hardhat_node.mine(1)
+    with setup.ledger.storage.read() as s:
+        released, still_failed = s.get_withdrawal_job(big), s.get_withdrawal_job(stranger_token)
+    assert released is not None and released.state == "confirmed"
+    assert still_failed is not None and still_failed.state == "failed"
+    assert setup.w3.eth.get_balance(Web3.to_checksum_address(RECIPIENT)) == 20_700 * SCALE
+    assert len(released_logs(setup)) == 2
+
+
+def test_the_daemon_releases_and_stops_cleanly_on_sigterm(
+    setup: Setup, hardhat_node: HardhatNode
+) -> None:
+    env = setup.env | {"FONTANA_BRIDGE_POLL_MS": "100"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fontana", "withdrawals", "--json"],
+        env=env,
+        cwd=setup.home,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        states = []
+        for line in proc.stdout:
+            event = json.loads(line)
+            states.append(event.get("state"))
+            if event.get("state") == "submitted":
+                hardhat_node.mine(1)
+            if event.get("state") == "confirmed":
+                break
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+    assert states[-4:] == ["pending", "proven", "submitted", "confirmed"]
+    assert_released_once(setup)

@@ -619,9 +619,11 @@ class SQLSession:
 
     def insert_withdrawal_job(self, job: WithdrawalJobRecord) -> bool:
         result = self.conn.execute(
-            self._storage.insert_ignore(t.withdrawal_jobs).values(**_job_values(job))
+            self._storage.insert_ignore(t.withdrawal_jobs)
+            .values(**_job_values(job))
+            .returning(t.withdrawal_jobs.c.burn_txid)
         )
-        return result.rowcount == 1
+        return result.first() is not None
 
     def advance_withdrawal_job(self, job: WithdrawalJobRecord, from_state: str) -> bool:
         j = t.withdrawal_jobs
