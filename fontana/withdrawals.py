@@ -264,10 +264,12 @@ class Processor:
 
     def _broadcast(self, job: WithdrawalJobRecord) -> None:
         """Send the stored signed transaction; a node that has it or mined it is fine."""
+        from web3.exceptions import Web3RPCError
+
         assert job.raw_tx is not None
         try:
             self.w3.eth.send_raw_transaction(job.raw_tx)
-        except ValueError as exc:  # "already known", "nonce too low": the receipt decides
+        except (Web3RPCError, ValueError) as exc:  # "known", "nonce too low": the receipt decides
             log.info("broadcast of %s: %s", (job.l1_tx_hash or b"").hex(), exc)
 
     # ------------------------------------------------------------------ adopting others' releases
@@ -309,8 +311,9 @@ class Processor:
         try:
             receipt = self.w3.eth.get_transaction_receipt(job.l1_tx_hash)
         except TransactionNotFound:
-            if job.raw_tx is not None:
-                self._broadcast(job)
+            if job.raw_tx is None:  # an adopted release a reorg took away: start again
+                return self._save(job, "the release left the L1", state="pending")
+            self._broadcast(job)
             return None
         if receipt["status"] != 1:
             return self._save(job, "reverted; asking the vault again", state="proven")

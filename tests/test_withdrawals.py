@@ -338,3 +338,25 @@ def test_the_daemon_releases_and_stops_cleanly_on_sigterm(
     assert "Traceback" not in err
     assert states[-4:] == ["pending", "proven", "submitted", "confirmed"]
     assert_released_once(setup)
+
+
+def test_a_release_waiting_in_the_mempool_is_broadcast_again_not_rebuilt(
+    setup: Setup, hardhat_node: HardhatNode
+) -> None:
+    """Blocks are not mined meanwhile: the restarted processor sends the same bytes again."""
+    hardhat_node.rpc("evm_setAutomine", [False])
+    try:
+        first = process(setup)
+        assert first.returncode == 0, first.stdout + first.stderr
+        with setup.ledger.storage.read() as s:
+            job = s.get_withdrawal_job(setup.burn_txid)
+        assert job is not None and job.state == "submitted"
+        again = process(setup)  # the node knows the transaction already
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert [e["event"] for e in lines(again)] == ["started"]
+    finally:
+        hardhat_node.rpc("evm_setAutomine", [True])
+    hardhat_node.mine(1)
+    run_to_confirmed(setup, hardhat_node)
+    assert_released_once(setup)
+    assert bytes(released_logs(setup)[0]["transactionHash"]) == job.l1_tx_hash
