@@ -12,6 +12,7 @@ answering for another chain id is ``l1_mismatch``, which stops it.
 from __future__ import annotations
 
 import logging
+import sys
 from typing import TYPE_CHECKING, Any, Final
 
 from fontana.errors import ConfigError, L1MismatchError, L1UnavailableError
@@ -48,13 +49,30 @@ def vault_address(text: str) -> bytes:
     return bytes.fromhex(body)
 
 
+def web3_class() -> Any:
+    """``web3.Web3``, imported without lifting the recursion limit for good.
+
+    Importing web3 imports py_ecc (through eth-account), which raises the
+    interpreter's recursion limit to 100,000. Python's JSON parser then
+    overflows the C stack on a deeply nested answer (the process dies) long
+    before it raises ``RecursionError``, which the watcher reports as
+    ``l1_unavailable``. Nothing the watcher calls needs the higher limit.
+    """
+    limit = sys.getrecursionlimit()
+    try:
+        from web3 import Web3
+    finally:
+        sys.setrecursionlimit(limit)
+    return Web3
+
+
 class EvmWatcher:
     """:class:`fontana.interfaces.L1Watcher` over ``eth_blockNumber`` and ``eth_getLogs``."""
 
     def __init__(self, endpoint: str, vault: bytes, *, confirmations: int, max_range: int) -> None:
         import requests
-        from web3 import Web3
 
+        Web3 = web3_class()
         self.endpoint = endpoint
         self.vault = vault
         self.confirmations = confirmations
@@ -108,9 +126,7 @@ class EvmWatcher:
         return chain_id
 
     def _checksum(self) -> str:
-        from web3 import Web3
-
-        return str(Web3.to_checksum_address(self.vault))
+        return str(web3_class().to_checksum_address(self.vault))
 
     @property
     def source(self) -> str:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -108,3 +110,42 @@ def test_the_daemon_credits_a_deposit_once_it_is_final_and_stops_cleanly(
         watcher.send_signal(signal.SIGTERM)
     assert watcher.wait(timeout=30) == 0
     assert ledger.balance(ROLLUP) == 42
+
+
+class NestedAnswers(http.server.BaseHTTPRequestHandler):
+    """A hostile node: every JSON-RPC answer is an array nested 200,000 deep."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        body = b"[" * 200_000 + b"]" * 200_000
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_: Any) -> None:
+        pass
+
+
+def test_a_node_answering_json_nested_past_any_limit_is_unavailable_not_a_crash(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    # web3 imports py_ecc, which raises the recursion limit to 100,000: the JSON parser
+    # would then overflow the C stack long before it raised RecursionError.
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), NestedAnswers)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        env = environment(tmp_path, url, "0x" + "11" * 20)
+        result = subprocess.run(
+            [sys.executable, "-m", "fontana", "watcher", "--once", "--json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        server.shutdown()
+    assert result.returncode == 69, result.stderr[-2000:]
+    assert json.loads(result.stdout.splitlines()[-1])["error"]["code"] == "l1_unavailable"
