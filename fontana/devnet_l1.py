@@ -13,6 +13,7 @@ default devnet needs none of them.
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -47,11 +48,17 @@ class EvmL1:
             raise ConfigError(
                 "--l1 evm needs node and the contracts' npm modules (npm ci --prefix contracts)"
             )
+        limit = sys.getrecursionlimit()  # web3's py_ecc raises it for good (fontana.withdrawals)
         try:
+            import eth_account  # noqa: F401
             import fontana_evm  # noqa: F401
             import web3  # noqa: F401
+
+            import fontana.bridge.vault  # noqa: F401
         except ImportError as exc:
             raise ConfigError(f"--l1 evm needs fontana-evm and web3: {exc}") from None
+        finally:
+            sys.setrecursionlimit(limit)
         self.directory = directory
         self.say = say
         self.l1_block_ms = l1_block_ms

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -392,12 +393,21 @@ def _maybe_crash(step: str) -> None:
 def open_processor(
     settings: Settings, ledger: Ledger, on_event: Callable[[JobEvent], None] | None = None
 ) -> Processor:
-    """The processor ``[l1]`` and ``[bridge]`` describe, checked against the vault."""
-    from eth_account import Account
-    from web3 import Web3
+    """The processor ``[l1]`` and ``[bridge]`` describe, checked against the vault.
 
+    web3 and eth-account import py_ecc, which raises the recursion limit to 100,000
+    for good; a deeply nested JSON answer would then crash the interpreter instead of
+    raising RecursionError. Nothing here needs the higher limit, so it is put back.
+    """
+    limit = sys.getrecursionlimit()
+    try:
+        from eth_account import Account
+        from web3 import Web3
+
+        from fontana.bridge.vault import vault_at
+    finally:
+        sys.setrecursionlimit(limit)
     from fontana.bridge.keys import read_key_file
-    from fontana.bridge.vault import vault_at
 
     url = settings.l1.url
     scheme, sep, rest = url.partition("://")
