@@ -164,6 +164,30 @@ class L1Settings:
     poll_ms: int = attrs.field(default=1_000, validator=_millis(1))
 
 
+def _key_paths(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+    paths = [p.strip(_ASCII_SPACE) for p in value.split(",")] if value else []
+    if any(not p for p in paths):
+        raise ValueError("expected key file paths separated by commas, none empty")
+    if len(set(paths)) != len(paths):
+        raise ValueError("a validator key file is named twice")
+
+
+@attrs.frozen
+class BridgeSettings:
+    """The withdrawal processor (``fontana withdrawals``); the vault is ``l1.vault``."""
+
+    #: Bridge validator key files (secp256k1, 64 hex digits, mode 0600), separated by
+    #: commas: the processor signs checkpoints with all of them.
+    validator_keys: str = attrs.field(default="", validator=_key_paths)
+    #: The key file (same format) of the L1 account that sends releases and pays their gas.
+    sender_key: str = ""
+    #: How often the processor looks for new burns and receipts.
+    poll_ms: int = attrs.field(default=1_000, validator=_millis(1))
+
+    def validator_key_paths(self) -> list[Path]:
+        return [Path(p.strip(_ASCII_SPACE)) for p in self.validator_keys.split(",") if p.strip()]
+
+
 @attrs.frozen
 class WalletSettings:
     key_name: str = "default"
@@ -231,6 +255,7 @@ CORE_SECTIONS: Mapping[str, type] = {
     "storage": StorageSettings,
     "da": DASettings,
     "l1": L1Settings,
+    "bridge": BridgeSettings,
     "wallet": WalletSettings,
     "proofs": ProofSettings,
     "sequencer": SequencerSettings,
@@ -253,6 +278,7 @@ class Settings:
     sequencer: SequencerSettings
     poster: PosterSettings
     charge: ChargeSettings = attrs.Factory(ChargeSettings)
+    bridge: BridgeSettings = attrs.Factory(BridgeSettings)
     plugin_sections: Mapping[str, Any] = attrs.Factory(dict)
     #: ``"storage.url" -> "env FONTANA_STORAGE_URL"`` and so on.
     sources: Mapping[str, str] = attrs.Factory(dict)
@@ -526,6 +552,7 @@ def load_settings(
         sequencer=built.pop("sequencer"),
         poster=built.pop("poster"),
         charge=built.pop("charge"),
+        bridge=built.pop("bridge"),
         plugin_sections=built,
         sources=sources,
         unknown_env=unknown,

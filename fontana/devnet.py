@@ -13,6 +13,11 @@ Storage and DA are the user's ``storage.url`` and ``da.url`` when the config
 or environment sets them (so a plugin author runs the whole chain on their
 backend in one command), otherwise a SQLite file and a local DA layer in the
 devnet directory. The database must be empty: a devnet is a new chain.
+
+The L1 is the built-in stand-in: deposits are credited as they are made. With
+``l1="evm"`` (``fontana devnet --l1 evm``) a local EVM node holds the real
+vault, deposits go through it and the watcher, and alice's withdrawal is
+released by the withdrawal processor (``fontana.devnet_l1``).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import attrs
 
@@ -45,6 +51,9 @@ from fontana.sequencer import Sequencer
 from fontana.storage import open_storage
 from fontana.storage.base import BlockRecord
 from fontana.wallet import Wallet, create_key
+
+if TYPE_CHECKING:
+    from fontana.devnet_l1 import EvmL1
 
 CHAIN_ID = "fontana-devnet"
 NAMESPACE = b"fontanadev"
@@ -112,6 +121,7 @@ class Devnet:
         *,
         calls: int | None = None,
         adapter: str = "auto",
+        l1: str = "local",
     ) -> None:
         self.directory = directory
         self.say = say
@@ -142,6 +152,12 @@ class Devnet:
         self.sealed = 0
         self.transfers = 0
         self._print = threading.Lock()
+        self.evm: EvmL1 | None = None
+        if l1 == "evm":
+            from fontana.devnet_l1 import EvmL1
+
+            self.evm = EvmL1(directory, self._out, l1_block_ms=max(block_time_ms // 2, 100))
+            self.settings = self.evm.start(self.settings, self.ledger)
         self.paid: PaidCalls | None = None
         if calls != 0:
             self.paid = PaidCalls(
@@ -175,6 +191,11 @@ class Devnet:
         """Deposits to the wallets, before any traffic needs them."""
         rng = random.Random(7)
         funded = (self.alice, self.bob) + ((self.consumer,) if self.paid else ())
+        if self.evm is not None:
+            for wallet in funded:
+                self.evm.deposit(self.ledger, wallet, DEPOSIT)
+            self.evm.withdraw(self.ledger, self.alice, self.genesis.min_fee)
+            return
         for wallet in funded:
             handle_deposit_received(
                 self.ledger,
@@ -222,6 +243,8 @@ class Devnet:
             url = mask(getattr(self.settings, what).url, False)
             self._out(f"{'DA' if what == 'da' else what}: {url} (from {self.origins[what]})")
         self._out(f"genesis {self.genesis_path} (chain {CHAIN_ID}, {self.block_time_ms} ms blocks)")
+        if self.evm is not None:
+            self._out(self.evm.banner)
         self._out(f"alice {encode_address(self.alice.public_key)}")
         self._out(f"bob   {encode_address(self.bob.public_key)}")
         if self.paid is not None:
@@ -267,6 +290,8 @@ class Devnet:
                     daemon=True,
                 )
             )
+        if self.evm is not None:
+            self.evm.run(self.settings, self.ledger)
         self._fund()
         for thread in threads:
             thread.start()
@@ -298,6 +323,10 @@ class Devnet:
         if errors:
             raise errors[0]
         result = self.check_recovery()
+        if self.evm is not None:
+            result = attrs.evolve(
+                result, problems=result.problems + tuple(self.evm.check(self.ledger))
+            )
         if self.paid is None:
             return result
         problems = self.paid.check()
@@ -352,20 +381,24 @@ def run_devnet(
     user: Settings,
     calls: int | None = None,
     adapter: str = "auto",
+    l1: str = "local",
 ) -> DevnetResult:
     """Run a devnet in ``directory`` (default: a new temporary one) with ``user``'s backends.
 
     ``calls``: how many paid calls the consumer makes (None: until stopped; 0: none);
-    ``adapter``: the charging adapter whose example app the provider serves.
+    ``adapter``: the charging adapter whose example app the provider serves;
+    ``l1``: ``local`` (the stand-in) or ``evm`` (a local EVM node and the real vault).
     """
     if directory is None:
         directory = Path(tempfile.mkdtemp(prefix="fontana-devnet-"))
     elif directory.exists() and any(directory.iterdir()):
         raise FontanaError(f"{directory} is not empty; give a new directory", code="devnet_dir")
     directory.mkdir(parents=True, exist_ok=True)
-    devnet = Devnet(directory, block_time_ms, say, user, calls=calls, adapter=adapter)
+    devnet = Devnet(directory, block_time_ms, say, user, calls=calls, adapter=adapter, l1=l1)
     try:
         return devnet.run(stop, max_blocks)
     finally:
+        if devnet.evm is not None:
+            devnet.evm.close()
         devnet.da.close()
         devnet.ledger.storage.close()

@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from fontana.bridge.hardhat import find_hardhat
+from fontana.testing.requirements import require_external
+
 
 def devnet(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("FONTANA_")}
@@ -64,4 +67,22 @@ def test_an_unknown_adapter_is_named_with_the_installed_ones(tmp_path: Path) -> 
     assert done.returncode != 0
     assert "no charging backend for name 'nope'; available: " in done.stderr
     assert "wsgi" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_an_evm_l1_credits_deposits_and_releases_a_withdrawal(tmp_path: Path) -> None:
+    """``--l1 evm``: deposits through the real vault and the watcher, a release through the
+    withdrawal processor, both checked by the devnet itself (exit 0 only if they happened)."""
+    if find_hardhat() is None:
+        require_external("node and contracts/node_modules (npm ci --prefix contracts)")
+    done = devnet(
+        tmp_path, "--l1", "evm", "--calls", "0", "--blocks", "3", "--block-time-ms", "300"
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    assert re.search(r"L1: hardhat at http://127\.0\.0\.1:\d+, vault 0x[0-9a-fA-F]{40}", out)
+    assert out.count("L1 deposit credited: 5000000 utia") == 2
+    assert re.search(r"withdrawal \S+ confirmed: released in L1 block \d+", out)
+    assert "L1 check: 2 deposits credited; withdrawal released (1000000000000000000 wei" in out
+    assert "every block and state root matches" in out
     assert "Traceback" not in done.stderr

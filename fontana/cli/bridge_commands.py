@@ -1,4 +1,4 @@
-"""Bridge daemons: the L1 watcher."""
+"""Bridge daemons: the L1 watcher and the withdrawal processor."""
 
 from __future__ import annotations
 
@@ -120,4 +120,54 @@ def _watch(once: bool, as_json: bool) -> None:
         l1.close()
 
 
-BRIDGE_COMMANDS = (watcher_command,)
+@click.command("withdrawals")
+@click.option(
+    "--once", is_flag=True, help="Move every withdrawal as far as it can go now, then exit."
+)
+@json_option
+def withdrawals_command(once: bool, as_json: bool) -> None:
+    """Release every withdrawal burn on DA from the L1 vault, once, and confirm it."""
+    try:
+        _process(once, as_json)
+    except FontanaError as exc:
+        if not as_json:
+            raise
+        click.echo(json.dumps({"error": exc.to_dict()}))
+        sys.exit(exc.exit_code)
+
+
+def _process(once: bool, as_json: bool) -> None:
+    from fontana.config import load_settings
+    from fontana.ledger import open_ledger
+    from fontana.withdrawals import JobEvent, open_processor
+
+    def say(event: JobEvent) -> None:
+        data = {
+            "event": "withdrawal",
+            "burn_txid": event.burn_txid.hex(),
+            "state": event.state,
+            "detail": event.detail,
+            "l1_tx_hash": None if event.l1_tx_hash is None else event.l1_tx_hash.hex(),
+        }
+        text = f"withdrawal {data['burn_txid']} {event.state}"
+        if event.detail:
+            text += f": {event.detail}"
+        click.echo(json.dumps(data, sort_keys=True) if as_json else printable(text))
+
+    settings = load_settings()
+    ledger = open_ledger(settings)
+    processor = open_processor(settings, ledger, on_event=say)
+    started = {"event": "started", "vault": settings.l1.vault, "sender": processor.sender.address}
+    click.echo(
+        json.dumps(started, sort_keys=True)
+        if as_json
+        else f"releasing withdrawals from {settings.l1.vault} as {processor.sender.address}"
+    )
+    stop = stop_on_signals()
+    if once:
+        processor.catch_up(stop)
+    else:
+        processor.run(stop, settings.bridge.poll_ms)
+
+
+BRIDGE_COMMANDS = (watcher_command, withdrawals_command)

@@ -238,8 +238,21 @@ def _recovery_text(d: dict[str, Any]) -> str:
     help="Charging adapter whose example app the provider serves "
     "(auto: flask if installed, else wsgi).",
 )
+@click.option(
+    "--l1",
+    type=click.Choice(["local", "evm"]),
+    default="local",
+    show_default=True,
+    help="local: the built-in L1 stand-in; evm: a local hardhat node with the real vault, "
+    "the EVM watcher and the withdrawal processor (needs node and fontana-evm).",
+)
 def devnet_command(
-    directory: Path | None, blocks: int | None, block_time_ms: int, calls: int | None, adapter: str
+    directory: Path | None,
+    blocks: int | None,
+    block_time_ms: int,
+    calls: int | None,
+    adapter: str,
+    l1: str,
 ) -> None:
     """Run a local chain: blocks, deposits, transfers, paid API calls, DA, then a recovery check.
 
@@ -260,6 +273,7 @@ def devnet_command(
         user=load_settings(),
         calls=calls,
         adapter=adapter,
+        l1=l1,
     )
     if result.problems:
         raise RecoveryError("; ".join(result.problems))

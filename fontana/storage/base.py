@@ -19,7 +19,7 @@ import attrs
 #: (pre-release): version 2 came with protocol changes (signatures bound to the
 #: genesis, block hashes over the full entry bytes), version 3 with holds on UTXOs
 #: and settled paid calls.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 #: Largest integer a column holds (signed 64-bit); storage refuses larger values
 #: with ``OutOfRangeError`` rather than letting the driver overflow.
@@ -104,6 +104,34 @@ class WithdrawalRecord:
     status: WithdrawalStatus = "pending"
     l1_tx_hash: bytes | None = None
     confirm_entry_id: bytes | None = None
+
+
+WithdrawalJobState = Literal["pending", "proven", "submitted", "confirmed", "failed"]
+
+
+@attrs.frozen
+class WithdrawalJobRecord:
+    """The withdrawal processor's progress on one burn; each state keeps what it needs to resume.
+
+    ``proven``: the checkpoint (``checkpoint_height``, ``state_root``), its ``signatures``
+    (65 bytes each, concatenated) and the ``proof``. ``submitted``: the signed ``raw_tx``
+    and its ``l1_tx_hash``, stored before it is broadcast. ``confirmed``: the release's
+    ``l1_tx_hash``, ``l1_block`` and ``log_index``. ``failed``: the ``reason``.
+    """
+
+    burn_txid: bytes
+    state: WithdrawalJobState
+    burn_height: int
+    updated_at_ms: int
+    checkpoint_height: int | None = None
+    state_root: bytes | None = None
+    signatures: bytes | None = None
+    proof: bytes | None = None
+    raw_tx: bytes | None = None
+    l1_tx_hash: bytes | None = None
+    l1_block: int | None = None
+    log_index: int | None = None
+    reason: str | None = None
 
 
 @attrs.frozen
@@ -279,6 +307,24 @@ class StorageSession(Protocol):
         ...
 
     def get_withdrawal(self, burn_txid: bytes) -> WithdrawalRecord | None: ...
+
+    # -- the withdrawal processor's jobs
+    def withdrawals_on_da(self, limit: int) -> list[tuple[bytes, int]]:
+        """``(burn_txid, block height)`` of burns in DA-committed blocks without a job yet."""
+        ...
+
+    def insert_withdrawal_job(self, job: WithdrawalJobRecord) -> bool:
+        """Store a new job; ``False`` if that burn has one."""
+        ...
+
+    def advance_withdrawal_job(self, job: WithdrawalJobRecord, from_state: str) -> bool:
+        """Overwrite the job if still in ``from_state``; ``False`` (nothing written) if not."""
+        ...
+
+    def get_withdrawal_job(self, burn_txid: bytes) -> WithdrawalJobRecord | None: ...
+    def withdrawal_jobs(self, states: Sequence[str], limit: int) -> list[WithdrawalJobRecord]:
+        """Jobs in ``states``, oldest burn block first."""
+        ...
 
     # -- receipts
     def insert_receipt(self, receipt: ReceiptRecord) -> bool:

@@ -121,6 +121,25 @@ withdrawals = sa.Table(
     sa.Column("confirm_entry_id", _HASH, nullable=True),
 )
 
+#: The withdrawal processor's job per burn (docs/bridge.md, "The withdrawal processor").
+withdrawal_jobs = sa.Table(
+    "withdrawal_jobs",
+    metadata,
+    sa.Column("burn_txid", _HASH, primary_key=True),
+    sa.Column("state", sa.String(16), nullable=False, index=True),
+    sa.Column("burn_height", sa.BigInteger, nullable=False),
+    sa.Column("checkpoint_height", sa.BigInteger, nullable=True),
+    sa.Column("state_root", _HASH, nullable=True),
+    sa.Column("signatures", sa.LargeBinary, nullable=True),
+    sa.Column("proof", sa.LargeBinary, nullable=True),
+    sa.Column("raw_tx", sa.LargeBinary, nullable=True),
+    sa.Column("l1_tx_hash", _HASH, nullable=True),
+    sa.Column("l1_block", sa.BigInteger, nullable=True),
+    sa.Column("log_index", sa.BigInteger, nullable=True),
+    sa.Column("reason", sa.Text, nullable=True),
+    sa.Column("updated_at_ms", sa.BigInteger, nullable=False),
+)
+
 receipts = sa.Table(
     "receipts",
     metadata,

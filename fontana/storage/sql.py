@@ -27,6 +27,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+import attrs
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
@@ -56,6 +57,7 @@ from fontana.storage.base import (
     SettlementRecord,
     Spend,
     UtxoRecord,
+    WithdrawalJobRecord,
     WithdrawalRecord,
     iter_batches,
 )
@@ -142,6 +144,20 @@ def _block(row: Any) -> BlockRecord:
 
 def _row_to(cls: type, row: Any) -> Any:
     return cls(**dict(row._mapping))
+
+
+def _job_values(job: WithdrawalJobRecord) -> dict[str, Any]:
+    values = attrs.asdict(job)
+    for name in ("burn_height", "checkpoint_height", "l1_block", "log_index", "updated_at_ms"):
+        values[name] = _stored(values[name], f"withdrawal job {name}")
+    return values
+
+
+def _job_row(row: Any) -> WithdrawalJobRecord:
+    data = dict(row._mapping)
+    for name in ("burn_txid", "state_root", "signatures", "proof", "raw_tx", "l1_tx_hash"):
+        data[name] = _bytes(data[name])
+    return WithdrawalJobRecord(**data)
 
 
 class SQLSession:
@@ -583,6 +599,55 @@ class SQLSession:
             sa.select(t.withdrawals).where(t.withdrawals.c.burn_txid == burn_txid)
         ).first()
         return _row_to(WithdrawalRecord, row) if row else None
+
+    # -- the withdrawal processor's jobs
+
+    def withdrawals_on_da(self, limit: int) -> list[tuple[bytes, int]]:
+        w, e, b, j = t.withdrawals, t.entries, t.blocks, t.withdrawal_jobs
+        rows = self.conn.execute(
+            sa.select(w.c.burn_txid, e.c.block_height)
+            .join(e, e.c.entry_id == w.c.burn_txid)
+            .join(b, b.c.height == e.c.block_height)
+            .where(
+                b.c.committed.is_(True),
+                ~sa.exists().where(j.c.burn_txid == w.c.burn_txid),
+            )
+            .order_by(e.c.block_height, e.c.block_index)
+            .limit(limit)
+        ).all()
+        return [(bytes(r[0]), int(r[1])) for r in rows]
+
+    def insert_withdrawal_job(self, job: WithdrawalJobRecord) -> bool:
+        result = self.conn.execute(
+            self._storage.insert_ignore(t.withdrawal_jobs)
+            .values(**_job_values(job))
+            .returning(t.withdrawal_jobs.c.burn_txid)
+        )
+        return result.first() is not None
+
+    def advance_withdrawal_job(self, job: WithdrawalJobRecord, from_state: str) -> bool:
+        j = t.withdrawal_jobs
+        values = _job_values(job)
+        del values["burn_txid"]
+        result = self.conn.execute(
+            j.update().where(j.c.burn_txid == job.burn_txid, j.c.state == from_state).values(values)
+        )
+        return result.rowcount == 1
+
+    def get_withdrawal_job(self, burn_txid: bytes) -> WithdrawalJobRecord | None:
+        j = t.withdrawal_jobs
+        row = self.conn.execute(sa.select(j).where(j.c.burn_txid == burn_txid)).first()
+        return _job_row(row) if row else None
+
+    def withdrawal_jobs(self, states: Sequence[str], limit: int) -> list[WithdrawalJobRecord]:
+        j = t.withdrawal_jobs
+        rows = self.conn.execute(
+            sa.select(j)
+            .where(j.c.state.in_(list(states)))
+            .order_by(j.c.burn_height, j.c.burn_txid)
+            .limit(limit)
+        ).all()
+        return [_job_row(r) for r in rows]
 
     # -- receipts
 
