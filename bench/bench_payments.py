@@ -8,21 +8,25 @@ is built and signed up front, as the SDK does (one UTXO each, change back),
 so only the provider's side is measured. Every figure is measured in the same
 run and printed next to its baseline:
 
-* **commit floor**: p50/p99 of the smallest durable write on the ledger's own
-  database and settings (``BEGIN``, one upsert, ``COMMIT``, through a raw
-  connection of the storage's pool), and of the same write through
-  ``storage.write()``. A paid call commits twice (hold, settle): twice the
-  floor is what the database alone costs.
+* **commit floor**: the smallest durable write on the ledger's own database
+  and settings: ``BEGIN``, one upsert, ``COMMIT`` on a raw connection of the
+  storage's pool, and the same upsert through ``storage.write()``. It is
+  measured interleaved with the calls it is compared with, so that the
+  machine's noise hits both.
 * **in-process**: ``Charger.charge`` of a paid call against the view alone
-  (no HTTP), and the payment path in stages (x402 decoding, hold, receipt
-  signing, settle, the ``PAYMENT-RESPONSE`` header). ``--profile`` also runs
-  the paid path under cProfile and prints the top functions.
+  (no HTTP), interleaved with both floor writes; the CPU time of a paid call
+  (its thread's, so without disk or lock waits: what Python and SQL cost);
+  and the payment path in stages (x402 decoding, hold, receipt signing,
+  settle, the ``PAYMENT-RESPONSE`` header). ``--profile`` also runs the paid
+  path under cProfile and prints the top functions.
 * **HTTP overhead**: ``GET /paid`` (the built-in ``wsgi`` adapter's
-  ``charge(charger, utia=...)`` around a tiny WSGI app) and ``GET /free`` (the
-  same app, unwrapped) on one ``fontana.node.server`` threaded server, called
-  in interleaved pairs from one client process over one keep-alive
-  connection; the overhead is each pair's paid minus free latency (p50, p99),
-  against the 0.39 ms p99 target of issue 8. ``--flask`` adds the same pair
+  ``charge(charger, utia=...)`` around a tiny WSGI app), ``GET /free`` (the
+  same app, unwrapped) and ``GET /commit`` (the same app after one raw floor
+  commit) on one ``fontana.node.server`` threaded server, called in
+  interleaved rounds (the order rotating) from one client process over one
+  keep-alive connection. The overhead is each round's paid minus free
+  latency (p50, p99), against the 0.39 ms p99 target of issue 8; commit minus
+  free is the floor over the same path. ``--flask`` adds paid and free
   through the Flask adapter.
 * **throughput**: paid and free calls/s with 1 client process and with
   ``--clients`` processes (one keep-alive connection each).
@@ -118,10 +122,11 @@ def row(label: str, values: Sequence[float], extra: str = "") -> str:
 
 
 @contextmanager
-def deployment(url: str | None, allocations: int) -> Iterator[Ledger]:
+def deployment(url: str | None, allocations: int, synchronous: str) -> Iterator[Ledger]:
     """A fresh ledger (default settings) whose genesis gives the consumer ``allocations`` UTXOs."""
     with tempfile.TemporaryDirectory(prefix="fontana-bench-") as tmp:
-        settings = load_settings(environ={"FONTANA_HOME": tmp}, cwd=Path(tmp), plugin_sections={})
+        environ = {"FONTANA_HOME": tmp, "FONTANA_STORAGE_SQLITE_SYNCHRONOUS": synchronous}
+        settings = load_settings(environ=environ, cwd=Path(tmp), plugin_sections={})
         storage = open_storage(settings, url)
         genesis = Genesis(
             chain_id=CHAIN,
@@ -163,38 +168,43 @@ class Wallet:
         return headers
 
 
-def commit_floor(storage: Storage, count: int) -> tuple[list[int], list[int]]:
-    """Latencies of the smallest durable write: raw on a pooled connection, and via a session."""
-    engine = storage.engine  # type: ignore[attr-defined]
-    sqlite = engine.dialect.name == "sqlite"
-    upsert = storage.raw_sql(  # type: ignore[attr-defined]
-        "INSERT INTO fontana_meta (key, value) VALUES ('bench.floor', ?) "
-        "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
-    )
-    raw = []
-    conn = engine.raw_connection()
-    try:
-        cur = conn.cursor()
-        for n in range(count):
-            start = time.perf_counter_ns()
-            if sqlite:  # the storage runs SQLite in autocommit mode and begins itself
+class Floor:
+    """The smallest durable write on the ledger's own database, pool and settings.
+
+    ``raw``: ``BEGIN``, one upsert, ``COMMIT`` on a pooled DBAPI connection;
+    ``session``: the same upsert through ``storage.write()``, as the ledger writes.
+    """
+
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+        self.engine = storage.engine  # type: ignore[attr-defined]
+        self.sqlite = self.engine.dialect.name == "sqlite"
+        self.upsert = storage.raw_sql(  # type: ignore[attr-defined]
+            "INSERT INTO fontana_meta (key, value) VALUES ('bench.floor', ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+        )
+        self.count = 0
+
+    def raw(self) -> None:
+        self.count += 1
+        conn = self.engine.raw_connection()
+        try:
+            cur = conn.cursor()
+            if self.sqlite:  # the storage runs SQLite in autocommit mode and begins itself
                 cur.execute("BEGIN IMMEDIATE")
-                cur.execute(upsert, (str(n),))
+                cur.execute(self.upsert, (str(self.count),))
                 cur.execute("COMMIT")
             else:
-                cur.execute(upsert, (str(n),))
+                cur.execute(self.upsert, (str(self.count),))
                 conn.commit()
-            raw.append(time.perf_counter_ns() - start)
-        cur.close()
-    finally:
-        conn.close()
-    session = []
-    for n in range(count):
-        start = time.perf_counter_ns()
-        with storage.write() as s:
-            s.set_meta("bench.floor", str(n))
-        session.append(time.perf_counter_ns() - start)
-    return raw, session
+            cur.close()
+        finally:
+            conn.close()
+
+    def session(self) -> None:
+        self.count += 1
+        with self.storage.write() as s:
+            s.set_meta("bench.floor", str(self.count))
 
 
 # --- in-process -----------------------------------------------------------------------
@@ -214,21 +224,28 @@ def view() -> ViewResponse:
     return ViewResponse(200, "application/json", BODY)
 
 
-def in_process(charger: Charger, wallet: Wallet, count: int) -> tuple[list[int], list[int]]:
-    """Interleaved ``Charger.charge`` of paid calls and calls of the bare view."""
+def in_process(charger: Charger, wallet: Wallet, floor: Floor, count: int) -> dict[str, list[int]]:
+    """Interleaved: a raw commit, a session commit, the bare view, a paid ``Charger.charge``."""
     req = charger.requirement(paid_request("/inproc", None), PRICE)
-    headers = wallet.pay(req, count)
-    paid, free = [], []
-    for header in headers:
-        start = time.perf_counter_ns()
+    took: dict[str, list[int]] = {k: [] for k in ("raw", "session", "view", "paid", "cpu")}
+    clock, cpu = time.perf_counter_ns, time.thread_time_ns
+    for header in wallet.pay(req, count):
+        start = clock()
+        floor.raw()
+        took["raw"].append(clock() - start)
+        start = clock()
+        floor.session()
+        took["session"].append(clock() - start)
+        start = clock()
+        view()
+        took["view"].append(clock() - start)
+        start, start_cpu = clock(), cpu()
         charged = charger.charge(paid_request("/inproc", header), PRICE, view, lambda r: r)
-        paid.append(time.perf_counter_ns() - start)
+        took["paid"].append(clock() - start)
+        took["cpu"].append(cpu() - start_cpu)
         if charged.reply is not None:
             raise SystemExit(f"in-process paid call refused: {charged.reply.body!r}")
-        start = time.perf_counter_ns()
-        view()
-        free.append(time.perf_counter_ns() - start)
-    return paid, free
+    return took
 
 
 def stages(charger: Charger, wallet: Wallet, count: int) -> dict[str, list[int]]:
@@ -351,7 +368,9 @@ def flask_app(charger: Charger) -> Any:
     return app
 
 
-def router(charger: Charger, with_flask: bool) -> Callable[..., Iterable[bytes]]:
+def router(charger: Charger, floor: Floor, with_flask: bool) -> Callable[..., Iterable[bytes]]:
+    """``/paid``: the tiny app under ``charge``; ``/commit``: it after one raw commit;
+    ``/flask/...``: the Flask app; anything else: the tiny app."""
     paid = charge(charger, utia=PRICE)(tiny_app)
     flask = flask_app(charger) if with_flask else None
 
@@ -359,6 +378,9 @@ def router(charger: Charger, with_flask: bool) -> Callable[..., Iterable[bytes]]
         path = environ.get("PATH_INFO", "")
         if path == "/paid":
             return paid(environ, start_response)
+        if path == "/commit":
+            floor.raw()
+            return tiny_app(environ, start_response)
         if flask is not None and path.startswith("/flask/"):
             return flask(environ, start_response)  # type: ignore[no-any-return]
         return tiny_app(environ, start_response)
@@ -449,22 +471,31 @@ class Clients:
             proc.join(10)
 
 
-def overhead(
-    clients: Clients, paid_path: str, free_path: str, headers: list[str]
-) -> tuple[list[int], list[int], list[int]]:
-    """Interleaved pairs of paid and free calls (alternating which goes first)."""
+def interleaved(
+    clients: Clients, calls: dict[str, tuple[str, list[str] | None]], count: int
+) -> dict[str, list[int]]:
+    """``count`` rounds of one call of each kind, the kinds' order rotating between rounds.
+
+    ``calls`` maps a name to a path and its ``PAYMENT-SIGNATURE`` headers (``None``: free).
+    """
+    names = list(calls)
     jobs: list[Job] = []
-    for n, header in enumerate(headers):
-        pair: list[Job] = [(paid_path, header), (free_path, None)]
-        jobs.extend(pair if n % 2 == 0 else pair[::-1])
-    _, latencies = clients.run(jobs)
-    paid, free = [], []
-    for n in range(len(headers)):
-        first, second = latencies[2 * n], latencies[2 * n + 1]
-        p, f = (first, second) if n % 2 == 0 else (second, first)
-        paid.append(p)
-        free.append(f)
-    return paid, free, [p - f for p, f in zip(paid, free, strict=True)]
+    order: list[str] = []
+    for n in range(count):
+        shift = n % len(names)
+        for name in names[shift:] + names[:shift]:
+            path, headers = calls[name]
+            jobs.append((path, headers[n] if headers else None))
+            order.append(name)
+    _, latencies = clients.run(jobs)  # one client: in the order of the jobs
+    took: dict[str, list[int]] = {name: [] for name in names}
+    for name, latency in zip(order, latencies, strict=True):
+        took[name].append(latency)
+    return took
+
+
+def minus(a: Sequence[int], b: Sequence[int]) -> list[int]:
+    return [x - y for x, y in zip(a, b, strict=True)]
 
 
 # --- one backend ----------------------------------------------------------------------
@@ -474,70 +505,79 @@ def bench(label: str, url: str | None, args: argparse.Namespace) -> None:
     n, k = args.calls, args.clients
     phases = 5 + (1 if args.flask else 0) + (1 if args.profile else 0)
     print(f"\n== {label}: {n} calls per figure, {k} concurrent clients ==")
-    with deployment(url, n * phases) as ledger:
-        raw, session = commit_floor(ledger.storage, n)
-        floor = pct(raw, 0.99)
-        print("commit floor (BEGIN, one upsert, COMMIT):")
-        print(row("raw connection", raw))
-        print(row("storage.write() session", session))
-
+    with deployment(url, n * phases, args.sqlite_synchronous) as ledger:
+        floor = Floor(ledger.storage)
         charger = Charger(LedgerBackend(ledger), PROVIDER, max_timeout_s=MAX_TIMEOUT_S)
         wallet = Wallet(ledger.genesis)
-        paid, free = in_process(charger, wallet, n)
-        cost = [p - f for p, f in zip(paid, free, strict=True)]
-        print("in-process, no HTTP (Charger.charge vs the view alone):")
-        print(row("view alone", free))
-        print(row("paid (charge)", paid))
-        print(row("payment path", cost, f"  = {pct(cost, 0.99) / floor:.1f}x floor p99"))
-        print("payment path in stages:")
-        for name, took in stages(charger, wallet, n).items():
-            print(row(name, took))
+
+        took = in_process(charger, wallet, floor, n)
+        cost = minus(took["paid"], took["view"])
+        print("in-process, no HTTP (interleaved):")
+        print(row("floor: raw commit", took["raw"]))
+        print(row("floor: storage.write() commit", took["session"]))
+        print(row("view alone", took["view"]))
+        print(row("paid: Charger.charge", took["paid"]))
+        ratio = pct(cost, 0.5) / pct(took["raw"], 0.5)
+        print(row("payment path (paid - view)", cost, f"  p50 = {ratio:.1f}x raw commit p50"))
+        print(row("CPU time of a paid call (no waits)", took["cpu"]))
+        print("payment path in stages (each timed alone):")
+        for name, stage in stages(charger, wallet, n).items():
+            print(row(name, stage))
         if args.profile:
             print(profile(charger, wallet, n))
 
-        with serving(router(charger, args.flask)) as address:
+        with serving(router(charger, floor, args.flask)) as address:
             one = Clients(address, 1)
             many = Clients(address, k)
             try:
                 wsgi_req = challenge(address, "/paid")
-                p, f, diff = overhead(one, "/paid", "/free", wallet.pay(wsgi_req, n))
-                print("HTTP, 1 client, keep-alive, interleaved pairs (wsgi adapter):")
-                print(row("free GET /free", f))
-                print(row("paid GET /paid", p))
+                calls = {
+                    "paid": ("/paid", wallet.pay(wsgi_req, n)),
+                    "free": ("/free", None),
+                    "commit": ("/commit", None),
+                }
+                took = interleaved(one, calls, n)
+                diff = minus(took["paid"], took["free"])
+                commit = minus(took["commit"], took["free"])
+                print("HTTP, 1 client, keep-alive, interleaved (wsgi adapter):")
+                print(row("free GET /free", took["free"]))
+                print(row("paid GET /paid", took["paid"]))
+                print(row("commit GET /commit (free + raw commit)", took["commit"]))
+                print(row("floor: commit - free", commit))
                 p99 = pct(diff, 0.99)
                 print(
                     row(
-                        "overhead (paid - free, per pair)",
+                        "OVERHEAD: paid - free",
                         diff,
-                        f"  target p99 {TARGET_P99_MS} ms: {p99 / 1e6 / TARGET_P99_MS:.1f}x; "
-                        f"{p99 / floor:.1f}x floor p99",
+                        f"  p99 = {p99 / 1e6 / TARGET_P99_MS:.1f}x target ({TARGET_P99_MS} ms)",
                     )
                 )
                 if args.flask:
-                    flask_req = challenge(address, "/flask/paid")
-                    headers = wallet.pay(flask_req, n)
-                    p, f, diff = overhead(one, "/flask/paid", "/flask/free", headers)
-                    print("HTTP, 1 client, Flask adapter:")
-                    print(row("free GET /flask/free", f))
-                    print(row("paid GET /flask/paid", p))
-                    print(row("overhead (paid - free, per pair)", diff))
+                    calls = {
+                        "paid": ("/flask/paid", wallet.pay(challenge(address, "/flask/paid"), n)),
+                        "free": ("/flask/free", None),
+                    }
+                    took = interleaved(one, calls, n)
+                    print("HTTP, 1 client, keep-alive, interleaved (Flask adapter):")
+                    print(row("free GET /flask/free", took["free"]))
+                    print(row("paid GET /flask/paid", took["paid"]))
+                    print(row("OVERHEAD: paid - free", minus(took["paid"], took["free"])))
                 print("throughput (calls/s):")
                 for clients, count in ((one, 1), (many, k)):
                     free_rate, _ = clients.run([("/free", None)] * n)
                     paid_rate, _ = clients.run([("/paid", h) for h in wallet.pay(wsgi_req, n)])
                     print(
                         f"  {count:2} client(s): free {free_rate:7,.0f}/s, paid {paid_rate:7,.0f}/s"
-                        f" = {paid_rate / free_rate:.0%} of free"
+                        f" = {paid_rate / free_rate:.1%} of free"
                     )
             finally:
                 one.close()
                 many.close()
         charger.close()
         earned = ledger.balance(bytes(PROVIDER.verify_key))
-        calls = wallet.used
-        if earned != PRICE * calls:
-            raise SystemExit(f"the provider earned {earned} utia for {calls} paid calls")
-        print(f"checked: the provider earned {earned:,} utia for {calls:,} settled calls")
+        if earned != PRICE * wallet.used:
+            raise SystemExit(f"the provider earned {earned} utia for {wallet.used} paid calls")
+        print(f"checked: the provider earned {earned:,} utia for {wallet.used:,} settled calls")
 
 
 def main() -> None:
@@ -550,9 +590,15 @@ def main() -> None:
         "--postgres", action="store_true", help="also on a throwaway local PostgreSQL (fsync on)"
     )
     parser.add_argument("--no-sqlite", action="store_true", help="skip the SQLite run")
+    parser.add_argument(
+        "--sqlite-synchronous",
+        choices=("full", "normal"),
+        default="full",
+        help="storage.sqlite_synchronous (normal: no fsync per commit, to see the CPU cost)",
+    )
     args = parser.parse_args()
     if not args.no_sqlite:
-        bench("sqlite (WAL, synchronous=full)", None, args)
+        bench(f"sqlite (WAL, synchronous={args.sqlite_synchronous})", None, args)
     if args.postgres:
         from fontana.testing.pgcluster import PgCluster
 
