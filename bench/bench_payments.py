@@ -15,7 +15,8 @@ run and printed next to its baseline:
   machine's noise hits both.
 * **in-process**: ``Charger.charge`` of a paid call against the view alone
   (no HTTP), interleaved with both floor writes; the CPU time of a paid call
-  (its thread's, so without disk or lock waits: what Python and SQL cost);
+  (its thread's, user and system: Python, SQLite and the kernel's share of
+  the writes, without the waits);
   and the payment path in stages (x402 decoding, hold, receipt signing,
   settle, the ``PAYMENT-RESPONSE`` header). ``--profile`` also runs the paid
   path under cProfile and prints the top functions.
@@ -519,7 +520,7 @@ def bench(label: str, url: str | None, args: argparse.Namespace) -> None:
         print(row("paid: Charger.charge", took["paid"]))
         ratio = pct(cost, 0.5) / pct(took["raw"], 0.5)
         print(row("payment path (paid - view)", cost, f"  p50 = {ratio:.1f}x raw commit p50"))
-        print(row("CPU time of a paid call (no waits)", took["cpu"]))
+        print(row("thread CPU of a paid call (user+sys)", took["cpu"]))
         print("payment path in stages (each timed alone):")
         for name, stage in stages(charger, wallet, n).items():
             print(row(name, stage))
