@@ -324,6 +324,7 @@ class KeepAliveHandler(_Handler):
 
     protocol_version = "HTTP/1.1"
     wbufsize = 1 << 16
+    timeout = 3_600  # a client's connection idles between the phases
 
     def setup(self) -> None:
         super().setup()
@@ -421,8 +422,13 @@ def _client(address: tuple[str, int], pipe: Connection, barrier: Any) -> None:
     conn = http.client.HTTPConnection(*address)
     clock = time.perf_counter_ns  # CLOCK_MONOTONIC: comparable between processes
     while (jobs := pipe.recv()) is not None:
-        conn.request("GET", "/free")  # opens the connection before the clock starts
-        conn.getresponse().read()
+        try:  # opens the connection before the clock starts
+            conn.request("GET", "/free")
+            conn.getresponse().read()
+        except (http.client.RemoteDisconnected, ConnectionError):  # closed while idle
+            conn.close()
+            conn.request("GET", "/free")
+            conn.getresponse().read()
         barrier.wait()
         latencies, failures = [], []
         begin = clock()
