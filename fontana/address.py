@@ -6,6 +6,7 @@ any swap of two adjacent characters; 32 raw bytes also fit an L1 ``bytes32``.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Final
 
 from fontana.errors import AddressError
@@ -19,13 +20,23 @@ _GEN: Final = (0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3)
 _MAX_LEN: Final = 90
 
 
+def _gen_of(top: int) -> int:
+    """The generator terms BIP-350's checksum step XORs in for the 5 bits ``top``."""
+    out = 0
+    for i in range(5):
+        if (top >> i) & 1:
+            out ^= _GEN[i]
+    return out
+
+
+#: :func:`_gen_of` of every 5-bit value: one lookup per character instead of five tests.
+_GEN_OF_TOP: Final = tuple(_gen_of(top) for top in range(32))
+
+
 def _polymod(values: list[int]) -> int:
     chk = 1
     for value in values:
-        top = chk >> 25
-        chk = (chk & 0x1FFFFFF) << 5 ^ value
-        for i in range(5):
-            chk ^= _GEN[i] if (top >> i) & 1 else 0
+        chk = ((chk & 0x1FFFFFF) << 5 ^ value) ^ _GEN_OF_TOP[chk >> 25]
     return chk
 
 
@@ -51,8 +62,19 @@ def _convertbits(data: bytes | list[int], frombits: int, tobits: int, pad: bool)
     return out
 
 
+# A provider's receipts name the same few keys over and over, and bech32 in
+# Python costs about as much as a signature check: both directions are cached
+# for exact ``bytes`` and ``str`` (only successes: a bad address is refused anew).
+
+
 def encode_address(raw: bytes, hrp: str = HRP) -> str:
     """Text form of a 32-byte public key."""
+    if type(raw) is bytes and type(hrp) is str:
+        return _encode_cached(raw, hrp)
+    return _encode(raw, hrp)
+
+
+def _encode(raw: bytes, hrp: str) -> str:
     if len(raw) != ADDRESS_LEN:
         raise AddressError(f"an address is {ADDRESS_LEN} bytes, got {len(raw)}")
     data = _convertbits(raw, 8, 5, pad=True)
@@ -61,10 +83,19 @@ def encode_address(raw: bytes, hrp: str = HRP) -> str:
     return hrp + "1" + "".join(_CHARSET[d] for d in data + checksum)
 
 
+_encode_cached: Final = lru_cache(maxsize=4096)(_encode)
+
+
 def decode_address(text: str, hrp: str = HRP) -> bytes:
     """Raw 32 bytes of a text address; rejects any typo, case mix or wrong prefix."""
     if not isinstance(text, str):
         raise AddressError(f"an address is text, got {type(text).__name__}")
+    if type(text) is str and type(hrp) is str:
+        return _decode_cached(text, hrp)
+    return _decode(text, hrp)
+
+
+def _decode(text: str, hrp: str) -> bytes:
     if len(text) > _MAX_LEN:
         raise AddressError(f"{text!r:.100} is not a bech32m address (over {_MAX_LEN} characters)")
     # BIP-350 allows only ASCII 33..126: checked before any case folding, since
@@ -89,3 +120,6 @@ def decode_address(text: str, hrp: str = HRP) -> bytes:
     if len(raw) != ADDRESS_LEN:
         raise AddressError(f"address {text!r} holds {len(raw)} bytes, expected {ADDRESS_LEN}")
     return raw
+
+
+_decode_cached: Final = lru_cache(maxsize=4096)(_decode)

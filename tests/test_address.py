@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fontana.address import _CHARSET, decode_address, encode_address
+from fontana.address import _CHARSET, _polymod, decode_address, encode_address
 from fontana.errors import AddressError
 
 RAW = bytes(range(32))
@@ -107,3 +107,31 @@ def test_a_huge_text_is_rejected_with_a_short_message() -> None:
     with pytest.raises(AddressError) as caught:
         decode_address("fnt1" + "q" * 1_000_000)
     assert len(caught.value.message) < 200
+
+
+def _bitwise_polymod(values: list[int]) -> int:
+    """BIP-350's checksum step as the BIP writes it: the reference for the table-driven one."""
+    gen = (0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3)
+    chk = 1
+    for value in values:
+        top = chk >> 25
+        chk = (chk & 0x1FFFFFF) << 5 ^ value
+        for i in range(5):
+            chk ^= gen[i] if (top >> i) & 1 else 0
+    return chk
+
+
+@given(st.lists(st.integers(0, 31), max_size=120))
+def test_polymod_is_bip350s(values: list[int]) -> None:
+    assert _polymod(values) == _bitwise_polymod(values)
+
+
+def test_cached_results_are_the_computed_ones() -> None:
+    """The caches hold successes only: a refusal is refused again, and other types still are."""
+    for _ in range(2):
+        assert decode_address(TEXT) == RAW and encode_address(RAW) == TEXT
+        with pytest.raises(AddressError):
+            decode_address(TEXT[:-1] + ("q" if TEXT[-1] != "q" else "p"))
+    assert encode_address(bytearray(RAW)) == TEXT and encode_address(memoryview(RAW)) == TEXT
+    with pytest.raises((AddressError, TypeError)):
+        encode_address(32)  # type: ignore[arg-type]  # never bytes(32), an address of zeros

@@ -11,6 +11,7 @@ import sys
 import threading
 import types
 from pathlib import Path
+from typing import Any
 
 import attrs
 import pytest
@@ -110,6 +111,37 @@ def test_hold_then_release_leaves_every_table_as_it_was(ledger: Ledger, clock: C
     assert ledger.release(tx.txid) is False, "nothing is held any more"
     assert ledger.release(bytes(32)) is False
     assert ledger.hold(tx, until(clock)).state == "held", "a released payment is new again"
+
+
+class _NotesDurability:
+    """A storage that notes, per write, whether it asked to be durable."""
+
+    def __init__(self, storage: Any) -> None:
+        self.storage = storage
+        self.url = storage.url
+        self.durable: list[bool] = []
+
+    def read(self) -> Any:
+        return self.storage.read()
+
+    def write(self, *, durable: bool = True) -> Any:
+        self.durable.append(durable)
+        return self.storage.write(durable=durable)
+
+
+def test_only_holds_and_releases_may_lose_their_commit(ledger: Ledger, clock: Clock) -> None:
+    """A settle is committed durably before the provider answers; a hold or a release, lost
+    in a crash, leaves the inputs free and nothing applied, so it need not wait for the disk."""
+    notes = _NotesDurability(ledger.storage)
+    noted = Ledger(notes, ledger.proofs, ledger.genesis, ledger.clock)  # type: ignore[arg-type]
+    settled, released = payment(ledger), payment(ledger, sender=CAROL, index=2)
+    for tx in (settled, released):
+        noted.hold(tx, until(clock))
+    noted.settle(settled, receipt_for(ledger, settled), RESPONSE)
+    noted.release(released.txid)
+    noted.apply_transaction(payment(ledger, sender=CAROL, index=2, memo=b"after"))
+    assert notes.durable == [False, False, True, False, True]
+    assert ledger.balance(pub(BOB)) == ALLOCATION + 2 * PRICE
 
 
 @pytest.mark.parametrize("freed_by", ["release", "expiry"])

@@ -222,6 +222,24 @@ def test_tampered_transaction_fails_verification() -> None:
     assert not Transaction.from_bytes(bytes(raw)).verify_witnesses(GH)
 
 
+def test_a_remembered_verification_binds_its_deployment_and_its_bytes() -> None:
+    """``verify_witnesses`` remembers a success on the object: only for that genesis hash,
+    never a failure, and never for a copy with other fields or witnesses."""
+    signed = _tx().sign(KEY, GH)
+    assert signed.verify_witnesses(GH) and signed.verify_witnesses(GH)
+    assert not signed.verify_witnesses(OTHER_GH) and signed.verify_witnesses(GH)
+    witness = signed.witnesses[0]
+    flipped = bytes([witness.signature[0] ^ 1]) + witness.signature[1:]
+    for copy in (
+        attrs.evolve(signed, fee=2),
+        attrs.evolve(signed, witnesses=(attrs.evolve(witness, signature=flipped),)),
+    ):
+        assert not copy.verify_witnesses(GH) and not copy.verify_witnesses(GH)
+    other = _tx().sign(KEY, OTHER_GH)
+    assert not other.verify_witnesses(GH) and other.verify_witnesses(OTHER_GH)
+    assert not other.verify_witnesses(GH)
+
+
 def test_total_output() -> None:
     assert _tx(outputs=(TxOutput(PK, 3), TxOutput(PK, 4))).total_output() == 7
     assert _tx(outputs=()).total_output() == 0

@@ -8,6 +8,13 @@ never on DA. The hold lives on the UTXO row itself, so a plain payment reads
 it with its inputs and its spend checks it in the same ``UPDATE``: no extra
 round trip. Settling applies the payment, stores its receipt and the cached
 response in one database transaction; the spend clears the holds.
+
+Holds and releases commit without waiting for stable storage
+(``storage.write(durable=False)``); settles wait, like every other write. A
+hold promises nothing to anyone outside: a crash of the machine or database
+that loses one leaves the inputs free, nothing applied and no answer sent,
+as if the call had never come. Every check still runs against every commit,
+durable or not, since all sessions see a commit at once.
 """
 
 from __future__ import annotations
@@ -144,7 +151,7 @@ class Holds(Payments):
             raise EncodingError(f"a hold's end must be an integer time in ms, not {until_ms!r}")
         txid, _ = self.check_stateless(tx)
         keys = [(i.txid, i.index) for i in tx.inputs]
-        with self.storage.write() as s:
+        with self.storage.write(durable=False) as s:  # see the module's docstring
             block_ts = self._epoch(s, exclusive=False)
             wall = self.clock()
             if s.get_entries([txid]):
@@ -177,7 +184,7 @@ class Holds(Payments):
     def release(self, txid: bytes) -> bool:
         """Drop the payment's holds (its call failed); ``False`` if it held nothing live."""
         check_txid(txid)
-        with self.storage.write() as s:
+        with self.storage.write(durable=False) as s:
             return s.release_holds(txid, self.clock())
 
     def settled(self, txid: bytes) -> SettledPayment | None:

@@ -146,6 +146,11 @@ class Transaction(Canonical):
     # Not part of equality, hashing, repr or evolve.
     _txid: bytes | None = attrs.field(default=None, init=False, eq=False, hash=False, repr=False)
     _encoded: bytes | None = attrs.field(default=None, init=False, eq=False, hash=False, repr=False)
+    # The genesis hash every witness was found to sign for: a paid call's payment
+    # is checked at its hold and again at its settle, on the same object.
+    _verified_for: bytes | None = attrs.field(
+        default=None, init=False, eq=False, hash=False, repr=False
+    )
 
     def __attrs_post_init__(self) -> None:
         check_rules(self)
@@ -206,9 +211,17 @@ class Transaction(Canonical):
         return attrs.evolve(self, witnesses=(*self.witnesses, witness))
 
     def verify_witnesses(self, genesis_hash: bytes) -> bool:
-        """Every witness signs the txid for ``genesis_hash``; who must sign is the ledger's job."""
+        """Every witness signs the txid for ``genesis_hash``; who must sign is the ledger's job.
+
+        A success is remembered on this (immutable) object; a failure is checked anew.
+        """
+        if self._verified_for is not None and self._verified_for == genesis_hash:
+            return True
         message = signing_message(genesis_hash, self.txid)
-        return all(verify_signature(w.pubkey, message, w.signature) for w in self.witnesses)
+        if not all(verify_signature(w.pubkey, message, w.signature) for w in self.witnesses):
+            return False
+        _set(self, "_verified_for", genesis_hash)
+        return True
 
     def total_output(self) -> int:
         """Sum of output amounts (not fee or burn); may exceed u64 on purpose-built input."""

@@ -84,8 +84,6 @@ STATUS_OF: Final = {
 
 #: Refusals a payment gets when it was settled already: look for its settle record.
 _MAYBE_SETTLED: Final = frozenset({"expired", "expiry_too_soon", "expiry_too_far", "input_spent"})
-#: bech32 in Python costs about as much as a signature check; payers come back.
-_address_text: Final = lru_cache(maxsize=4096)(encode_address)
 
 
 @attrs.frozen
@@ -391,7 +389,7 @@ class Charger:
     ) -> Charged[T]:
         """Run the view under the hold, then settle or release."""
         txid = tx.txid
-        payer = _address_text(tx.witnesses[0].pubkey)  # the ledger checked it signs an input
+        payer = encode_address(tx.witnesses[0].pubkey)  # the ledger checked it signs an input
         try:
             try:
                 body = request.read_body()
@@ -491,7 +489,7 @@ class Charger:
             settle_response(
                 txid=receipt.txid,
                 network=self.network,
-                payer=_address_text(receipt.payer),
+                payer=encode_address(receipt.payer),
                 amount=receipt.amount,
                 receipt=signed,
             )

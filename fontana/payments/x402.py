@@ -17,7 +17,6 @@ import binascii
 import json
 import re
 from collections.abc import Callable, Mapping
-from functools import lru_cache
 from typing import Any, Final, Protocol, TypeVar
 
 import attrs
@@ -210,16 +209,10 @@ def _integer(value: Any, what: str, low: int, limit: int) -> int:
 def _address(value: Any, what: str) -> str:
     text = _text(value, what, 128)
     try:
-        _check_address(text)
+        decode_address(text)  # cached: most headers name one provider
     except AddressError as exc:
         raise EncodingError(f"{what}: {exc.message}") from None
     return text
-
-
-@lru_cache(maxsize=1024)
-def _check_address(text: str) -> None:
-    """Checking bech32 in Python costs more than the rest of a header; most name one provider."""
-    decode_address(text)
 
 
 def _version(data: dict[str, Any], what: str) -> None:

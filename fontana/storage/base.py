@@ -403,8 +403,15 @@ class Storage(Protocol):
         """A session for reads (a consistent snapshot where the backend allows)."""
         ...
 
-    def write(self) -> AbstractContextManager[StorageSession]:
-        """A session whose changes commit together on exit and roll back on error."""
+    def write(self, *, durable: bool = True) -> AbstractContextManager[StorageSession]:
+        """A session whose changes commit together on exit and roll back on error.
+
+        ``durable=False`` lets the commit skip waiting for stable storage: a
+        crash of the machine (or the database server) may lose it, whole and
+        never torn, until a later durable commit makes it durable too; other
+        sessions see it at once, as any commit. For state no one is promised
+        (a paid call's hold): never for anything an answer depends on.
+        """
         ...
 
     def close(self) -> None: ...

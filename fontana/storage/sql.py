@@ -894,8 +894,9 @@ class SQLStorage:
             self._raw_cache[sql] = cached
         return cached
 
-    def _begin_write(self, conn: Connection) -> None:
-        """Hook for backends whose writers must take a lock up front."""
+    def _begin_write(self, conn: Connection, durable: bool = True) -> None:
+        """Hook: how a write begins (a lock taken up front; ``durable=False``: a commit that
+        need not wait for stable storage, see :meth:`write`)."""
 
     def _lock_schema(self, conn: Connection) -> None:
         """Hook: serialize concurrent ``create_schema`` calls from many processes."""
@@ -961,11 +962,11 @@ class SQLStorage:
             raise self._unavailable_error(exc) from None
 
     @contextmanager
-    def write(self) -> Iterator[SQLSession]:
+    def write(self, *, durable: bool = True) -> Iterator[SQLSession]:
         self._check()
         try:
             with self.engine.connect() as conn:
-                self._begin_write(conn)
+                self._begin_write(conn, durable)
                 with conn.begin():
                     yield SQLSession(conn, self)
         except self._failures as exc:

@@ -3,7 +3,9 @@
 WAL lets readers run beside the one writer; writers start with
 ``BEGIN IMMEDIATE`` so two processes never both read, then both try to
 upgrade to a write lock and fail; ``busy_timeout`` makes a writer queue for
-the lock instead of erroring at once.
+the lock instead of erroring at once. A write that need not be durable (a
+hold) runs at ``synchronous=NORMAL``: in WAL mode its commit skips the fsync
+and stays atomic, and the next ``FULL`` commit syncs it along.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from fontana.errors import ConfigError
 from fontana.storage.sql import SQLStorage
 
 _WRITE = "fontana_write"
+_DURABLE = "fontana_durable"
 
 
 def sqlite_path(url: str) -> Path:
@@ -60,8 +63,17 @@ class SQLiteStorage(SQLStorage):
 
         @sa.event.listens_for(engine, "begin")
         def _on_begin(conn: Connection) -> None:
-            write = conn.get_execution_options().get(_WRITE, False)
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+            # Straight to the driver: these statements are on every payment's path.
+            options = conn.get_execution_options()
+            driver = conn.connection.driver_connection
+            if not options.get(_WRITE, False):
+                driver.execute("BEGIN")
+                return
+            if synchronous == "FULL":
+                # Set on every write, so no connection goes back to the pool relaxed.
+                durable = options.get(_DURABLE, True)
+                driver.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+            driver.execute("BEGIN IMMEDIATE")
 
         super().__init__(url, engine)
         self.path = path
@@ -69,5 +81,5 @@ class SQLiteStorage(SQLStorage):
     def insert_ignore(self, table: sa.Table) -> Any:
         return sqlite_insert(table).on_conflict_do_nothing()
 
-    def _begin_write(self, conn: Connection) -> None:
-        conn.execution_options(**{_WRITE: True})
+    def _begin_write(self, conn: Connection, durable: bool = True) -> None:
+        conn.execution_options(**{_WRITE: True, _DURABLE: durable})

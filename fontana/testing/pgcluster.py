@@ -210,8 +210,9 @@ class PgCluster(PgServer):
     """A private PostgreSQL cluster in a temp dir, on a free loopback port; a context manager.
 
     Durability is off (`--no-sync`, `-F`): the data dies with the test anyway, and fsync
-    would dominate test time. As root, initdb refuses to run, so every server command goes
-    through `runuser -u postgres --` and the temp dir belongs to that user.
+    would dominate test time. ``fsync=True`` keeps commits durable, for benchmarks that
+    compare with the cost of a real commit. As root, initdb refuses to run, so every server
+    command goes through `runuser -u postgres --` and the temp dir belongs to that user.
     """
 
     def __init__(
@@ -222,6 +223,7 @@ class PgCluster(PgServer):
         max_connections: int = 200,
         start_attempts: int = 5,
         timeout: float = 60.0,
+        fsync: bool = False,
     ) -> None:
         super().__init__()
         self._bin_arg = Path(bin_dir) if bin_dir is not None else None
@@ -229,6 +231,7 @@ class PgCluster(PgServer):
         self._max_connections = max_connections
         self._start_attempts = start_attempts
         self._timeout = timeout
+        self._fsync = fsync
         self._bin: Path | None = None
         self._dir: Path | None = None
         self._port: int | None = None
@@ -393,7 +396,8 @@ class PgCluster(PgServer):
         for _ in range(max(1, self._start_attempts)):
             port = _free_port()
             opts = (
-                f"-k {shlex.quote(str(self.directory))} -h {HOST} -p {port} -F"
+                f"-k {shlex.quote(str(self.directory))} -h {HOST} -p {port}"
+                f"{'' if self._fsync else ' -F'}"
                 f" -c max_connections={self._max_connections}"
             )
             offset = self._log_size()

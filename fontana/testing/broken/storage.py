@@ -69,8 +69,8 @@ class _BrokenStorage(SQLiteStorage):
             yield self.Session(session.conn, self)
 
     @contextmanager
-    def write(self) -> Iterator[SQLSession]:
-        with super().write() as session:
+    def write(self, *, durable: bool = True) -> Iterator[SQLSession]:
+        with super().write(durable=durable) as session:
             yield self.Session(session.conn, self)
 
 
@@ -110,7 +110,7 @@ class DoubleSpendUnderConcurrency(_BrokenStorage):
 
     Session = _CheckThenUpdateSession
 
-    def _begin_write(self, conn: Connection) -> None:
+    def _begin_write(self, conn: Connection, durable: bool = True) -> None:
         """No ``BEGIN IMMEDIATE``: concurrent writers all pass the check."""
 
 
@@ -120,8 +120,8 @@ class ThreadLockOnly(DoubleSpendUnderConcurrency):
     _lock: ClassVar[threading.Lock] = threading.Lock()
 
     @contextmanager
-    def write(self) -> Iterator[SQLSession]:
-        with self._lock, super().write() as session:
+    def write(self, *, durable: bool = True) -> Iterator[SQLSession]:
+        with self._lock, super().write(durable=durable) as session:
             yield session
 
 
@@ -150,10 +150,10 @@ class CommitsOnError(SQLiteStorage):
     """A write session commits what it did even when it ends with an error."""
 
     @contextmanager
-    def write(self) -> Iterator[SQLSession]:
+    def write(self, *, durable: bool = True) -> Iterator[SQLSession]:
         self._check()
         with self.engine.connect() as conn:
-            self._begin_write(conn)
+            self._begin_write(conn, durable)
             conn.begin()
             try:
                 yield SQLSession(conn, self)
@@ -168,7 +168,7 @@ class MetaLockNoOp(SQLiteStorage):
     writers; without that, a block could be sealed in the middle of a payment.
     """
 
-    def _begin_write(self, conn: Connection) -> None:
+    def _begin_write(self, conn: Connection, durable: bool = True) -> None:
         """No ``BEGIN IMMEDIATE``."""
 
 
@@ -450,7 +450,7 @@ class HoldRacesUnderConcurrency(_BrokenStorage):
 
     Session = _HoldCheckThenUpdateSession
 
-    def _begin_write(self, conn: Connection) -> None:
+    def _begin_write(self, conn: Connection, durable: bool = True) -> None:
         """No ``BEGIN IMMEDIATE``: concurrent holders all pass the check."""
 
 

@@ -3,7 +3,9 @@
 Sessions run at READ COMMITTED: the conditional spend ``UPDATE`` in
 :mod:`fontana.storage.sql` re-checks ``spent_seq IS NULL`` after waiting on a
 row lock, which is exactly the guarantee needed without serializing
-unrelated payments.
+unrelated payments. A write that need not be durable (a hold) runs with
+``synchronous_commit`` off: visible at once and atomic, and flushed with the
+next durable commit (or within the WAL writer's delay) instead of waited for.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from sqlalchemy.engine import Connection
 from fontana.config import Settings
 from fontana.storage.sql import SQLStorage
 
+_DURABLE = "fontana_durable"
 #: Arbitrary constant naming the advisory lock that guards schema changes.
 _SCHEMA_LOCK_ID = 0x466F6E74616E61  # "Fontana"
 
@@ -46,6 +49,15 @@ class PostgresStorage(SQLStorage):
             connect_args={"options": f"-c lock_timeout={int(lock_ms)}"},
         )
         super().__init__(url, engine)
+
+        @sa.event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            if not conn.get_execution_options().get(_DURABLE, True):
+                # Inside the transaction this opens: its commit does not wait for the WAL flush.
+                conn.connection.driver_connection.execute("SET LOCAL synchronous_commit TO OFF")
+
+    def _begin_write(self, conn: Connection, durable: bool = True) -> None:
+        conn.execution_options(**{_DURABLE: durable})
 
     def insert_ignore(self, table: sa.Table) -> Any:
         return pg_insert(table).on_conflict_do_nothing()
