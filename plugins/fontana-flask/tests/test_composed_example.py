@@ -25,7 +25,7 @@ from fontana.errors import ConfigError
 from fontana.ledger import Ledger, open_ledger
 from fontana.models import SignedReceipt
 from fontana.models.payment import verify_receipt
-from fontana.testing.charging import run_readme_example, start_server
+from fontana.testing.charging import run_readme_example, start_servers, stop_servers
 from fontana.wallet import key_info
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
@@ -119,12 +119,12 @@ def test_an_upstream_that_does_not_answer_fails_the_call_and_charges_nothing(
         closed.bind(("127.0.0.1", 0))
         upstream = f"http://127.0.0.1:{closed.getsockname()[1]}"
         env = environment(home, FONTANA_CHARGE_KEY_NAME="outfitter", UPSTREAM_URL=upstream)
-        server = start_server("app:app", COMPOSED, env, tmp_path, tmp_path / "composed.log")
+        (server,) = start_servers("app:app", COMPOSED, env, tmp_path, [tmp_path / "composed.log"])
         try:
             url = f"http://127.0.0.1:{server.port}/outfit?city=lisbon"
             call = fontana(home, "call", url, FONTANA_WALLET_KEY_NAME="consumer")
         finally:
-            server.stop()
+            stop_servers([server])
     assert call.returncode == 1, call.stdout + call.stderr
     assert json.loads(call.stdout) == {
         "error": "upstream_failed",
