@@ -187,4 +187,4 @@ def test_bad_configurations_do_not_deploy(
     with pytest.raises(VaultRevertError) as caught:
         send(w3, factory.constructor(*args), w3.eth.accounts[0])
     assert caught.value.name == "BadConfig"
-    assert caught.value.args_ == (reason,)
+    assert caught.value.error_args == (reason,)

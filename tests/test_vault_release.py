@@ -42,6 +42,8 @@ from fontana.bridge.vault import (
     is_released,
     release,
     send,
+    send_signed,
+    sign_release,
 )
 from fontana.ledger import Ledger
 from fontana.models import NATIVE_TOKEN, WithdrawalLeaf, WithdrawalRequest
@@ -141,7 +143,7 @@ def test_a_native_release_pays_once_and_marks_the_id(funded: Deployment) -> None
     before = holdings(d)
     with pytest.raises(VaultRevertError) as caught:
         submit(d, w)
-    assert (caught.value.name, caught.value.args_) == ("AlreadyReleased", (w.leaf.id,))
+    assert (caught.value.name, caught.value.error_args) == ("AlreadyReleased", (w.leaf.id,))
     assert holdings(d) == before
 
 
@@ -168,6 +170,20 @@ def test_every_later_root_releases_too_and_all_validators_may_sign(funded: Deplo
         d, w, height=HEIGHT + 100, signatures=signatures(d, w.root, HEIGHT + 100, VALIDATOR_KEYS)
     )
     assert is_released(d.vault, w.leaf.id)
+
+
+def test_a_stored_signed_release_is_one_transaction(funded: Deployment) -> None:
+    d = funded
+    w = make_withdrawal(d, 21)
+    args = (w.leaf, w.height, w.root, w.signatures, w.proof, d.outsider)
+    signed = sign_release(d.w3, d.vault, *args)
+    assert signed == sign_release(d.w3, d.vault, *args, nonce=signed.nonce)  # deterministic
+    receipt = send_signed(d.w3, signed)
+    assert receipt["transactionHash"] == signed.tx_hash
+    assert d.w3.eth.get_balance(address(RECIPIENT)) == 21 * SCALE
+    with pytest.raises(VaultRevertError) as caught:  # a new one is refused before signing
+        sign_release(d.w3, d.vault, *args)
+    assert caught.value.name == "AlreadyReleased"
 
 
 def _high_s(signature: bytes) -> bytes:
@@ -267,7 +283,7 @@ def test_too_little_liquidity_reverts_and_the_id_stays_unused(funded: Deployment
     with pytest.raises(VaultRevertError) as caught:
         submit(d, w)
     assert caught.value.name == "InsufficientLiquidity"
-    assert caught.value.args_ == (address(NATIVE_TOKEN), (FUNDS + 1) * SCALE, FUNDS * SCALE)
+    assert caught.value.error_args == (address(NATIVE_TOKEN), (FUNDS + 1) * SCALE, FUNDS * SCALE)
     assert holdings(d) == before and not is_released(d.vault, w.leaf.id)
     deposit_native(d.w3, d.vault, ROLLUP_ADDRESS, 1, d.user)
     submit(d, w)  # once the vault holds enough, the same withdrawal is paid

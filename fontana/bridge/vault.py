@@ -48,10 +48,22 @@ class VaultRevertError(FontanaError):
 
     code = "l1_revert"
 
-    def __init__(self, name: str, args: tuple[Any, ...] = (), detail: str = "") -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        name: str = "reverted",
+        error_args: tuple[Any, ...] = (),
+    ) -> None:
+        super().__init__(message, code=code)
         self.name = name
-        self.args_ = args
-        super().__init__(f"L1 call reverted: {name}{args if args else ''} {detail}".rstrip())
+        self.error_args = error_args
+
+
+def _reverted(name: str, args: tuple[Any, ...] = (), detail: str = "") -> VaultRevertError:
+    text = f"L1 call reverted: {name}{args if args else ''} {detail}".rstrip()
+    return VaultRevertError(text, name=name, error_args=args)
 
 
 def contracts_dir() -> Path:
@@ -146,7 +158,7 @@ def send(w3: Web3, call: ContractFunction | Any, sender: Sender, value: int = 0)
         raise decode_revert(exc) from None
     receipt = w3.eth.wait_for_transaction_receipt(tx_hash)
     if receipt["status"] != 1:
-        raise VaultRevertError("reverted", detail=f"in transaction {tx_hash.hex()}")
+        raise _reverted("reverted", detail=f"in transaction {tx_hash.hex()}")
     return receipt
 
 
@@ -173,10 +185,10 @@ def decode_revert(exc: ContractCustomError | ContractLogicError) -> VaultRevertE
         if known is not None:
             name, types = known
             try:
-                return VaultRevertError(name, tuple(decode(types, raw[4:])))
+                return _reverted(name, tuple(decode(types, raw[4:])))
             except Exception:  # undecodable arguments: the name is still right
-                return VaultRevertError(name)
-    return VaultRevertError("reverted", detail=str(exc)[:200])
+                return _reverted(name)
+    return _reverted("reverted", detail=str(exc)[:200])
 
 
 # ------------------------------------------------------------------ deposits
@@ -236,6 +248,51 @@ def release(
 ) -> TxReceipt:
     """Send the release and wait for its receipt."""
     return send(w3, release_call(vault, leaf, height, state_root, signatures, proof), sender)
+
+
+@attrs.frozen
+class SignedRelease:
+    """A release transaction signed but not sent: store it first, then send (and resend) it.
+
+    The same bytes sent twice are one transaction (same nonce, same hash), so a
+    processor that crashed after sending cannot release twice by sending again.
+    """
+
+    raw: bytes
+    tx_hash: bytes
+    nonce: int
+
+
+def sign_release(
+    w3: Web3,
+    vault: Contract,
+    leaf: WithdrawalLeaf,
+    height: int,
+    state_root: bytes,
+    signatures: Sequence[bytes],
+    proof: bytes,
+    account: LocalAccount,
+    nonce: int | None = None,
+) -> SignedRelease:
+    """Build and sign the release from ``account`` (gas estimated now: a revert raises here)."""
+    if nonce is None:
+        nonce = w3.eth.get_transaction_count(account.address, "pending")
+    call = release_call(vault, leaf, height, state_root, signatures, proof)
+    try:
+        tx = call.build_transaction({"from": account.address, "nonce": nonce})
+    except (ContractCustomError, ContractLogicError) as exc:
+        raise decode_revert(exc) from None
+    signed = account.sign_transaction(tx)
+    return SignedRelease(bytes(signed.raw_transaction), bytes(signed.hash), nonce)
+
+
+def send_signed(w3: Web3, signed: SignedRelease) -> TxReceipt:
+    """Send a stored signed transaction and wait for its receipt (VaultRevertError if reverted)."""
+    w3.eth.send_raw_transaction(signed.raw)
+    receipt = w3.eth.wait_for_transaction_receipt(signed.tx_hash)
+    if receipt["status"] != 1:
+        raise _reverted("reverted", detail=f"in transaction {signed.tx_hash.hex()}")
+    return receipt
 
 
 def is_released(vault: Contract, withdrawal_id: bytes) -> bool:
