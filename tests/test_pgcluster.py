@@ -126,6 +126,12 @@ def test_cluster_start_stop() -> None:
     cluster.stop()  # idempotent
 
 
+def test_a_cluster_for_benchmarks_keeps_fsync_on() -> None:
+    """``fsync=True``: commits are durable, so a benchmark's floor is a real commit."""
+    with PgCluster(_bin_dir(), fsync=True) as cluster:
+        assert _scalar(cluster.url, "SHOW fsync") == "on"
+
+
 def test_start_retries_when_port_is_taken(monkeypatch: pytest.MonkeyPatch) -> None:
     bin_dir = _bin_dir()
     with socket.socket() as squatter:
