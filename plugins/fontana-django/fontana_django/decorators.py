@@ -30,7 +30,7 @@ from django.core.handlers.wsgi import WSGIRequest
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.template.response import SimpleTemplateResponse
 
-from fontana_django.prices import Price, price_function
+from fontana.payments.prices import Price, price_function
 from fontana_django.runtime import get_charger
 
 if TYPE_CHECKING:

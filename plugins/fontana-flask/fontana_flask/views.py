@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from flask import Request, Response, current_app, request
 
+from fontana.payments.prices import Price, price_function
 from fontana_flask.extension import Fontana
-from fontana_flask.prices import Price, price_function
 
 if TYPE_CHECKING:
     from fontana.payments.charger import Charged, Charger, PaidRequest, ViewResponse

@@ -12,11 +12,11 @@ import pytest
 from flask import Flask
 from fontana_flask import Fontana, charge
 from fontana_flask.plugin import FlaskAdapter
-from fontana_flask.prices import price_function
 from fontana_flask.settings import settings_from_config
 
 from fontana.config import load_settings
 from fontana.errors import AmountError, ConfigError
+from fontana.payments.prices import price_function
 from fontana.plugins import get_host
 
 

@@ -1,4 +1,4 @@
-"""A view's price: a fixed number of utia, checked once, or a function of the request."""
+"""A view's price: fixed utia, checked once, or a function of the request."""
 
 from __future__ import annotations
 
