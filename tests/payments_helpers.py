@@ -10,6 +10,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping, Sequence
@@ -33,6 +34,7 @@ from fontana.payments.x402 import (
     decode_payment_required,
     encode_header,
 )
+from fontana.testing.processes import ServerProcess
 
 SERVER = Path(__file__).resolve().parent / "payments_server.py"
 #: Consumers funded by :func:`payments_genesis`, one allocation each (output index = position).
@@ -166,18 +168,16 @@ def pay(
 class Provider:
     """A provider process serving the example app; ``url`` is ``http://127.0.0.1:<port>``."""
 
-    process: subprocess.Popen[str]
+    server: ServerProcess
     url: str
+
+    @property
+    def process(self) -> subprocess.Popen[str]:
+        return self.server.process
 
     def stop(self) -> str:
         """Stop it and return what it wrote to stderr."""
-        self.process.terminate()
-        try:
-            _, err = self.process.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            _, err = self.process.communicate()
-        return err
+        return self.server.stop(sig=signal.SIGTERM)[1]
 
 
 def provider_env(home: Path, storage_url: str, **charge: str) -> dict[str, str]:
@@ -190,19 +190,11 @@ def provider_env(home: Path, storage_url: str, **charge: str) -> dict[str, str]:
 @contextmanager
 def provider(env: Mapping[str, str]) -> Iterator[Provider]:
     """A provider process; its stderr must hold no traceback when it stops."""
-    process = subprocess.Popen(
-        [sys.executable, str(SERVER)],
-        env=dict(env),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    line = process.stdout.readline()
+    server = ServerProcess([sys.executable, str(SERVER)], env)
+    line = server.first_line
     if not line.startswith("listening on "):
-        process.kill()
-        raise AssertionError(f"the provider did not start: {line!r} {process.communicate()[1]}")
-    running = Provider(process, f"http://127.0.0.1:{int(line.split()[-1])}")
+        raise AssertionError(f"the provider did not start: {line!r} {server.stop()[1]}")
+    running = Provider(server, f"http://127.0.0.1:{int(line.split()[-1])}")
     try:
         yield running
     finally:

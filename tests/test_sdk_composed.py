@@ -8,7 +8,6 @@ shows both payments, each receipt signed by its own provider.
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -32,6 +31,7 @@ from fontana.models import SignedReceipt
 from fontana.models.payment import verify_receipt
 from fontana.payments.wsgi import QUOTE_PRICE
 from fontana.sdk import Client
+from fontana.testing.processes import ServerProcess
 from fontana.wallet import create_key
 
 COMPOSED = Path(__file__).resolve().parent / "sdk_composed_server.py"
@@ -41,21 +41,13 @@ FEE = 1
 
 @contextmanager
 def composed(env: dict[str, str]) -> Iterator[str]:
-    process = subprocess.Popen(
-        [sys.executable, str(COMPOSED)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    line = process.stdout.readline()
+    server = ServerProcess([sys.executable, str(COMPOSED)], env)
+    line = server.first_line
     try:
-        assert line.startswith("listening on "), process.communicate(timeout=30)[1]
+        assert line.startswith("listening on "), server.stop()[1]
         yield f"http://127.0.0.1:{int(line.split()[-1])}"
     finally:
-        process.terminate()
-        _, err = process.communicate(timeout=30)
+        _, err = server.stop()
     assert "Traceback" not in err, err
 
 

@@ -46,10 +46,6 @@ class SQLiteStorage(SQLStorage):
         engine = sa.create_engine(
             f"sqlite+pysqlite:///{path}",
             pool_size=settings.storage.pool_size,
-            # Beyond pool_size, open more rather than wait: a thread that waits for a
-            # connection while another waits on SQLite's lock can stall both for the
-            # whole lock timeout (seen with many concurrent node submits).
-            max_overflow=-1,
             connect_args={"timeout": settings.storage.lock_timeout_ms / 1000},
         )
         synchronous = settings.storage.sqlite_synchronous.upper()

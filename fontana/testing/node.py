@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import signal
-import subprocess
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -19,38 +17,28 @@ from typing import Any
 
 import attrs
 
+from fontana.testing.processes import ServerProcess
+
 
 @attrs.frozen
 class NodeProcess:
     url: str
-    process: subprocess.Popen[str]
+    server: ServerProcess
 
 
 @contextmanager
 def serve_node(env: Mapping[str, str], *args: str, timeout: float = 60) -> Iterator[NodeProcess]:
     """``fontana serve --port 0 --json`` under ``env``; stopped (and checked) on exit."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "fontana", "serve", "--port", "0", "--json", *args],
-        env=dict(env),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    server = ServerProcess(
+        [sys.executable, "-m", "fontana", "serve", "--port", "0", "--json", *args], env
     )
+    if not server.first_line:
+        code, stderr = server.stop(timeout)
+        raise AssertionError(f"fontana serve exited {code}: {stderr}")
     try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        if not line:
-            proc.wait(timeout=timeout)
-            raise AssertionError(f"fontana serve exited {proc.returncode}: {proc.stderr.read()}")  # type: ignore[union-attr]
-        yield NodeProcess(json.loads(line)["url"], proc)
+        yield NodeProcess(json.loads(server.first_line)["url"], server)
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-        code = proc.wait(timeout=timeout)
-        stderr = proc.stderr.read() if proc.stderr else ""
-        proc.stdout.close()  # type: ignore[union-attr]
-        if proc.stderr:
-            proc.stderr.close()
+        code, stderr = server.stop(timeout)
     assert code == 0, f"fontana serve exited {code}: {stderr}"
     assert "Traceback" not in stderr, stderr
 

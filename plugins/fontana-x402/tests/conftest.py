@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +20,7 @@ from fontana.ledger import Ledger
 from fontana.models import Allocation, Genesis
 from fontana.state import PythonSMTProvider
 from fontana.storage import open_storage
+from fontana.testing.processes import ServerProcess
 from fontana.testing.requirements import require_external
 from fontana.wallet import create_key
 
@@ -64,17 +64,10 @@ def chain(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Chain]:
     ledger = Ledger.load(storage, PythonSMTProvider())
     env = {k: v for k, v in os.environ.items() if not k.startswith("FONTANA_")}
     env |= {"FONTANA_HOME": str(home), "FONTANA_STORAGE_URL": url}
-    process = subprocess.Popen(
-        [sys.executable, str(SERVER), adapter],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    line = process.stdout.readline()
+    server = ServerProcess([sys.executable, str(SERVER), adapter], env)
+    line = server.first_line
     try:
-        assert line.startswith("listening on "), process.communicate(timeout=30)[1]
+        assert line.startswith("listening on "), server.stop()[1]
         yield Chain(
             ledger,
             genesis,
@@ -82,7 +75,6 @@ def chain(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Chain]:
             decode_address(provider_key.address),
         )
     finally:
-        process.terminate()
-        _, err = process.communicate(timeout=30)
+        _, err = server.stop()
         ledger.storage.close()
     assert "Traceback" not in err, err
