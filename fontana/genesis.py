@@ -8,10 +8,10 @@ hash, which binds every later block to this one genesis.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
+from fontana import strict_json
 from fontana.errors import AlreadyInitializedError, DuplicateError, EncodingError, GenesisError
 from fontana.files import decode_text, read_input_file
 from fontana.hashing import merkle_root
@@ -25,32 +25,6 @@ from fontana.storage.base import MAX_STORED_INT, BlockRecord, Storage, UtxoRecor
 UNSIGNED = bytes(64)
 #: The largest genesis (every allocation used, pretty-printed) is a few megabytes.
 MAX_GENESIS_FILE: Final = 64 << 20
-#: A JSON number longer than this is no u64 (20 digits) whatever its form; longer
-#: ones are refused before Python's int() meets its 4300-digit limit.
-_MAX_NUMBER_LEN: Final = 64
-
-
-class _RefusedJSON(ValueError):
-    """JSON the decoder itself refuses: duplicate keys, NaN, absurdly long numbers."""
-
-
-def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise _RefusedJSON(f"duplicate key {key!r:.40}")
-        out[key] = value
-    return out
-
-
-def _bounded_int(text: str) -> int:
-    if len(text) > _MAX_NUMBER_LEN:
-        raise _RefusedJSON(f"a number of {len(text)} digits")
-    return int(text)
-
-
-def _no_constant(name: str) -> Any:
-    raise _RefusedJSON(f"{name} is not a JSON number")
 
 
 def load_genesis_file(path: Path) -> Genesis:
@@ -64,20 +38,7 @@ def load_genesis_file(path: Path) -> Genesis:
     except FileNotFoundError:
         raise fail("cannot read: no such file") from None
     try:
-        data = json.loads(
-            text,
-            object_pairs_hook=_unique_object,
-            parse_int=_bounded_int,
-            parse_constant=_no_constant,
-        )
-    except _RefusedJSON as exc:
-        raise fail(f"not valid genesis JSON: {exc}") from None
-    except json.JSONDecodeError as exc:
-        raise fail(f"not valid JSON: {exc}") from None
-    except RecursionError:
-        raise fail("not valid JSON: nested too deeply") from None
-    try:
-        genesis = Genesis.from_json(data)
+        genesis = Genesis.from_json(strict_json.loads(text, "genesis JSON"))
     except EncodingError as exc:
         raise fail(exc.message) from None
     try:

@@ -206,5 +206,14 @@ def test_a_tampered_receipt_is_refused(setup: Setup) -> None:
     result = setup.run("receipt", "verify", str(path))
     assert result.exit_code == 65
     assert result.stderr.startswith("error[bad_receipt]: ")
-    path.write_text('{"receipt": 1, "receipt": 2}')
-    assert setup.run("receipt", "verify", str(path)).stderr.startswith("error[malformed]: ")
+    for garbage, why in (
+        (b'{"receipt": 1, "receipt": 2}', "duplicate key"),
+        (b'{"receipt": NaN}', "NaN is not a JSON number"),
+        (b'{"receipt": ' + b"9" * 5000 + b"}", "a number of 5000 digits"),
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+        (b'{"receipt": "\xff"}', "not valid UTF-8"),
+    ):
+        path.write_bytes(garbage)
+        refused = setup.run("receipt", "verify", str(path))
+        assert refused.stderr.startswith(f"error[malformed]: {path}: "), refused.stderr
+        assert why in refused.stderr and refused.exit_code == 65

@@ -8,7 +8,6 @@ needs only the genesis (the local ledger's, or ``--genesis FILE``) and, with
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import click
 
+from fontana import strict_json
 from fontana.address import encode_address
 from fontana.amounts import format_amount, parse_amount
 from fontana.cli.output import emit, json_option, printable
@@ -234,26 +234,6 @@ def _genesis(settings: Settings, path: Path | None) -> Genesis:
     return open_ledger(settings).genesis
 
 
-def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise EncodingError(f"duplicate key {key!r:.40}")
-        out[key] = value
-    return out
-
-
-def _load_json(raw: bytes, path: Path) -> Any:
-    try:
-        return json.loads(raw.decode("utf-8"), object_pairs_hook=_unique)
-    except UnicodeDecodeError as exc:
-        raise EncodingError(f"{path}: not valid UTF-8 (byte {exc.start})") from None
-    except EncodingError as exc:
-        raise EncodingError(f"{path}: {exc.message}") from None
-    except (ValueError, RecursionError) as exc:
-        raise EncodingError(f"{path}: not JSON: {str(exc)[:200]}") from None
-
-
 @receipt_group.command("verify")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--da", "check_da", is_flag=True, help="Also check the block on the DA layer.")
@@ -274,7 +254,7 @@ def receipt_verify_command(
     from fontana.receipts import verify_receipt_json
 
     settings = load_settings()
-    data = _load_json(_read_file(file, "receipt"), file)
+    data = strict_json.loads(_read_file(file, "receipt"), str(file))
     genesis = _genesis(settings, genesis_file)
     value = verify_receipt_json(data, genesis)
     final = value if isinstance(value, FinalReceipt) else None

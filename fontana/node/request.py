@@ -8,12 +8,12 @@ whose code and status the client sees (``docs/node.md``, *Limits*).
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 from urllib.parse import parse_qsl
 
+from fontana import strict_json
 from fontana.address import decode_address
 from fontana.errors import EncodingError
 from fontana.models import Transaction
@@ -28,87 +28,15 @@ MAX_BODY: Final = 64 * 1024
 MAX_JSON_DEPTH: Final = 8
 #: Path plus query string; the longest real target is a proof path (about 110 characters).
 MAX_TARGET: Final = 1024
-#: A JSON number longer than this is no u64 whatever its form (see fontana.genesis).
-_MAX_NUMBER_LEN: Final = 64
 _MAX_QUERY_FIELDS: Final = 8
 _TXID_RE: Final = re.compile(r"[0-9a-f]{64}", re.ASCII)
 _U64_RE: Final = re.compile(r"0|[1-9][0-9]{0,19}", re.ASCII)
 _LENGTH_RE: Final = re.compile(r"[0-9]{1,20}", re.ASCII)
 
 
-class _Refused(ValueError):
-    """JSON the decoder itself refuses: duplicate keys, NaN, fractions, huge numbers."""
-
-
-def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise _Refused(f"duplicate key {key!r:.40}")
-        out[key] = value
-    return out
-
-
-def _bounded_int(text: str) -> int:
-    if len(text) > _MAX_NUMBER_LEN:
-        raise _Refused(f"a number of {len(text)} digits")
-    return int(text)
-
-
-def _no_float(text: str) -> Any:
-    raise _Refused(f"{text[:40]!r} is not an integer (amounts and heights are whole numbers)")
-
-
-def _no_constant(name: str) -> Any:
-    raise _Refused(f"{name} is not a JSON number")
-
-
-def _depth(value: Any) -> int:
-    """Nesting depth of objects and arrays, walked without recursion."""
-    deepest = 0
-    stack = [(value, 1)]
-    while stack:
-        item, level = stack.pop()
-        if isinstance(item, dict):
-            children: Any = item.values()
-        elif isinstance(item, list):
-            children = item
-        else:
-            continue
-        deepest = max(deepest, level)
-        if deepest > MAX_JSON_DEPTH:
-            break
-        stack.extend((child, level + 1) for child in children)
-    return deepest
-
-
 def parse_json(body: bytes) -> Any:
     """Strict JSON of a request body: UTF-8, no duplicate keys, integers only, bounded depth."""
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise EncodingError(f"request body: not valid UTF-8 (byte {exc.start})") from None
-    try:
-        value = json.loads(
-            text,
-            object_pairs_hook=_unique_object,
-            parse_int=_bounded_int,
-            parse_float=_no_float,
-            parse_constant=_no_constant,
-        )
-    except _Refused as exc:
-        raise EncodingError(f"request body: {exc}") from None
-    except json.JSONDecodeError as exc:
-        raise EncodingError(f"request body: not valid JSON: {exc.msg} at {exc.pos}") from None
-    except RecursionError:  # far deeper than the limit
-        raise _too_deep() from None
-    if _depth(value) > MAX_JSON_DEPTH:
-        raise _too_deep()
-    return value
-
-
-def _too_deep() -> EncodingError:
-    return EncodingError(f"request body: JSON nested deeper than {MAX_JSON_DEPTH} levels")
+    return strict_json.loads(body, "request body", integers_only=True, max_depth=MAX_JSON_DEPTH)
 
 
 def read_body(environ: Mapping[str, Any], limit: int = MAX_BODY) -> bytes:
