@@ -8,7 +8,7 @@ from __future__ import annotations
 import http.server
 import threading
 from collections.abc import Iterator
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 
 import pytest
 from ledger_helpers import ALICE, BOB, CAROL, MALLORY, pub, snapshot
@@ -271,6 +271,67 @@ class _NotANode(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, *args: Any) -> None:
         pass
+
+
+def _status(**change: Any) -> bytes:
+    """A well-formed status answer, with ``change`` spliced in as raw JSON text."""
+    fields = {
+        "chain_id": '"fontana-test"',
+        "genesis_hash": f'"{"00" * 32}"',
+        "latest_block": f'{{"height": "1", "hash": "{"11" * 32}", "state_root": "{"22" * 32}"}}',
+        "open_height": '"2"',
+        "posted_height": '"1"',
+        "min_fee": '"1"',
+        "supply": '"100"',
+        "time_ms": '"5"',
+        "private": "false",
+        "version": '"1.0"',
+    } | change
+    return ("{" + ", ".join(f'"{k}": {v}' for k, v in fields.items()) + "}").encode()
+
+
+#: Answers a strict reader refuses, or whose values are not what the API documents.
+_HOSTILE_STATUS: Final = {
+    "/dup/v1/status": _status(min_fee='"1", "min_fee": "999999"'),
+    "/nan/v1/status": _status(supply="NaN"),
+    "/chain/v1/status": _status(chain_id="7"),
+    "/chainbig/v1/status": _status(chain_id=f'"{"a" * 33}"'),
+    "/version/v1/status": _status(version='{"major": 1}'),
+}
+
+
+def test_a_status_within_the_api_is_read() -> None:
+    """The baseline of the hostile answers below: the same answer, unchanged, is read."""
+    with _NotANodeServer({"/ok/v1/status": (200, "application/json", _status())}) as url:
+        status = NodeClient(f"{url}/ok").status()
+    assert (status.chain_id, status.min_fee, status.version) == ("fontana-test", 1, "1.0")
+
+
+@pytest.mark.parametrize("prefix", sorted(_HOSTILE_STATUS))
+def test_a_status_outside_the_api_is_refused(prefix: str) -> None:
+    answers = {path: (200, "application/json", body) for path, body in _HOSTILE_STATUS.items()}
+    with _NotANodeServer(answers) as url:
+        client = NodeClient(url + prefix.removesuffix("/v1/status"))
+        with pytest.raises(NodeResponseError):
+            client.status()
+
+
+class _NotANodeServer:
+    """A ``_NotANode`` on a free port, answering ``extra`` paths too; yields its URL."""
+
+    def __init__(self, extra: dict[str, tuple[int, str, bytes]]) -> None:
+        handler = type("Handler", (_NotANode,), {"answers": _NotANode.answers | extra})
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.thread = threading.Thread(target=self.server.serve_forever)
+
+    def __enter__(self) -> str:
+        self.thread.start()
+        return f"http://127.0.0.1:{self.server.server_port}"
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()
 
 
 def test_answers_that_are_not_the_api() -> None:

@@ -23,12 +23,14 @@ from urllib.parse import urlsplit
 
 import attrs
 
+from fontana import strict_json
 from fontana.address import encode_address
 from fontana.errors import EncodingError, FontanaError
 from fontana.interfaces import DAReference
 from fontana.ledger import ApplyResult, CachedResponse, HoldResult, SettledPayment
 from fontana.models import UTXO, Block, Genesis, OutPoint, Transaction
 from fontana.models._base import json_fields, json_hex, json_int, json_str, json_u64
+from fontana.models.codec import CHAIN_ID
 from fontana.node.errors import (
     NodeResponseError,
     NodeUnavailableError,
@@ -217,10 +219,10 @@ class NodeClient:
         if len(raw) > MAX_RESPONSE:
             raise NodeResponseError(f"{self.url}: an answer above {MAX_RESPONSE} bytes")
         try:
-            answer = json.loads(raw)
-        except (ValueError, RecursionError):
+            answer = strict_json.loads(raw, "the body")
+        except EncodingError as exc:
             raise NodeResponseError(
-                f"{self.url}{path}: HTTP {response.status} without a JSON body"
+                f"{self.url}{path}: HTTP {response.status}, {exc.message}"
             ) from None
         if response.status == 200:
             return answer
@@ -248,7 +250,7 @@ class NodeClient:
         def parse(d: Any) -> NodeStatus:
             latest = d["latest_block"]
             return NodeStatus(
-                chain_id=d["chain_id"],
+                chain_id=CHAIN_ID.from_json(d["chain_id"], "chain_id"),
                 genesis_hash=json_hex(d["genesis_hash"], "genesis_hash", 32),
                 latest_height=json_u64(latest["height"], "latest_block.height"),
                 latest_hash=json_hex(latest["hash"], "latest_block.hash", 32),
@@ -259,7 +261,7 @@ class NodeClient:
                 supply=json_u64(d["supply"], "supply"),
                 time_ms=json_u64(d["time_ms"], "time_ms"),
                 private=d["private"] is True,
-                version=str(d["version"]),
+                version=json_str(d["version"], "version"),
             )
 
         return self._call("/v1/status", parse)
