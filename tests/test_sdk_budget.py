@@ -85,7 +85,16 @@ def test_per_day_is_shared_by_instances_and_resets_at_utc_midnight(tmp_path: Pat
 
 @pytest.mark.parametrize(
     "content",
-    [b"{", b"[]", b'{"version": 1, "day": "2024-01-01", "spent": "-1"}', b"\xff", b"x" * 5000],
+    [
+        b"{",
+        b"[]",
+        b'{"version": 1, "day": "2024-01-01", "spent": "-1"}',
+        b"\xff",
+        b"x" * 5000,
+        b'{"version": true, "day": "2024-01-01", "spent": "0"}',
+        b'{"version": 1.0, "day": "2024-01-01", "spent": "0"}',
+        b'{"version": 1, "day": "2024-01-01", "spent": "9", "spent": "0"}',
+    ],
 )
 def test_a_damaged_day_file_stops_payments(tmp_path: Path, content: bytes) -> None:
     spending = Spending(Budget(per_day=300), OWNER, tmp_path)

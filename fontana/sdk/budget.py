@@ -30,9 +30,11 @@ from typing import Any, Final
 
 import attrs
 
+from fontana import strict_json
 from fontana.address import encode_address
 from fontana.amounts import MAX_AMOUNT
 from fontana.clock import now_ms
+from fontana.errors import EncodingError
 from fontana.files import read_input_file
 from fontana.sdk.errors import BudgetExceededError, BudgetStateError
 
@@ -165,12 +167,13 @@ def _read_state(path: Path) -> tuple[str, int]:
     except FileNotFoundError:
         return "", 0
     try:
-        data = json.loads(raw)
-    except (ValueError, RecursionError):
-        raise fail("not JSON") from None
+        data = strict_json.loads(raw, "not JSON")
+    except EncodingError as exc:
+        raise fail(exc.message) from None
     if (
         not isinstance(data, dict)
         or set(data) != {"version", "day", "spent"}
+        or type(data["version"]) is not int  # true == 1 and 1.0 == 1 in Python
         or data["version"] != FILE_VERSION
         or not isinstance(data["day"], str)
         or not _DAY_RE.fullmatch(data["day"])
