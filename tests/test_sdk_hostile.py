@@ -25,7 +25,12 @@ from fontana.ledger import Ledger
 from fontana.payments.backends import LedgerBackend
 from fontana.payments.charger import Charger
 from fontana.payments.wsgi import QUOTE_PRICE, example_app
-from fontana.payments.x402 import PaymentRequirement
+from fontana.payments.x402 import (
+    PAYMENT_REQUIRED,
+    PaymentRequired,
+    PaymentRequirement,
+    encode_header,
+)
 from fontana.sdk import Client
 from fontana.sdk.errors import ChallengeError, SettlementError
 from fontana.sdk.payer import Payer
@@ -156,3 +161,27 @@ def test_an_answer_that_does_not_prove_the_payment_is_refused(
         assert pool.counts() == (0, 0, 1)  # the input is set aside, not free to spend again
         assert client.payer.spending.session_spent == QUOTE_PRICE + 1  # it may have been paid
     assert ledger.balance(pub(signer)) == FUNDS - QUOTE_PRICE - 1  # (it was)
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "wait"),
+    [
+        ("2", 2.0),
+        ("3600", 5.0),  # capped: a provider cannot park the client
+        (None, 1.0),
+        ("\u00b2", 1.0),  # a latin-1 header byte that str.isdigit() takes and float() refuses
+        ("\u0663", 1.0),  # an Arabic-Indic three: no HTTP seconds either
+        ("1.5", 1.0),
+        ("-1", 1.0),
+        ("9" * 5000, 1.0),
+    ],
+)
+def test_the_retry_after_of_a_payment_in_flight(
+    hostile: tuple[Hostile, Ledger], retry_after: str | None, wait: float
+) -> None:
+    _, ledger = hostile
+    payer = Payer(CONSUMERS[0], LedgerSource(ledger))
+    busy = encode_header(PaymentRequired("payment_in_flight", "busy", None, ()))
+    headers = {PAYMENT_REQUIRED: busy, "Retry-After": retry_after}
+    assert payer.in_flight(409, headers.get) == wait
+    assert payer.in_flight(200, headers.get) is None  # not a refusal status

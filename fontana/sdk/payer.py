@@ -57,6 +57,8 @@ UNSETTLED_CODES: Final = frozenset({"payment_in_flight", "already_settled"})
 #: The longest ``Retry-After`` honoured for a payment in flight.
 MAX_IN_FLIGHT_WAIT_S: Final = 5.0
 _CODE_RE: Final = re.compile(r"[a-z][a-z0-9_]{0,63}", re.ASCII)
+#: ``Retry-After`` in whole seconds (str.isdigit() also takes "²", which float() refuses).
+_SECONDS_RE: Final = re.compile(r"[0-9]{1,9}", re.ASCII)
 
 Header = Callable[[str], "str | None"]
 
@@ -344,7 +346,7 @@ class Payer:
         if refusal is None or refusal[0] != "payment_in_flight":
             return None
         wait = header("Retry-After") or ""
-        return min(float(wait), MAX_IN_FLIGHT_WAIT_S) if wait.isdigit() else 1.0
+        return min(float(wait), MAX_IN_FLIGHT_WAIT_S) if _SECONDS_RE.fullmatch(wait) else 1.0
 
     @staticmethod
     def _refusal(status: int, header: Header) -> tuple[str, str] | None:
