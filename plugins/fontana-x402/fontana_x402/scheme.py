@@ -33,10 +33,11 @@ from nacl.signing import SigningKey
 from x402.schemas import PaymentRequirements, RecoveredResponseResult
 from x402.schemas.hooks import PaymentResponseContext
 
+from fontana.errors import EncodingError
 from fontana.models import SignedReceipt
 from fontana.payments.x402 import ASSET, NETWORK_PREFIX, PaymentRequirement, PaymentResponse
 from fontana.sdk.budget import Budget
-from fontana.sdk.errors import PaymentRejectedError
+from fontana.sdk.errors import PaymentRejectedError, SettlementError
 from fontana.sdk.payer import Payer, Payment
 from fontana.sdk.response import signing_key_and_home
 from fontana.sdk.sources import SourceLike, as_source
@@ -117,9 +118,13 @@ class FontanaScheme:
         if payment is None:
             return None
         if ctx.settle_response is not None:
-            settlement = PaymentResponse.from_json(
-                ctx.settle_response.model_dump(by_alias=True, exclude_none=True)
-            )
+            try:
+                settlement = PaymentResponse.from_json(
+                    ctx.settle_response.model_dump(by_alias=True, exclude_none=True)
+                )
+            except EncodingError as exc:  # the payment may be settled: its inputs wait
+                self.payer.unknown(payment)
+                raise SettlementError(f"the provider's answer does not prove it: {exc}") from None
             outcome = self.payer.settled(payment, settlement, None)
             if outcome.receipt is not None:
                 with self._lock:

@@ -16,11 +16,16 @@ from x402 import x402Client, x402ClientSync
 from x402.http.clients import wrapHttpxWithPayment, x402_requests
 from x402.http.clients.requests import PaymentError
 from x402.http.utils import decode_payment_response_header
+from x402.schemas import PaymentPayload, PaymentRequirements, SettleResponse
+from x402.schemas.hooks import PaymentResponseContext
 
+from fontana.address import encode_address
 from fontana.clock import now_ms
 from fontana.models import OutPoint, Transaction, TxKind, TxOutput
 from fontana.payments.wsgi import FAIL_PRICE, QUOTE_PRICE
+from fontana.payments.x402 import PaymentRequirement
 from fontana.sdk import Budget
+from fontana.sdk.errors import SettlementError
 
 FEE = 1
 #: The sync tests keep no spare UTXOs, so no split's fee blurs the accounting.
@@ -116,3 +121,41 @@ def test_x402s_httpx_client_pays_concurrent_calls(chain: Chain) -> None:
     assert chain.ledger.balance(chain.pay_to) == 20 * QUOTE_PRICE
     assert len(scheme.receipts) == 20
     pool_matches_ledger(scheme, chain, bytes(signer.verify_key))
+
+
+def test_a_settle_response_fontana_cannot_read_sets_the_payment_aside(chain: Chain) -> None:
+    """x402's SDK takes any JSON in ``extensions``; the receipt in it is the provider's word.
+
+    A ``PAYMENT-RESPONSE`` the scheme cannot decode says neither paid nor not: the
+    inputs wait for the payment's expiry (set aside), never stay leased for good.
+    """
+    signer = CONSUMERS[5]
+    scheme = FontanaScheme(signer, chain.ledger, parallel=1)
+    offer = PaymentRequirement(
+        network=f"fontana:{chain.genesis.chain_id}",
+        amount=QUOTE_PRICE,
+        pay_to=encode_address(chain.pay_to),
+        max_timeout_s=60,
+        genesis_hash=chain.genesis.hash,
+        method="GET",
+        resource="/v1/quote",
+        min_fee=FEE,
+    )
+    requirements = PaymentRequirements.model_validate(offer.to_json())
+    payload = scheme.create_payment_payload(requirements)
+    assert scheme.payer.pool.counts() == (0, 1, 0)
+    garbage = SettleResponse(
+        success=True,
+        transaction=Transaction.from_bytes(bytes.fromhex(payload["transaction"])).txid.hex(),
+        network=offer.network,
+        extensions={"fontana": {"receipt": "not a receipt"}},
+    )
+    context = PaymentResponseContext(
+        payment_payload=PaymentPayload(payload=payload, accepted=requirements),
+        requirements=requirements,
+        settle_response=garbage,
+    )
+    with pytest.raises(SettlementError, match="does not prove it"):
+        scheme.on_payment_response(context)
+    assert scheme.payer.pool.counts() == (0, 0, 1)
+    assert scheme.receipts == {}
