@@ -210,6 +210,45 @@ def test_concurrent_holds_of_one_input(private: Chain) -> None:
     assert all(isinstance(o, InputHeldError) for o in outcomes if o is not held[0])
 
 
+def test_concurrent_twins_of_one_payment(private: Chain) -> None:
+    """The same payment held, then settled, by many requests at once (a provider's retries
+    racing): one hold, one application, one charge; every twin gets the same settlement."""
+    client, ledger = private.client, private.ledger
+    payer = RACERS[1]
+    tx = private.payment(payer, 777)
+    before = ledger.balance(pub(PROVIDER)), ledger.balance(pub(payer))
+    receipt = private.receipt(tx, payer)
+
+    def race(call_it: Any, n: int = 8) -> list[Any]:
+        outcomes: list[Any] = [None] * n
+
+        def run(i: int) -> None:
+            try:
+                outcomes[i] = call_it()
+            except RejectedError as exc:
+                outcomes[i] = exc
+
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return outcomes
+
+    holds = race(lambda: client.hold(tx, tx.expiry_ms))
+    held = [o for o in holds if not isinstance(o, Exception)]
+    assert len(held) == 1 and held[0].state == "held", holds
+    assert all(isinstance(o, PaymentInFlightError) for o in holds if o is not held[0]), holds
+    settles = race(lambda: client.settle(tx, receipt, RESPONSE))
+    assert not any(isinstance(o, Exception) for o in settles), settles
+    assert sorted(o.already_applied for o in settles) == [False] + [True] * 7
+    assert {(o.txid, o.seq, o.fee) for o in settles} == {(settles[0].txid, settles[0].seq, 1)}
+    assert ledger.balance(pub(PROVIDER)) == before[0] + 777
+    assert ledger.balance(pub(payer)) == before[1] - 777 - 1
+    settled = client.settled(tx.txid)
+    assert settled is not None and (settled.receipt, settled.response) == (receipt, RESPONSE)
+
+
 def test_final_receipt_once_the_block_is_on_da(private: Chain) -> None:
     client, ledger = private.client, private.ledger
     tx = private.payment(BOB)
