@@ -19,7 +19,7 @@ from fontana.models import PaymentBinding, SignedReceipt, Transaction, TxKind, v
 from fontana.models._base import json_fields, json_hex, json_int, json_str, json_u64
 from fontana.node.errors import NotFinalError, NotFoundError, RequestError, WrongKindError
 from fontana.node.request import transaction_field
-from fontana.node.views import Call, Node, Reply
+from fontana.node.views import Call, Node, Reply, applied_json
 
 #: The largest response body a private node keeps for retries (the charger's default cache).
 MAX_CACHED_BODY: Final = 64 * 1024
@@ -126,13 +126,7 @@ def settle(node: Node, call: Call) -> Reply:
     receipt = json_hex(body["receipt"], "receipt")
     check_receipt(node, tx, SignedReceipt.from_bytes(receipt))
     response = _response(body["response"])
-    result = node.ledger.settle(tx, receipt, response if node.private else None)
-    return 200, {
-        "txid": result.txid.hex(),
-        "seq": str(result.seq),
-        "fee": str(result.fee),
-        "already_applied": result.already_applied,
-    }
+    return 200, applied_json(node.ledger.settle(tx, receipt, response if node.private else None))
 
 
 def release(node: Node, call: Call) -> Reply:

@@ -16,7 +16,7 @@ from fontana import __version__
 from fontana.address import encode_address
 from fontana.clock import now_ms
 from fontana.errors import NotInitializedError
-from fontana.ledger import Ledger
+from fontana.ledger import ApplyResult, Ledger
 from fontana.ledger.meta import COUNTER_SUPPLY
 from fontana.ledger.records import decode_entry_record
 from fontana.models import UTXO, Block, OutPoint, SignedHeader, TxKind, utxo_key
@@ -133,8 +133,12 @@ def submit(node: Node, call: Call) -> Reply:
             "a payment goes to the provider it pays (which holds, then settles it), "
             "not to /v1/transactions"
         )
-    result = node.ledger.apply_transaction(tx)
-    return 200, {
+    return 200, applied_json(node.ledger.apply_transaction(tx))
+
+
+def applied_json(result: ApplyResult) -> dict[str, Any]:
+    """An applied transaction (a submit's or a settle's answer)."""
+    return {
         "txid": result.txid.hex(),
         "seq": str(result.seq),
         "fee": str(result.fee),
