@@ -15,6 +15,8 @@ from typing import Final, Literal, Protocol, runtime_checkable
 
 import attrs
 
+from fontana.errors import InputHeldError
+
 #: Bumped whenever the schema changes. Older databases are refused, not migrated
 #: (pre-release): version 2 came with protocol changes (signatures bound to the
 #: genesis, block hashes over the full entry bytes), version 3 with holds on UTXOs
@@ -415,6 +417,14 @@ class Storage(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+def held_error(record: UtxoRecord) -> InputHeldError:
+    """The refusal of a spend or hold of ``record`` while another payment holds it live."""
+    return InputHeldError(
+        f"input {record.txid.hex()}:{record.output_index} is held by payment "
+        f"{(record.held_by or b'').hex()} until {record.held_until_ms} (a paid call in flight)"
+    )
 
 
 def iter_batches(items: Sequence[OutPointKey], size: int) -> Iterator[Sequence[OutPointKey]]:
