@@ -401,7 +401,7 @@ class Charger:
         except BaseException:
             self._release(txid)
             raise
-        if view.status >= 400:
+        if not self._charges(view):
             self._release(txid)
             failed = settle_response(
                 txid=txid,
@@ -425,6 +425,10 @@ class Charger:
             txid=txid, network=self.network, payer=payer, amount=amount, receipt=signed
         )
         return Charged(result=result, headers={PAYMENT_RESPONSE: encode_header(paid)})
+
+    def _charges(self, view: ViewResponse) -> bool:
+        """Whether the view's answer is paid for: a status below 400."""
+        return view.status < 400
 
     def _receipt(
         self, request: PaidRequest, amount: int, tx: Transaction, body: bytes
