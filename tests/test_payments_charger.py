@@ -324,6 +324,17 @@ def test_a_view_answering_400_or_more_is_not_charged(charger: Charger, ledger: L
     assert ledger.balance(pub(PROVIDER)) == PRICE
 
 
+@pytest.mark.parametrize(("status", "charged"), [(200, True), (399, True), (400, False)])
+def test_an_answer_is_charged_below_status_400(
+    charger: Charger, ledger: Ledger, status: int, charged: bool
+) -> None:
+    req, tx = paid(charger)
+    outcome = run(charger, req, View(ViewResponse(status, "text/plain", b"done")))
+    response = decode_payment_response(outcome.headers[PAYMENT_RESPONSE])
+    assert response.success is charged and response.txid == tx.txid
+    assert ledger.balance(pub(PROVIDER)) == (PRICE if charged else 0)
+
+
 @pytest.mark.parametrize("where", ["view", "describe", "body"])
 def test_a_view_that_raises_is_not_charged_and_the_error_goes_on(
     charger: Charger, ledger: Ledger, where: str
