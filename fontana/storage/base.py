@@ -20,7 +20,8 @@ from fontana.errors import InputHeldError
 #: Bumped whenever the schema changes. Older databases are refused, not migrated
 #: (pre-release): version 2 came with protocol changes (signatures bound to the
 #: genesis, block hashes over the full entry bytes), version 3 with holds on UTXOs
-#: and settled paid calls.
+#: and settled paid calls, version 4 with the withdrawal processor's jobs
+#: (docs/ledger.md lists what each version brought).
 SCHEMA_VERSION = 4
 
 #: Largest integer a column holds (signed 64-bit); storage refuses larger values
