@@ -218,8 +218,8 @@ def test_a_retry_gets_the_stored_response_and_the_same_receipt(
 
 class SettledElsewhere(LedgerBackend):
     """Two processes on PostgreSQL, one interleaving: this hold read the payment's inputs
-    after its own settle committed in the other process, but not the settle record before
-    that commit, so it refuses the payment as ``input_spent``."""
+    unspent just before its own settle committed in the other process, and its conditional
+    ``UPDATE`` found them spent just after, so it refuses the payment as ``input_spent``."""
 
     def hold(self, tx: Transaction, until_ms: int) -> Any:
         if self.ledger.settled(tx.txid) is not None:

@@ -365,7 +365,7 @@ class Charger:
         except RejectedError as exc:
             # A retry after the payment's window still gets its receipt, and so does one
             # whose inputs its own settle spent in another process a moment ago (the hold
-            # read the inputs after that commit, but not the settle record before it).
+            # read them unspent before that commit, and its UPDATE found them spent after).
             if exc.code not in _MAYBE_SETTLED:
                 raise
             settled = self.backend.settled(tx.txid)
