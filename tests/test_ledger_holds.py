@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 import threading
 import types
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,7 @@ from fontana.errors import (
 from fontana.ledger import ApplyResult, CachedResponse, HoldResult, Ledger, SettledPayment
 from fontana.models import OutPoint, SignedHeader, SignedReceipt, WithdrawalRequest
 from fontana.poster import Poster
+from fontana.storage.sql import SQLSession
 
 RESPONSE = CachedResponse(200, "application/json", b'{"temperature": 21}')
 
@@ -91,6 +93,28 @@ def test_hold_then_settle_applies_the_payment_once_with_its_receipt(
     assert again == HoldResult("settled", tx.txid, 0, SettledPayment(tx.txid, receipt, RESPONSE)), (
         "a retry of a settled payment gets its receipt and response, and is not held"
     )
+
+
+def test_a_hold_of_unspent_inputs_does_not_look_for_the_payment(
+    ledger: Ledger, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every paid call holds: a payment whose inputs are all unspent was never applied, so
+    its hold reads no entry (one query fewer); one with an input spent still finds it."""
+    looked_up: list[list[bytes]] = []
+    get_entries = SQLSession.get_entries
+
+    def spy(self: SQLSession, entry_ids: Sequence[bytes]) -> dict[bytes, Any]:
+        looked_up.append(list(entry_ids))
+        return get_entries(self, entry_ids)
+
+    monkeypatch.setattr(SQLSession, "get_entries", spy)
+    tx = payment(ledger)
+    assert ledger.hold(tx, until(clock)).state == "held"
+    assert looked_up == []
+    ledger.settle(tx, receipt_for(ledger, tx), RESPONSE)
+    looked_up.clear()
+    assert ledger.hold(tx, until(clock)).state == "settled"
+    assert looked_up == [[tx.txid]]
 
 
 def test_a_settled_call_without_cached_response(ledger: Ledger, clock: Clock) -> None:

@@ -218,8 +218,8 @@ def test_a_retry_gets_the_stored_response_and_the_same_receipt(
 
 class SettledElsewhere(LedgerBackend):
     """Two processes on PostgreSQL, one interleaving: this hold read the payment's inputs
-    after its own settle committed in the other process, but not the settle record before
-    that commit, so it refuses the payment as ``input_spent``."""
+    unspent just before its own settle committed in the other process, and its conditional
+    ``UPDATE`` found them spent just after, so it refuses the payment as ``input_spent``."""
 
     def hold(self, tx: Transaction, until_ms: int) -> Any:
         if self.ledger.settled(tx.txid) is not None:
@@ -322,6 +322,17 @@ def test_a_view_answering_400_or_more_is_not_charged(charger: Charger, ledger: L
     view = View()
     assert run(charger, req, view).reply is None and view.runs == 1  # released: it pays now
     assert ledger.balance(pub(PROVIDER)) == PRICE
+
+
+@pytest.mark.parametrize(("status", "charged"), [(200, True), (399, True), (400, False)])
+def test_an_answer_is_charged_below_status_400(
+    charger: Charger, ledger: Ledger, status: int, charged: bool
+) -> None:
+    req, tx = paid(charger)
+    outcome = run(charger, req, View(ViewResponse(status, "text/plain", b"done")))
+    response = decode_payment_response(outcome.headers[PAYMENT_RESPONSE])
+    assert response.success is charged and response.txid == tx.txid
+    assert ledger.balance(pub(PROVIDER)) == (PRICE if charged else 0)
 
 
 @pytest.mark.parametrize("where", ["view", "describe", "body"])

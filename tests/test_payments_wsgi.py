@@ -22,7 +22,7 @@ from nacl.signing import SigningKey
 from payments_helpers import payment, payment_header
 
 from fontana.config import load_settings
-from fontana.errors import ConfigError, WrongPassphraseError
+from fontana.errors import AmountError, ConfigError, WrongPassphraseError
 from fontana.interfaces import ChargingAdapter
 from fontana.ledger import Ledger
 from fontana.models.payment import request_hash
@@ -233,6 +233,13 @@ def test_charge_takes_one_price(charger: Charger) -> None:
     for kwargs in ({}, {"utia": 5, "price": lambda env: 5}):
         with pytest.raises(TypeError):
             charge(charger, **kwargs)
+
+
+@pytest.mark.parametrize("utia", [0, -1, True, 1.5, "1500", 2**64])
+def test_a_fixed_price_is_checked_when_the_app_is_wrapped(charger: Charger, utia: object) -> None:
+    """As in the Flask and Django adapters: at start-up, not on the first paid call."""
+    with pytest.raises(AmountError):
+        charge(charger, utia=utia)  # type: ignore[arg-type]
 
 
 # --- the plugin, [charge] and from_settings -----------------------------------------------

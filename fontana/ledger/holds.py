@@ -154,9 +154,14 @@ class Holds(Payments):
         with self.storage.write(durable=False) as s:  # see the module's docstring
             block_ts = self._epoch(s, exclusive=False)
             wall = self.clock()
-            if s.get_entries([txid]):
-                return HoldResult("settled", txid, 0, self._settled_or_refuse(s, txid))
             view = s.get_utxos(keys)
+            # Applying a payment spends its inputs: only with one spent or missing can it
+            # have been applied, so the usual hold (all unspent) skips reading its entry.
+            unspent = len(view) == len(set(keys)) and all(
+                r.spent_seq is None for r in view.values()
+            )
+            if not unspent and s.get_entries([txid]):
+                return HoldResult("settled", txid, 0, self._settled_or_refuse(s, txid))
             if any(r.held_by == txid and live_hold(r, wall) for r in view.values()):
                 raise PaymentInFlightError(f"payment {txid.hex()} is held already (in flight)")
             deadline = max(block_ts, wall)

@@ -33,6 +33,7 @@ from fontana.storage.base import (
     StorageSession,
     UtxoRecord,
     WithdrawalRecord,
+    held_error,
 )
 
 
@@ -88,11 +89,7 @@ class Payments(LedgerBase):
                 and record.held_by != txid
                 and live_hold(record, holds_at_ms)
             ):
-                raise InputHeldError(
-                    f"input {key[0].hex()}:{key[1]} is held by payment "
-                    f"{(record.held_by or b'').hex()} until {record.held_until_ms} "
-                    "(a paid call in flight)"
-                )
+                raise held_error(record)
         owners = {view[k].owner for k in keys}
         signers = {w.pubkey for w in tx.witnesses}
         if owners != signers:

@@ -78,13 +78,12 @@ class PaymentBackend(Protocol):
 class _Pending:
     """One settle waiting for the group commit: its outcome, or its turn to lead."""
 
-    __slots__ = ("done", "error", "item", "lead", "wake")
+    __slots__ = ("done", "error", "item", "wake")
 
     def __init__(self, item: SettleItem) -> None:
         self.item = item
         self.wake = threading.Event()
         self.done = False
-        self.lead = False
         self.error: BaseException | None = None
 
 
@@ -137,10 +136,10 @@ class LedgerBackend:
             if self._closed:
                 raise RuntimeError("the payment backend is closed")
             self._queue.append(pending)
-            pending.lead = not self._leading
+            lead = not self._leading
             self._leading = True
             self._changed.notify_all()
-        if not pending.lead:
+        if not lead:
             pending.wake.wait()  # committed by a leader, or made the next leader
         if not pending.done:
             self._commit_batch()
@@ -176,8 +175,7 @@ class LedgerBackend:
         finally:
             with self._changed:
                 if self._queue:
-                    self._queue[0].lead = True
-                    self._queue[0].wake.set()
+                    self._queue[0].wake.set()  # not done: it leads the next batch
                 else:
                     self._leading = False
                 self._changed.notify_all()

@@ -365,7 +365,7 @@ class Charger:
         except RejectedError as exc:
             # A retry after the payment's window still gets its receipt, and so does one
             # whose inputs its own settle spent in another process a moment ago (the hold
-            # read the inputs after that commit, but not the settle record before it).
+            # read them unspent before that commit, and its UPDATE found them spent after).
             if exc.code not in _MAYBE_SETTLED:
                 raise
             settled = self.backend.settled(tx.txid)
@@ -401,7 +401,7 @@ class Charger:
         except BaseException:
             self._release(txid)
             raise
-        if view.status >= 400:
+        if not self._charges(view):
             self._release(txid)
             failed = settle_response(
                 txid=txid,
@@ -425,6 +425,10 @@ class Charger:
             txid=txid, network=self.network, payer=payer, amount=amount, receipt=signed
         )
         return Charged(result=result, headers={PAYMENT_RESPONSE: encode_header(paid)})
+
+    def _charges(self, view: ViewResponse) -> bool:
+        """Whether the view's answer is paid for: a status below 400."""
+        return view.status < 400
 
     def _receipt(
         self, request: PaidRequest, amount: int, tx: Transaction, body: bytes

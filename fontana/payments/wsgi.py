@@ -29,6 +29,7 @@ import attrs
 from fontana.clock import now_ms
 from fontana.errors import EncodingError
 from fontana.payments.charger import Charger, PaidRequest, PaymentReply, ViewResponse
+from fontana.payments.prices import price_function
 from fontana.payments.x402 import PAYMENT_SIGNATURE
 
 if TYPE_CHECKING:
@@ -169,8 +170,7 @@ def charge(
     max_body_bytes: int = DEFAULT_MAX_BODY,
 ) -> Callable[[WSGIApplication], WSGIApplication]:
     """A decorator: every call of the wrapped WSGI app pays ``utia`` (or ``price(environ)``)."""
-    if (utia is None) == (price is None):
-        raise TypeError("charge() takes either utia=... or price=..., not both or neither")
+    amount_of = price_function(utia, price)
 
     def decorate(app: WSGIApplication) -> WSGIApplication:
         def paid(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
@@ -184,9 +184,7 @@ def charge(
                 body=_body_reader(environ, length or 0, max_body_bytes),
                 header=header,
             )
-            cost: int | Callable[[PaidRequest], int] = (
-                utia if price is None else (lambda _: price(environ))  # type: ignore[assignment]
-            )
+            cost = amount_of(environ)
             if header(PAYMENT_SIGNATURE) is not None:
                 if length is None:
                     message = "Content-Length is not a decimal number"

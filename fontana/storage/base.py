@@ -15,10 +15,13 @@ from typing import Final, Literal, Protocol, runtime_checkable
 
 import attrs
 
+from fontana.errors import InputHeldError
+
 #: Bumped whenever the schema changes. Older databases are refused, not migrated
 #: (pre-release): version 2 came with protocol changes (signatures bound to the
 #: genesis, block hashes over the full entry bytes), version 3 with holds on UTXOs
-#: and settled paid calls.
+#: and settled paid calls, version 4 with the withdrawal processor's jobs
+#: (docs/ledger.md lists what each version brought).
 SCHEMA_VERSION = 4
 
 #: Largest integer a column holds (signed 64-bit); storage refuses larger values
@@ -415,6 +418,14 @@ class Storage(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+def held_error(record: UtxoRecord) -> InputHeldError:
+    """The refusal of a spend or hold of ``record`` while another payment holds it live."""
+    return InputHeldError(
+        f"input {record.txid.hex()}:{record.output_index} is held by payment "
+        f"{(record.held_by or b'').hex()} until {record.held_until_ms} (a paid call in flight)"
+    )
 
 
 def iter_batches(items: Sequence[OutPointKey], size: int) -> Iterator[Sequence[OutPointKey]]:

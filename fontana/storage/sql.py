@@ -34,7 +34,6 @@ from sqlalchemy.engine import Connection, Engine
 from fontana.clock import now_ms
 from fontana.errors import (
     DuplicateError,
-    InputHeldError,
     InputSpentError,
     NotInitializedError,
     OutOfRangeError,
@@ -59,6 +58,7 @@ from fontana.storage.base import (
     UtxoRecord,
     WithdrawalJobRecord,
     WithdrawalRecord,
+    held_error,
     iter_batches,
 )
 
@@ -415,7 +415,7 @@ class SQLSession:
                 raise UnknownInputError(f"input {key[0].hex()}:{key[1]} does not exist")
         refused = next(existing[k] for k in sorted(wanted) if existing[k].spent_seq != wanted[k])
         if refused.spent_seq is None:  # left unspent by the UPDATE: a live hold
-            raise _held(refused)
+            raise held_error(refused)
         raise InputSpentError(f"input {refused.txid.hex()}:{refused.output_index} is spent already")
 
     def hold_utxos(
@@ -445,7 +445,7 @@ class SQLSession:
             if record.spent_seq is not None:
                 raise InputSpentError(f"input {key[0].hex()}:{key[1]} is spent already")
             if record.held_by != holder:  # not held by this call, so held live by another
-                raise _held(record)
+                raise held_error(record)
         raise PaymentInFlightError(f"payment {holder.hex()} is held already (in flight)")
 
     def release_holds(self, holder: bytes, now_ms: int) -> bool:
@@ -974,13 +974,6 @@ class SQLStorage:
 
     def close(self) -> None:
         self.engine.dispose()
-
-
-def _held(record: UtxoRecord) -> InputHeldError:
-    return InputHeldError(
-        f"input {record.txid.hex()}:{record.output_index} is held by payment "
-        f"{(record.held_by or b'').hex()} until {record.held_until_ms} (a paid call in flight)"
-    )
 
 
 def _without_password(url: str) -> str:

@@ -2,8 +2,8 @@
 
 Every one serves :func:`fontana.testing.charging_app.suite_app` through the
 built-in ``wsgi`` adapter, with a :class:`~fontana.payments.charger.Charger`
-subclass that gets one step of the paid-call flow wrong, or (``HidesTheBody``)
-an adapter that gets the request wrong. :data:`BROKEN_ADAPTERS` lists them by
+subclass whose one overridden step of the paid-call flow is wrong, or
+(``HidesTheBody``) an adapter that gets the request wrong. :data:`BROKEN_ADAPTERS` lists them by
 name; gunicorn serves one as ``fontana.testing.broken.charging:app('<name>')``.
 """
 
@@ -18,7 +18,7 @@ import attrs
 from fontana.config import Settings, load_settings
 from fontana.errors import FontanaError
 from fontana.models import SignedReceipt, Transaction
-from fontana.payments.backends import SettledPayment
+from fontana.payments.backends import CachedResponse, SettledPayment
 from fontana.payments.charger import (
     Charged,
     Charger,
@@ -28,7 +28,7 @@ from fontana.payments.charger import (
     ViewResponse,
 )
 from fontana.payments.wsgi import WSGIAdapter
-from fontana.payments.x402 import PAYMENT_SIGNATURE, decode_payment_payload
+from fontana.payments.x402 import decode_payment_payload
 from fontana.testing.charging_app import ChargeFactory, suite_app
 
 if TYPE_CHECKING:
@@ -43,109 +43,55 @@ class RunsTheViewFirst(Charger):
     """Runs the view, then asks for the payment: a call that pays nothing still runs it."""
 
     def charge(
-        self,
-        request: PaidRequest,
-        price: Price,
-        run_view: Callable[[], T],
-        describe: Callable[[T], ViewResponse],
-        *,
-        description: str | None = None,
+        self, request: PaidRequest, price: Price, run_view: Callable[[], T], *rest: Any, **kw: Any
     ) -> Charged[T]:
         result = run_view()
-        return super().charge(request, price, lambda: result, describe, description=description)
+        return super().charge(request, price, lambda: result, *rest, **kw)
 
 
 class ChargesFailedAnswers(Charger):
-    """Tells the charger every answer succeeded: a view that answers 500 is charged."""
+    """Takes every answer as a success: a view that answers 500 is charged."""
 
-    def charge(
-        self,
-        request: PaidRequest,
-        price: Price,
-        run_view: Callable[[], T],
-        describe: Callable[[T], ViewResponse],
-        *,
-        description: str | None = None,
-    ) -> Charged[T]:
-        def succeeded(result: T) -> ViewResponse:
-            return attrs.evolve(describe(result), status=200)
-
-        return super().charge(request, price, run_view, succeeded, description=description)
+    def _charges(self, view: ViewResponse) -> bool:
+        return True
 
 
 class KeepsNoAnswers(Charger):
     """Keeps no answer for retries, as if every one streamed: a retry of a paid call gets
     ``already_settled`` instead of the answer it paid for."""
 
-    def charge(
-        self,
-        request: PaidRequest,
-        price: Price,
-        run_view: Callable[[], T],
-        describe: Callable[[T], ViewResponse],
-        *,
-        description: str | None = None,
-    ) -> Charged[T]:
-        def unkept(result: T) -> ViewResponse:
-            return attrs.evolve(describe(result), body=None)
-
-        return super().charge(request, price, run_view, unkept, description=description)
+    def _cacheable(self, view: ViewResponse) -> CachedResponse | None:
+        return None
 
 
 class HashesNoBody(Charger):
     """Signs receipts over an empty body: a receipt does not name the request paid for."""
 
-    def charge(
-        self,
-        request: PaidRequest,
-        price: Price,
-        run_view: Callable[[], T],
-        describe: Callable[[T], ViewResponse],
-        *,
-        description: str | None = None,
-    ) -> Charged[T]:
-        blank = attrs.evolve(request, body=b"")
-        return super().charge(blank, price, run_view, describe, description=description)
+    def _receipt(
+        self, request: PaidRequest, amount: int, tx: Transaction, body: bytes
+    ) -> SignedReceipt:
+        return super()._receipt(request, amount, tx, b"")
 
 
 class TrustsTheAcceptedEntry(Charger):
     """Checks a payment against the ``accepted`` entry it carries, not against the request it
     came with: a payment for one resource or method pays for any other."""
 
-    def charge(
-        self,
-        request: PaidRequest,
-        price: Price,
-        run_view: Callable[[], T],
-        describe: Callable[[T], ViewResponse],
-        *,
-        description: str | None = None,
-    ) -> Charged[T]:
-        text = request.header(PAYMENT_SIGNATURE)
-        if text is not None:
-            try:
-                accepted = decode_payment_payload(text).accepted
-                request = attrs.evolve(request, method=accepted.method, target=accepted.resource)
-            except FontanaError:
-                pass  # the flow refuses it as malformed
-        return super().charge(request, price, run_view, describe, description=description)
+    def _accept(self, request: PaidRequest, amount: int, text: str) -> Transaction:
+        try:
+            accepted = decode_payment_payload(text).accepted
+            request = attrs.evolve(request, method=accepted.method, target=accepted.resource)
+        except FontanaError:
+            pass  # the flow refuses it as malformed
+        return super()._accept(request, amount, text)
 
 
 class DropsPaymentResponse(Charger):
     """Sends the view's answer without the charger's headers: the consumer pays and gets no
     ``PAYMENT-RESPONSE``, so no receipt."""
 
-    def charge(
-        self,
-        request: PaidRequest,
-        price: Price,
-        run_view: Callable[[], T],
-        describe: Callable[[T], ViewResponse],
-        *,
-        description: str | None = None,
-    ) -> Charged[T]:
-        charged = super().charge(request, price, run_view, describe, description=description)
-        return attrs.evolve(charged, headers={})
+    def charge(self, *args: Any, **kwargs: Any) -> Charged[Any]:
+        return attrs.evolve(super().charge(*args, **kwargs), headers={})
 
 
 class ChecksNoWindow(Charger):
