@@ -139,7 +139,9 @@ def _append_many(directory: str, writer: int) -> None:
 
 
 def test_processes_appending_at_once_each_get_their_own_blocks(tmp_path: Path) -> None:
-    LocalL1(tmp_path / "l1")
+    # Closed before the fork: an open SQLite connection must not cross into a child
+    # (sqlite.org/howtocorrupt.html, 2.6); the children lost rows when it did.
+    LocalL1(tmp_path / "l1").close()
     ctx = multiprocessing.get_context("fork")
     procs = [ctx.Process(target=_append_many, args=(str(tmp_path / "l1"), w)) for w in range(4)]
     for proc in procs:
