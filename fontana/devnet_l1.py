@@ -13,7 +13,6 @@ default devnet needs none of them.
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -41,6 +40,7 @@ class EvmL1:
     """The node, the vault, the watcher and the processor of one devnet."""
 
     def __init__(self, directory: Path, say: Callable[[str], None], l1_block_ms: int) -> None:
+        from fontana.bridge import restore_recursion_limit
         from fontana.bridge.hardhat import HardhatNode, find_hardhat
 
         hardhat = find_hardhat()
@@ -48,7 +48,6 @@ class EvmL1:
             raise ConfigError(
                 "--l1 evm needs node and the contracts' npm modules (npm ci --prefix contracts)"
             )
-        limit = sys.getrecursionlimit()  # web3's py_ecc raises it for good (fontana.withdrawals)
         try:
             import eth_account  # noqa: F401
             import fontana_evm  # noqa: F401
@@ -58,7 +57,7 @@ class EvmL1:
         except ImportError as exc:
             raise ConfigError(f"--l1 evm needs fontana-evm and web3: {exc}") from None
         finally:
-            sys.setrecursionlimit(limit)
+            restore_recursion_limit()  # web3's py_ecc raised it process-wide
         self.directory = directory
         self.say = say
         self.l1_block_ms = l1_block_ms

@@ -13,7 +13,8 @@ committed write, so a crash anywhere resumes from the last state:
   repeated. The signed transaction and its hash are stored, then broadcast.
 - ``submitted``: the same signed bytes are broadcast again until a receipt exists,
   so a restart can only ever mine that one transaction (one nonce, one hash). A
-  reverted one goes back to ``proven``, where the vault's answer decides.
+  reverted one, or one whose nonce another transaction of the sender took, goes
+  back to ``proven``, where the vault's answer decides.
 - ``confirmed``: the receipt's ``Released`` log is ``confirmations`` deep and
   :func:`fontana.bridge.handle_withdrawal_confirmed` has marked the burn.
 
@@ -314,6 +315,13 @@ class Processor:
         except TransactionNotFound:
             if job.raw_tx is None:  # an adopted release a reorg took away: start again
                 return self._save(job, "the release left the L1", state="pending")
+            nonce = _nonce_of(job.raw_tx)
+            if nonce < int(self.w3.eth.get_transaction_count(self.sender.address, "latest")):
+                # Another transaction of the sender took its nonce: it can never be mined.
+                # If it was mined after all just now, the vault's answer adopts it.
+                return self._save(
+                    job, f"nonce {nonce} was used by another transaction", state="proven"
+                )
             self._broadcast(job)
             return None
         if receipt["status"] != 1:
@@ -371,6 +379,15 @@ class Processor:
                 failures += 1
                 log.warning("the L1 failed (%s); retrying (%d)", exc.message, failures)
             stop.wait(poll_ms / 1000)
+
+
+def _nonce_of(raw_tx: bytes) -> int:
+    """The nonce of a signed transaction: a legacy RLP list, or typed (EIP-2718) after chainId."""
+    import rlp
+
+    if raw_tx[0] >= 0xC0:
+        return int.from_bytes(rlp.decode(raw_tx)[0], "big")
+    return int.from_bytes(rlp.decode(raw_tx[1:])[1], "big")
 
 
 def _l1_error(exc: Exception) -> L1Error:

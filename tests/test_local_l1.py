@@ -139,7 +139,9 @@ def _append_many(directory: str, writer: int) -> None:
 
 
 def test_processes_appending_at_once_each_get_their_own_blocks(tmp_path: Path) -> None:
-    LocalL1(tmp_path / "l1")
+    # Closed before the fork: an open SQLite connection must not cross into a child
+    # (sqlite.org/howtocorrupt.html, 2.6); the children lost rows when it did.
+    LocalL1(tmp_path / "l1").close()
     ctx = multiprocessing.get_context("fork")
     procs = [ctx.Process(target=_append_many, args=(str(tmp_path / "l1"), w)) for w in range(4)]
     for proc in procs:
@@ -150,3 +152,53 @@ def test_processes_appending_at_once_each_get_their_own_blocks(tmp_path: Path) -
     deposits = LocalL1(tmp_path / "l1").scan(0, 100).deposits
     assert [d.l1_block for d in deposits] == list(range(1, 41))
     assert len({d.l1_tx_hash for d in deposits}) == 40
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("body", "text, not a blob"),
+        ("body", 2**62),  # bytes(int) would allocate that many zero bytes
+        ("tx_hash", "text"),
+        ("tx_hash", 2**62),
+        ("log_index", "zero"),
+        ("log_index", 0.5),
+        ("block", 2.5),
+    ],
+)
+def test_a_row_of_the_wrong_sqlite_type_is_skipped_not_a_crash(
+    tmp_path: Path, column: str, value: object
+) -> None:
+    """SQLite stores any type in any column: whoever can write the file can write these."""
+    log = LocalL1(tmp_path / "l1")
+    good = log.append_deposit(RECIPIENT, 5)
+    bad = log.append_deposit(OTHER, 6)
+    with sqlite3.connect(log.path) as conn:
+        conn.execute(f"UPDATE events SET {column} = ? WHERE block = ?", (value, bad.l1_block))
+    assert log.finalized_height() == bad.l1_block or column == "block"
+    events = log.scan(0, 3)
+    assert list(events.deposits) == [good] and list(events.withdrawals) == []
+    assert len(events.skipped) == 1 and "type" in events.skipped[0].reason
+
+
+def test_a_head_row_of_the_wrong_sqlite_type_does_not_move_the_final_height(
+    tmp_path: Path,
+) -> None:
+    log = LocalL1(tmp_path / "l1")
+    good = log.append_deposit(RECIPIENT, 5)
+    with sqlite3.connect(log.path) as conn:
+        conn.execute("INSERT INTO events VALUES ('far', 0, ?, 'deposit', x'00')", (TX,))
+        conn.execute("INSERT INTO events VALUES (1e300, 1, ?, 'deposit', x'00')", (TX,))
+    assert log.finalized_height() == good.l1_block
+
+
+@pytest.mark.parametrize("body", [2**62, "text"])
+def test_a_repeat_of_a_log_whose_row_was_retyped_is_a_conflict(
+    tmp_path: Path, body: object
+) -> None:
+    log = LocalL1(tmp_path / "l1")
+    log.append_deposit(RECIPIENT, 5, l1_tx_hash=TX)
+    with sqlite3.connect(log.path) as conn:
+        conn.execute("UPDATE events SET body = ?", (body,))
+    with pytest.raises(DepositConflictError):
+        log.append_deposit(RECIPIENT, 5, l1_tx_hash=TX)

@@ -45,7 +45,7 @@ from fontana.ledger import Ledger
 from fontana.models import WithdrawalRequest
 from fontana.poster import Poster
 from fontana.testing.evm import HardhatNode
-from fontana.withdrawals import CRASH_ENV, CRASH_EXIT, released_topic
+from fontana.withdrawals import CRASH_ENV, CRASH_EXIT, _nonce_of, released_topic
 
 VALIDATORS = tuple(bytes([0x30 + i]) * 32 for i in range(3))
 SENDER_KEY = bytes([0x66]) * 32
@@ -360,3 +360,44 @@ def test_a_release_waiting_in_the_mempool_is_broadcast_again_not_rebuilt(
     run_to_confirmed(setup, hardhat_node)
     assert_released_once(setup)
     assert bytes(released_logs(setup)[0]["transactionHash"]) == job.l1_tx_hash
+
+
+def test_a_stored_release_whose_nonce_another_transaction_took_is_rebuilt_once(
+    setup: Setup, hardhat_node: HardhatNode
+) -> None:
+    """The sender's nonce used by something else (an operator, a second processor) first.
+
+    The stored transaction can then never be mined: the job must not wait for it
+    forever but go back to the vault's answer and send a new release, once.
+    """
+    crashed = process(setup, crash_after="stored")
+    assert crashed.returncode == CRASH_EXIT
+    with setup.ledger.storage.read() as s:
+        job = s.get_withdrawal_job(setup.burn_txid)
+    assert job is not None and job.state == "submitted"
+    sender = Account.from_key(SENDER_KEY)
+    other = sender.sign_transaction(
+        {
+            "to": setup.w3.eth.accounts[0],
+            "value": 1,
+            "gas": 21_000,
+            "gasPrice": setup.w3.eth.gas_price,
+            "nonce": setup.w3.eth.get_transaction_count(sender.address),
+            "chainId": setup.w3.eth.chain_id,
+        }
+    )
+    setup.w3.eth.wait_for_transaction_receipt(
+        setup.w3.eth.send_raw_transaction(other.raw_transaction)
+    )
+    run_to_confirmed(setup, hardhat_node)
+    assert_released_once(setup, sender_txs=2)
+    assert bytes(released_logs(setup)[0]["transactionHash"]) != job.l1_tx_hash
+
+
+@pytest.mark.parametrize("typed", [False, True])
+def test_the_nonce_of_a_stored_transaction_reads_back(typed: bool) -> None:
+    fees = {"maxFeePerGas": 10**9, "maxPriorityFeePerGas": 1} if typed else {"gasPrice": 10**9}
+    tx = {"to": "0x" + "11" * 20, "value": 1, "gas": 21_000, "nonce": 300, "chainId": 5, **fees}
+    raw = bytes(Account.from_key(SENDER_KEY).sign_transaction(tx).raw_transaction)
+    assert (raw[0] < 0xC0) is typed
+    assert _nonce_of(raw) == 300

@@ -138,15 +138,17 @@ class LocalL1:
                 (tx_hash, log_index),
             ).fetchone()
             if row is not None:
-                block, stored_kind, body = int(row[0]), str(row[1]), bytes(row[2])
-                if stored_kind != kind or not same(body):
+                block, stored_kind, body = row
+                if not (type(block) is int and isinstance(body, bytes)) or (
+                    stored_kind != kind or not same(body)
+                ):
                     raise DepositConflictError(
                         f"local L1 log {tx_hash.hex()}:{log_index} holds another event "
-                        f"(a {stored_kind} in block {block}); nothing was written"
+                        f"(a {str(stored_kind)!r:.40} in block {block!r:.40}); nothing was written"
                     )
             else:
-                (head,) = conn.execute("SELECT COALESCE(MAX(block), 0) FROM events").fetchone()
-                block, body = int(head) + 1, build(int(head) + 1)
+                block = _head(conn) + 1
+                body = build(block)
                 conn.execute(
                     "INSERT INTO events VALUES (?, ?, ?, ?, ?)",
                     (block, log_index, tx_hash, kind, body),
@@ -216,8 +218,7 @@ class LocalL1:
 
     @_l1_errors
     def finalized_height(self) -> int:
-        (head,) = self._conn().execute("SELECT COALESCE(MAX(block), 0) FROM events").fetchone()
-        return int(head)
+        return _head(self._conn())
 
     @_l1_errors
     def scan(self, from_block: int, to_block: int) -> L1Events:
@@ -231,16 +232,22 @@ class LocalL1:
         skipped: list[SkippedLog] = []
         for block, log_index, tx_hash, kind, body in rows:
             try:
+                _typed(block, log_index, tx_hash, body)
                 if kind == DEPOSIT:
-                    deposit = Deposit.from_bytes(bytes(body))
+                    deposit = Deposit.from_bytes(body)
                     deposits.append(_checked(deposit, block, tx_hash, log_index))
                 elif kind == RELEASE:
-                    release = WithdrawalConfirmation.from_bytes(bytes(body))
+                    release = WithdrawalConfirmation.from_bytes(body)
                     releases.append(_checked(release, block, tx_hash, log_index))
                 else:
                     raise EncodingError(f"unknown event kind {str(kind)!r:.40}")
             except EncodingError as exc:
-                skipped.append(SkippedLog(bytes(tx_hash), int(log_index), int(block), exc.message))
+                where = (
+                    tx_hash if isinstance(tx_hash, bytes) else bytes(32),
+                    log_index if type(log_index) is int else -1,
+                    block if type(block) is int else -1,
+                )
+                skipped.append(SkippedLog(*where, exc.message))
         return L1Events(deposits, releases, to_block, skipped)
 
     def close(self) -> None:
@@ -250,14 +257,35 @@ class LocalL1:
             self._local.conn = None
 
 
+def _head(conn: sqlite3.Connection) -> int:
+    """The last block written; a row whose block is no integer (a stranger's) moves nothing."""
+    (head,) = conn.execute(
+        "SELECT COALESCE(MAX(block), 0) FROM events WHERE typeof(block) = 'integer'"
+    ).fetchone()
+    return int(head)
+
+
+def _typed(block: object, log_index: object, tx_hash: object, body: object) -> None:
+    """SQLite keeps any type in any column: a row the appends did not write may hold any."""
+    if not (
+        type(block) is int
+        and type(log_index) is int
+        and isinstance(tx_hash, bytes)
+        and isinstance(body, bytes)
+    ):
+        raise EncodingError(
+            "a row of the wrong type (block and log_index integers, tx_hash and body blobs)"
+        )
+
+
 E = TypeVar("E", Deposit, WithdrawalConfirmation)
 
 
 def _checked(event: E, block: int, tx_hash: bytes, log_index: int) -> E:
     """The logged body must describe the row it sits in."""
-    if (event.l1_block, event.l1_tx_hash, event.log_index) != (block, bytes(tx_hash), log_index):
+    if (event.l1_block, event.l1_tx_hash, event.log_index) != (block, tx_hash, log_index):
         raise EncodingError(
             f"the event names {event.l1_tx_hash.hex()}:{event.log_index} in block "
-            f"{event.l1_block}; it is logged as {bytes(tx_hash).hex()}:{log_index} in block {block}"
+            f"{event.l1_block}; it is logged as {tx_hash.hex()}:{log_index} in block {block}"
         )
     return event
