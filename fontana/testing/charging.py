@@ -249,7 +249,7 @@ def run_readme_example(
     ]
     if len(blocks) != len(ports) + 1:
         pytest.fail(f"{example}/README.md needs {len(ports) + 1} sh blocks", pytrace=False)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FONTANA_")}
+    env = no_fontana_env()
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     with contextlib.ExitStack() as servers:
         for i, (serve, port) in enumerate(zip(blocks, ports.values(), strict=False)):
@@ -440,7 +440,7 @@ def make_chain(url: str, home: Path) -> Chain:
 
 def server_env(chain: Chain, extra: Mapping[str, str]) -> dict[str, str]:
     """The environment of a provider process: no developer's Fontana settings leak in."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FONTANA_")}
+    env = no_fontana_env()
     env.update(
         FONTANA_HOME=str(chain.home),
         FONTANA_STORAGE_URL=chain.url,
@@ -488,6 +488,72 @@ def rejection(answer: Answer, status: int, codes: str | Sequence[str]) -> dict[s
     assert isinstance(body["message"], str) and body["message"]
     assert answer.header_json("payment-required") == body
     return body  # type: ignore[no-any-return]
+
+
+# --------------------------------------------------------------------------- in process
+# What the Flask and Django plugins' in-process tests share: a paid call made
+# through the framework's test client, and the request bodies a view must still read.
+
+
+def no_fontana_env() -> dict[str, str]:
+    """This process's environment without any ``FONTANA_*`` setting of the developer's."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("FONTANA_")}
+
+
+def isolate(monkeypatch: pytest.MonkeyPatch, cwd: Path) -> None:
+    """No developer config reaches the code under test: no ``FONTANA_*``, ``cwd`` as the
+    working directory (so no ``fontana.toml`` of the developer's either)."""
+    for name in list(os.environ):
+        if name.startswith("FONTANA_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(cwd)
+
+
+@attrs.frozen
+class PaidCall:
+    """A challenge, then the same call paid by a fresh consumer."""
+
+    challenge: Answer
+    answer: Answer
+    consumer: Consumer
+    tx: Transaction
+    header: str
+
+
+def challenge_then_pay(chain: Chain, send: Callable[[Mapping[str, str]], Answer]) -> PaidCall:
+    """``send(headers)`` makes the call: once bare for the challenge, once with the payment."""
+    consumer = chain.consumer()
+    challenge = send({})
+    tx, header = chain.payment(consumer, challenge)
+    answer = send({"PAYMENT-SIGNATURE": header})
+    return PaidCall(challenge, answer, consumer, tx, header)
+
+
+def not_charged(chain: Chain, call: PaidCall) -> None:
+    """The call's payment was not applied and its consumer has all its genesis funds."""
+    assert not chain.applied(call.tx.txid)
+    assert chain.balance(call.consumer.public_key) == ALLOCATION * UTXOS_PER_CONSUMER
+
+
+_MULTIPART = (
+    b'--XyZ\r\nContent-Disposition: form-data; name="note"\r\n\r\nhi\r\n'
+    b'--XyZ\r\nContent-Disposition: form-data; name="up"; filename="u.txt"\r\n'
+    b"Content-Type: text/plain\r\n\r\nfile body\r\n--XyZ--\r\n"
+)
+
+#: ``(content_type, body, form, files)``: a body in each form a framework parses, with the
+#: form fields and uploads (name -> text) the view must still read after the charge.
+BODY_FORMS = [
+    pytest.param("application/json", b'{"a": 1}', {}, {}, id="json"),
+    pytest.param(
+        "application/x-www-form-urlencoded", b"a=1&b=two", {"a": "1", "b": "two"}, {},
+        id="urlencoded",
+    ),
+    pytest.param(
+        "multipart/form-data; boundary=XyZ", _MULTIPART, {"note": "hi"}, {"up": "file body"},
+        id="multipart",
+    ),
+]  # fmt: skip
 
 
 def in_parallel(calls: Sequence[Callable[[], Answer]], threads: int = 8) -> list[Answer]:
