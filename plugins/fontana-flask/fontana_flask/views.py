@@ -24,11 +24,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from flask import Request, Response, current_app, request
 
+from fontana.payments.adapters import respond
 from fontana.payments.prices import Price, price_function
 from fontana_flask.extension import Fontana
 
 if TYPE_CHECKING:
-    from fontana.payments.charger import Charged, Charger, PaidRequest, ViewResponse
+    from fontana.payments.charger import Charger, PaidRequest, PaymentReply, ViewResponse
 
 View = TypeVar("View", bound=Callable[..., Any])
 
@@ -69,7 +70,7 @@ def charge(
                 describe,
                 description=description,
             )
-            return to_response(charged)
+            return respond(charged, reply_response)
 
         return paid_view  # type: ignore[return-value]
 
@@ -99,13 +100,6 @@ def describe(response: Response) -> ViewResponse:
     return ViewResponse(response.status_code, response.content_type or "", body)
 
 
-def to_response(charged: Charged[Response]) -> Response:
-    """The view's answer with the payment headers, or the charger's own reply instead."""
-    reply = charged.reply
-    if reply is not None:
-        return Response(reply.body, status=reply.status, headers=dict(reply.headers))
-    response = charged.result
-    assert response is not None  # no reply: the view ran and this is what it returned
-    for name, value in charged.headers.items():
-        response.headers[name] = value
-    return response
+def reply_response(reply: PaymentReply) -> Response:
+    """The charger's own answer (a challenge, a refusal, a replay) as a Flask response."""
+    return Response(reply.body, status=reply.status, headers=dict(reply.headers))
