@@ -3,8 +3,10 @@
 The request body is read (with ``get_data(cache=True)``) only for a payment
 that was held, right before the view runs, to hash it into the receipt; Flask
 keeps it, so the view still reads ``request.data``, ``get_json()`` and ``form``,
-and ``MAX_CONTENT_LENGTH`` bounds it. A view that raises has its hold released
-by the charger and the exception goes on to Flask's error handling unchanged
+and ``MAX_CONTENT_LENGTH`` bounds it. Flask sets no bound by default: an app whose
+price function reads the body reads it for callers who have not paid, so it sets one.
+A view that raises has its hold released by the charger and the exception goes
+on to Flask's error handling unchanged
 (``abort(404)`` stays a 404, a bug a 500); a view that answers 400 or more is
 released too and its answer is sent as it is. A streamed answer
 (``stream_with_context``, ``send_file``) is settled on its status before its
