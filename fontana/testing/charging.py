@@ -376,8 +376,12 @@ class Chain:
         fee: int = FEE,
         expiry_ms: int | None = None,
         source: OutPoint | None = None,
+        pays: tuple[bytes, int] | None = None,
     ) -> tuple[Transaction, str]:
-        """A payment for what ``challenge`` asks (or the overrides), and its header value."""
+        """A payment for what ``challenge`` asks (or the overrides), and its header value.
+
+        ``pays``: the transaction's payment output goes to this owner with this amount instead
+        of the price to the payee, while its binding and ``accepted`` entry stay the same."""
         accepted = challenge.header_json("payment-required")["accepts"][0]
         pay_to = decode_address(accepted["payTo"])
         price = int(accepted["amount"]) if amount is None else amount
@@ -388,12 +392,13 @@ class Chain:
             method=method or accepted["extra"]["method"],
             resource=resource or accepted["extra"]["resource"],
         )
-        change = ALLOCATION - price - fee
+        owner, paid = (pay_to, price) if pays is None else pays
+        change = ALLOCATION - paid - fee
         tx = Transaction(
             kind=TxKind.PAYMENT,
             chain_id=self.genesis.chain_id,
             inputs=(source or consumer.take(),),
-            outputs=(TxOutput(pay_to, price), TxOutput(consumer.public_key, change)),
+            outputs=(TxOutput(owner, paid), TxOutput(consumer.public_key, change)),
             fee=fee,
             expiry_ms=now_ms() + 30_000 if expiry_ms is None else expiry_ms,
             payload_hash=binding.payload_hash,
@@ -867,6 +872,24 @@ class ChargingAdapterSuite:
         assert chain.balance(chain.provider) == provider_before + PRICE
 
     # -- binding and expiry ------------------------------------------------------
+
+    def test_a_payment_short_of_the_price_or_to_another_payee_is_rejected(
+        self, chain: Chain, server: Server
+    ) -> None:
+        """The transaction itself must pay the payee the price: a binding and an ``accepted``
+        entry that say so are not enough."""
+        consumer, provider_before = chain.consumer(), chain.balance(chain.provider)
+        funds, entries_before = chain.balance(consumer.public_key), chain.entry_count()
+        challenge = server.call("GET", "/paid?short=1")
+        elsewhere = bytes(_key(10_000).verify_key)
+        for pays in ((chain.provider, PRICE - 1), (elsewhere, PRICE)):
+            tx, header = chain.payment(consumer, challenge, pays=pays)
+            answer = server.call("GET", "/paid?short=1", headers={"PAYMENT-SIGNATURE": header})
+            rejection(answer, 402, "wrong_amount")
+            assert not chain.applied(tx.txid)
+        assert chain.entry_count() == entries_before
+        assert chain.balance(consumer.public_key) == funds
+        assert chain.balance(chain.provider) == provider_before
 
     def test_replay_to_another_resource_or_method_is_rejected(
         self, chain: Chain, server: Server
