@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib.util
 import subprocess
 import sys
+import textwrap
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -29,114 +30,115 @@ from fontana.testing.requirements import require_external
 #: Only a hung nested run would get near this; it is no speed test.
 NESTED_TIMEOUT_S = 1800
 
-DA_MODULE = """
+
+def suite_module(
+    imports: str, suite: str, body: str, real: str, broken: str, broken_part: str = "part"
+) -> str:
+    """A nested run's test module: ``suite`` subclassed with ``body`` by ``suite_for(part)``,
+    as ``TestReal`` for ``real`` and as ``Test<name>`` for each ``name, part`` of the
+    ``broken`` dict (the part ``broken_part`` names)."""
+    return f"""
 import pytest
+{imports}
+
+
+def suite_for(part):
+    class Suite({suite}):
+{textwrap.indent(textwrap.dedent(body).strip(), " " * 8)}
+
+    return Suite
+
+
+TestReal = suite_for({real})
+for name, part in {broken}.items():
+    globals()["Test" + name] = suite_for({broken_part})
+"""
+
+
+DA_MODULE = suite_module(
+    """
 from fontana.da.local import LocalDA
 from fontana.testing.broken.da import BROKEN_DA
 from fontana.testing.da import DAConformance
+""",
+    "DAConformance",
+    """
+    @pytest.fixture
+    def da_factory(self, tmp_path):
+        return lambda namespace: part(tmp_path / "da", namespace, max_blob_size=4096)
+    """,
+    real="LocalDA",
+    broken="BROKEN_DA",
+)
 
-
-def suite_for(layer):
-    class Suite(DAConformance):
-        @pytest.fixture
-        def da_factory(self, tmp_path):
-            return lambda namespace: layer(tmp_path / "da", namespace, max_blob_size=4096)
-
-    return Suite
-
-
-TestReal = suite_for(LocalDA)
-for name, layer in BROKEN_DA.items():
-    globals()["Test" + name] = suite_for(layer)
-"""
-
-STORAGE_MODULE = """
-import pytest
+STORAGE_MODULE = suite_module(
+    """
 from fontana.storage.sqlite import SQLiteStorage
-from fontana.testing.broken.proofs import BROKEN_PROVIDERS
 from fontana.testing.broken.storage import BROKEN_STORAGES
 from fontana.testing.storage import StorageConformance
+""",
+    "StorageConformance",
+    """
+    @pytest.fixture
+    def storage_factory(self, tmp_path, fontana_settings):
+        return lambda: part(f"sqlite:///{tmp_path}/ledger.db", fontana_settings)
+    """,
+    real="SQLiteStorage",
+    broken="BROKEN_STORAGES",
+)
 
-
-def suite_for(storage):
-    class Suite(StorageConformance):
-        @pytest.fixture
-        def storage_factory(self, tmp_path, fontana_settings):
-            return lambda: storage(f"sqlite:///{tmp_path}/ledger.db", fontana_settings)
-
-    return Suite
-
-
-TestReal = suite_for(SQLiteStorage)
-for name, storage in BROKEN_STORAGES.items():
-    globals()["Test" + name] = suite_for(storage)
-"""
-
-PROOFS_MODULE = """
-import pytest
+PROOFS_MODULE = suite_module(
+    """
 from fontana.state import PythonSMTProvider
 from fontana.testing.broken.proofs import BROKEN_PROVIDERS
 from fontana.testing.proofs import ProofProviderConformance
+""",
+    "ProofProviderConformance",
+    """
+    @pytest.fixture
+    def provider_factory(self):
+        return part
+    """,
+    real="PythonSMTProvider",
+    broken="BROKEN_PROVIDERS",
+)
 
-
-def suite_for(provider):
-    class Suite(ProofProviderConformance):
-        @pytest.fixture
-        def provider_factory(self):
-            return provider
-
-    return Suite
-
-
-TestReal = suite_for(PythonSMTProvider)
-for name, provider in BROKEN_PROVIDERS.items():
-    globals()["Test" + name] = suite_for(provider)
-"""
-
-PAYMENTS_MODULE = """
-import pytest
+PAYMENTS_MODULE = suite_module(
+    """
 from fontana.payments.backends import LedgerBackend
 from fontana.testing.broken.payments import BROKEN_BACKENDS
 from fontana.testing.payments import PaymentBackendSuite
-
-
-def suite_for(backend_class):
-    class Suite(PaymentBackendSuite):
-        @pytest.fixture
-        def backend(self, ledger):
-            return backend_class(ledger)
-
-    return Suite
-
-
-TestReal = suite_for(LedgerBackend)
-for name, backend_class in BROKEN_BACKENDS.items():
-    globals()["Test" + name] = suite_for(backend_class)
-"""
+""",
+    "PaymentBackendSuite",
+    """
+    @pytest.fixture
+    def backend(self, ledger):
+        return part(ledger)
+    """,
+    real="LedgerBackend",
+    broken="BROKEN_BACKENDS",
+)
 
 #: Two workers per server (the suite's default is three): a third of the processes to boot
 #: for each of the many apps, and still several per server.
-CHARGING_MODULE = """
+CHARGING_MODULE = suite_module(
+    """
 from pathlib import Path
 import fontana.testing
 from fontana.testing.broken.charging import BROKEN_ADAPTERS
 from fontana.testing.charging import ChargingAdapterSuite
-
-
-def suite_for(entry):
-    class Suite(ChargingAdapterSuite):
-        app_module = entry
-        app_dir = Path(fontana.testing.__file__).parent
-        workers = 2
-        buffers_streams = True
-
-    return Suite
-
-
-TestReal = suite_for("fontana.testing.charging_app:app()")
-for name in BROKEN_ADAPTERS:
-    globals()["Test" + name] = suite_for(f"fontana.testing.broken.charging:app({name!r})")
-"""
+""",
+    "ChargingAdapterSuite",
+    """
+    app_module = part
+    app_dir = Path(fontana.testing.__file__).parent
+    workers = 2
+    buffers_streams = True
+    """,
+    real='"fontana.testing.charging_app:app()"',
+    broken="BROKEN_ADAPTERS",
+    broken_part='f"fontana.testing.broken.charging:app({name!r})"',
+)
 
 #: The nested run's conftest: like ``-x``, but per class, so each broken backend stops at
 #: its first failure while the other classes (and the real backend, whole) go on.

@@ -249,7 +249,7 @@ def run_readme_example(
     ]
     if len(blocks) != len(ports) + 1:
         pytest.fail(f"{example}/README.md needs {len(ports) + 1} sh blocks", pytrace=False)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FONTANA_")}
+    env = no_fontana_env()
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     with contextlib.ExitStack() as servers:
         for i, (serve, port) in enumerate(zip(blocks, ports.values(), strict=False)):
@@ -376,8 +376,12 @@ class Chain:
         fee: int = FEE,
         expiry_ms: int | None = None,
         source: OutPoint | None = None,
+        pays: tuple[bytes, int] | None = None,
     ) -> tuple[Transaction, str]:
-        """A payment for what ``challenge`` asks (or the overrides), and its header value."""
+        """A payment for what ``challenge`` asks (or the overrides), and its header value.
+
+        ``pays``: the transaction's payment output goes to this owner with this amount instead
+        of the price to the payee, while its binding and ``accepted`` entry stay the same."""
         accepted = challenge.header_json("payment-required")["accepts"][0]
         pay_to = decode_address(accepted["payTo"])
         price = int(accepted["amount"]) if amount is None else amount
@@ -388,12 +392,13 @@ class Chain:
             method=method or accepted["extra"]["method"],
             resource=resource or accepted["extra"]["resource"],
         )
-        change = ALLOCATION - price - fee
+        owner, paid = (pay_to, price) if pays is None else pays
+        change = ALLOCATION - paid - fee
         tx = Transaction(
             kind=TxKind.PAYMENT,
             chain_id=self.genesis.chain_id,
             inputs=(source or consumer.take(),),
-            outputs=(TxOutput(pay_to, price), TxOutput(consumer.public_key, change)),
+            outputs=(TxOutput(owner, paid), TxOutput(consumer.public_key, change)),
             fee=fee,
             expiry_ms=now_ms() + 30_000 if expiry_ms is None else expiry_ms,
             payload_hash=binding.payload_hash,
@@ -440,7 +445,7 @@ def make_chain(url: str, home: Path) -> Chain:
 
 def server_env(chain: Chain, extra: Mapping[str, str]) -> dict[str, str]:
     """The environment of a provider process: no developer's Fontana settings leak in."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FONTANA_")}
+    env = no_fontana_env()
     env.update(
         FONTANA_HOME=str(chain.home),
         FONTANA_STORAGE_URL=chain.url,
@@ -488,6 +493,72 @@ def rejection(answer: Answer, status: int, codes: str | Sequence[str]) -> dict[s
     assert isinstance(body["message"], str) and body["message"]
     assert answer.header_json("payment-required") == body
     return body  # type: ignore[no-any-return]
+
+
+# --------------------------------------------------------------------------- in process
+# What the Flask and Django plugins' in-process tests share: a paid call made
+# through the framework's test client, and the request bodies a view must still read.
+
+
+def no_fontana_env() -> dict[str, str]:
+    """This process's environment without any ``FONTANA_*`` setting of the developer's."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("FONTANA_")}
+
+
+def isolate(monkeypatch: pytest.MonkeyPatch, cwd: Path) -> None:
+    """No developer config reaches the code under test: no ``FONTANA_*``, ``cwd`` as the
+    working directory (so no ``fontana.toml`` of the developer's either)."""
+    for name in list(os.environ):
+        if name.startswith("FONTANA_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(cwd)
+
+
+@attrs.frozen
+class PaidCall:
+    """A challenge, then the same call paid by a fresh consumer."""
+
+    challenge: Answer
+    answer: Answer
+    consumer: Consumer
+    tx: Transaction
+    header: str
+
+
+def challenge_then_pay(chain: Chain, send: Callable[[Mapping[str, str]], Answer]) -> PaidCall:
+    """``send(headers)`` makes the call: once bare for the challenge, once with the payment."""
+    consumer = chain.consumer()
+    challenge = send({})
+    tx, header = chain.payment(consumer, challenge)
+    answer = send({"PAYMENT-SIGNATURE": header})
+    return PaidCall(challenge, answer, consumer, tx, header)
+
+
+def not_charged(chain: Chain, call: PaidCall) -> None:
+    """The call's payment was not applied and its consumer has all its genesis funds."""
+    assert not chain.applied(call.tx.txid)
+    assert chain.balance(call.consumer.public_key) == ALLOCATION * UTXOS_PER_CONSUMER
+
+
+_MULTIPART = (
+    b'--XyZ\r\nContent-Disposition: form-data; name="note"\r\n\r\nhi\r\n'
+    b'--XyZ\r\nContent-Disposition: form-data; name="up"; filename="u.txt"\r\n'
+    b"Content-Type: text/plain\r\n\r\nfile body\r\n--XyZ--\r\n"
+)
+
+#: ``(content_type, body, form, files)``: a body in each form a framework parses, with the
+#: form fields and uploads (name -> text) the view must still read after the charge.
+BODY_FORMS = [
+    pytest.param("application/json", b'{"a": 1}', {}, {}, id="json"),
+    pytest.param(
+        "application/x-www-form-urlencoded", b"a=1&b=two", {"a": "1", "b": "two"}, {},
+        id="urlencoded",
+    ),
+    pytest.param(
+        "multipart/form-data; boundary=XyZ", _MULTIPART, {"note": "hi"}, {"up": "file body"},
+        id="multipart",
+    ),
+]  # fmt: skip
 
 
 def in_parallel(calls: Sequence[Callable[[], Answer]], threads: int = 8) -> list[Answer]:
@@ -801,6 +872,24 @@ class ChargingAdapterSuite:
         assert chain.balance(chain.provider) == provider_before + PRICE
 
     # -- binding and expiry ------------------------------------------------------
+
+    def test_a_payment_short_of_the_price_or_to_another_payee_is_rejected(
+        self, chain: Chain, server: Server
+    ) -> None:
+        """The transaction itself must pay the payee the price: a binding and an ``accepted``
+        entry that say so are not enough."""
+        consumer, provider_before = chain.consumer(), chain.balance(chain.provider)
+        funds, entries_before = chain.balance(consumer.public_key), chain.entry_count()
+        challenge = server.call("GET", "/paid?short=1")
+        elsewhere = bytes(_key(10_000).verify_key)
+        for pays in ((chain.provider, PRICE - 1), (elsewhere, PRICE)):
+            tx, header = chain.payment(consumer, challenge, pays=pays)
+            answer = server.call("GET", "/paid?short=1", headers={"PAYMENT-SIGNATURE": header})
+            rejection(answer, 402, "wrong_amount")
+            assert not chain.applied(tx.txid)
+        assert chain.entry_count() == entries_before
+        assert chain.balance(consumer.public_key) == funds
+        assert chain.balance(chain.provider) == provider_before
 
     def test_replay_to_another_resource_or_method_is_rejected(
         self, chain: Chain, server: Server

@@ -30,11 +30,12 @@ from django.core.handlers.wsgi import WSGIRequest
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.template.response import SimpleTemplateResponse
 
+from fontana.payments.adapters import respond
 from fontana.payments.prices import Price, price_function
 from fontana_django.runtime import get_charger
 
 if TYPE_CHECKING:
-    from fontana.payments.charger import Charged, Charger, PaidRequest, ViewResponse
+    from fontana.payments.charger import Charger, PaidRequest, PaymentReply, ViewResponse
 
 View = TypeVar("View", bound=Callable[..., HttpResponseBase])
 
@@ -74,7 +75,7 @@ def charge(
                 describe,
                 description=description,
             )
-            return to_response(charged)
+            return respond(charged, reply_response)
 
         return paid_view  # type: ignore[return-value]
 
@@ -132,13 +133,6 @@ def describe(response: HttpResponseBase) -> ViewResponse:
     )
 
 
-def to_response(charged: Charged[HttpResponseBase]) -> HttpResponseBase:
-    """The view's answer with the payment headers, or the charger's own reply instead."""
-    reply = charged.reply
-    if reply is not None:
-        return HttpResponse(reply.body, status=reply.status, headers=dict(reply.headers))
-    response = charged.result
-    assert response is not None  # no reply: the view ran and this is what it returned
-    for name, value in charged.headers.items():
-        response[name] = value
-    return response
+def reply_response(reply: PaymentReply) -> HttpResponse:
+    """The charger's own answer (a challenge, a refusal, a replay) as a Django response."""
+    return HttpResponse(reply.body, status=reply.status, headers=dict(reply.headers))

@@ -11,11 +11,10 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import attrs
 import pytest
 from django.core.handlers.asgi import ASGIRequest
 from django.core.handlers.wsgi import WSGIRequest
@@ -24,19 +23,22 @@ from fontana_django import runtime
 from fontana_django.decorators import request_target
 
 from fontana.address import encode_address
-from fontana.models import Transaction
 from fontana.payments.wsgi import request_target as wsgi_target
 from fontana.testing.charging import (
     ALLOCATION,
+    BODY_FORMS,
     FEE,
     PRICE,
     PROVIDER_KEY,
     UTXOS_PER_CONSUMER,
     Answer,
     Chain,
-    Consumer,
+    PaidCall,
+    challenge_then_pay,
     check_receipt,
+    isolate,
     make_chain,
+    not_charged,
     rejection,
 )
 
@@ -46,24 +48,12 @@ FUNDS = ALLOCATION * UTXOS_PER_CONSUMER
 @pytest.fixture
 def chain(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Chain]:
     """A chain on a SQLite file, named by ``settings.FONTANA``; no developer config leaks in."""
-    for name in list(os.environ):
-        if name.startswith("FONTANA_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
+    isolate(monkeypatch, tmp_path)
     made = make_chain(f"sqlite:///{tmp_path}/ledger.db", tmp_path / "home")
     config = {"HOME": str(made.home), "STORAGE_URL": made.url, "CHARGE_KEY_NAME": PROVIDER_KEY}
     with override_settings(FONTANA=config):  # leaving it closes the charger built meanwhile
         yield made
     made.ledger.storage.close()
-
-
-@attrs.frozen
-class PaidCall:
-    challenge: Answer
-    answer: Answer
-    consumer: Consumer
-    tx: Transaction
-    header: str
 
 
 def respond(response: Any) -> Answer:
@@ -74,18 +64,11 @@ def respond(response: Any) -> Answer:
 def paid_call(chain: Chain, method: str, target: str, **kwargs: Any) -> PaidCall:
     """The challenge, then the call paid by a fresh consumer."""
     client = Client(raise_request_exception=False)
-    consumer = chain.consumer()
-    challenge = respond(client.generic(method, target, **kwargs))
-    tx, header = chain.payment(consumer, challenge)
-    answer = respond(
-        client.generic(method, target, headers={"PAYMENT-SIGNATURE": header}, **kwargs)
-    )
-    return PaidCall(challenge, answer, consumer, tx, header)
 
+    def send(headers: Mapping[str, str]) -> Answer:
+        return respond(client.generic(method, target, headers=dict(headers), **kwargs))
 
-def not_charged(chain: Chain, call: PaidCall) -> None:
-    assert not chain.applied(call.tx.txid)
-    assert chain.balance(call.consumer.public_key) == FUNDS
+    return challenge_then_pay(chain, send)
 
 
 def test_settings_build_the_charger_and_a_paid_call_settles(chain: Chain) -> None:
@@ -102,22 +85,7 @@ def test_settings_build_the_charger_and_a_paid_call_settles(chain: Chain) -> Non
     assert retry.headers["content-type"] == "application/json"
 
 
-MULTIPART = (
-    b'--XyZ\r\nContent-Disposition: form-data; name="note"\r\n\r\nhi\r\n'
-    b'--XyZ\r\nContent-Disposition: form-data; name="up"; filename="u.txt"\r\n'
-    b"Content-Type: text/plain\r\n\r\nfile body\r\n--XyZ--\r\n"
-)
-
-
-@pytest.mark.parametrize(
-    ("content_type", "body", "form", "files"),
-    [
-        ("application/json", b'{"a": 1}', {}, {}),
-        ("application/x-www-form-urlencoded", b"a=1&b=two", {"a": "1", "b": "two"}, {}),
-        ("multipart/form-data; boundary=XyZ", MULTIPART, {"note": "hi"}, {"up": "file body"}),
-    ],
-    ids=["json", "urlencoded", "multipart"],
-)
+@pytest.mark.parametrize(("content_type", "body", "form", "files"), BODY_FORMS)
 def test_the_view_still_reads_the_body_it_was_charged_for(
     chain: Chain, content_type: str, body: bytes, form: dict[str, str], files: dict[str, str]
 ) -> None:

@@ -20,27 +20,21 @@ from fontana_django.plugin import DjangoAdapter
 from fontana.config import load_settings
 from fontana.errors import AmountError, ConfigError
 from fontana.plugins import get_host
+from fontana.testing.charging import isolate, no_fontana_env
 
 
 @pytest.fixture
 def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """No developer config: no FONTANA_* variables, an empty working directory and home."""
-    for name in list(os.environ):
-        if name.startswith("FONTANA_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
+    isolate(monkeypatch, tmp_path)
     monkeypatch.setenv("FONTANA_HOME", str(tmp_path / "home"))
     return tmp_path
-
-
-def cli_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("FONTANA_")}
 
 
 def test_fontana_plugins_lists_the_django_charging_adapter() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "fontana", "plugins", "--json"],
-        capture_output=True, text=True, env=cli_env(), timeout=60, check=True,
+        capture_output=True, text=True, env=no_fontana_env(), timeout=60, check=True,
     )  # fmt: skip
     [record] = [r for r in json.loads(result.stdout) if r["name"] == "django"]
     assert record["distribution"] == "fontana-django" and record["status"] == "loaded"
@@ -55,7 +49,11 @@ def test_the_fontana_command_does_not_import_django() -> None:
         "print('django' in sys.modules)\n"
     )
     out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=cli_env(), check=True
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=no_fontana_env(),
+        check=True,
     )
     assert out.stdout.strip() == "False"
 
@@ -119,10 +117,10 @@ def test_changing_the_setting_drops_the_charger(monkeypatch: pytest.MonkeyPatch)
         def close(self) -> None:
             closed.append(True)
 
-    monkeypatch.setattr(runtime, "_charger", Built())
-    monkeypatch.setattr(runtime, "_pid", os.getpid())
+    monkeypatch.setattr(runtime._process, "_built", Built())
+    monkeypatch.setattr(runtime._process, "_pid", os.getpid())
     with override_settings(FONTANA={"STORAGE_POOL_SIZE": 3}):
-        assert runtime._charger is None
+        assert runtime._process._built is None
     assert closed == [True]
 
 

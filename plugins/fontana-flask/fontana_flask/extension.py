@@ -1,21 +1,18 @@
 """``Fontana(app)``: app-wide setup, one :class:`Charger` per process for each app.
 
-The charger holds database connections (and a settle thread), which must never
-cross a ``fork``: gunicorn's ``--preload`` imports the app in the master and
-forks workers from it. So the settings are read and checked when the app is set
-up (a bad config fails at start), while the charger is built on the first paid
-call in each process, and built again in a child that inherited one.
+The settings are read and checked when the app is set up (a bad config fails at
+start), while the charger is a :class:`~fontana.payments.adapters.ProcessCharger`:
+built on the first paid call in each process, never shared across a ``fork``.
 """
 
 from __future__ import annotations
 
-import os
-import threading
 from typing import TYPE_CHECKING
 
 from flask import Flask, current_app
 
 from fontana.errors import ConfigError
+from fontana.payments.adapters import ProcessCharger
 from fontana_flask.settings import settings_from_config
 
 if TYPE_CHECKING:
@@ -43,7 +40,7 @@ class Fontana:
         app.extensions[EXTENSION_KEY] = (
             _GivenCharger(given)
             if given is not None
-            else _AppCharger(settings_from_config(app.config))
+            else _app_charger(settings_from_config(app.config))
         )
 
     @staticmethod
@@ -57,9 +54,9 @@ class Fontana:
         _state(app or current_app).close()
 
 
-def _state(app: Flask) -> _AppCharger | _GivenCharger:
+def _state(app: Flask) -> ProcessCharger | _GivenCharger:
     state = app.extensions.get(EXTENSION_KEY)
-    if not isinstance(state, _AppCharger | _GivenCharger):
+    if not isinstance(state, ProcessCharger | _GivenCharger):
         raise ConfigError(
             f"Fontana is not set up for the Flask app {app.name!r}: "
             "call Fontana(app) or fontana.init_app(app) before serving paid views"
@@ -80,30 +77,6 @@ class _GivenCharger:
         """Nothing: the application that built the charger closes it."""
 
 
-class _AppCharger:
+def _app_charger(settings: Settings) -> ProcessCharger:
     """A charger built from the app's settings, once in each process."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self._lock = threading.Lock()
-        self._built: Charger | None = None
-        self._pid = 0
-
-    def get(self) -> Charger:
-        built, pid = self._built, os.getpid()
-        if built is not None and self._pid == pid:
-            return built
-        with self._lock:
-            if self._built is None or self._pid != pid:
-                from fontana.payments.charger import Charger
-
-                # An inherited charger is dropped, not closed: its connections
-                # belong to the parent, and closing them here would break the parent's.
-                self._built, self._pid = Charger.from_settings(self.settings), pid
-            return self._built
-
-    def close(self) -> None:
-        with self._lock:
-            if self._built is not None and self._pid == os.getpid():
-                self._built.close()
-            self._built = None
+    return ProcessCharger(lambda: settings)

@@ -3,8 +3,10 @@
 The request body is read (with ``get_data(cache=True)``) only for a payment
 that was held, right before the view runs, to hash it into the receipt; Flask
 keeps it, so the view still reads ``request.data``, ``get_json()`` and ``form``,
-and ``MAX_CONTENT_LENGTH`` bounds it. A view that raises has its hold released
-by the charger and the exception goes on to Flask's error handling unchanged
+and ``MAX_CONTENT_LENGTH`` bounds it. Flask sets no bound by default: an app whose
+price function reads the body reads it for callers who have not paid, so it sets one.
+A view that raises has its hold released by the charger and the exception goes
+on to Flask's error handling unchanged
 (``abort(404)`` stays a 404, a bug a 500); a view that answers 400 or more is
 released too and its answer is sent as it is. A streamed answer
 (``stream_with_context``, ``send_file``) is settled on its status before its
@@ -24,11 +26,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from flask import Request, Response, current_app, request
 
+from fontana.payments.adapters import respond
 from fontana.payments.prices import Price, price_function
 from fontana_flask.extension import Fontana
 
 if TYPE_CHECKING:
-    from fontana.payments.charger import Charged, Charger, PaidRequest, ViewResponse
+    from fontana.payments.charger import Charger, PaidRequest, PaymentReply, ViewResponse
 
 View = TypeVar("View", bound=Callable[..., Any])
 
@@ -69,7 +72,7 @@ def charge(
                 describe,
                 description=description,
             )
-            return to_response(charged)
+            return respond(charged, reply_response)
 
         return paid_view  # type: ignore[return-value]
 
@@ -99,13 +102,6 @@ def describe(response: Response) -> ViewResponse:
     return ViewResponse(response.status_code, response.content_type or "", body)
 
 
-def to_response(charged: Charged[Response]) -> Response:
-    """The view's answer with the payment headers, or the charger's own reply instead."""
-    reply = charged.reply
-    if reply is not None:
-        return Response(reply.body, status=reply.status, headers=dict(reply.headers))
-    response = charged.result
-    assert response is not None  # no reply: the view ran and this is what it returned
-    for name, value in charged.headers.items():
-        response.headers[name] = value
-    return response
+def reply_response(reply: PaymentReply) -> Response:
+    """The charger's own answer (a challenge, a refusal, a replay) as a Flask response."""
+    return Response(reply.body, status=reply.status, headers=dict(reply.headers))

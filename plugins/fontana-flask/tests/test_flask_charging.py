@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import attrs
 import pytest
 from flask import Flask, Request, abort, request
 from flask.testing import FlaskClient
@@ -23,19 +22,22 @@ from werkzeug.test import TestResponse
 
 from fontana.address import encode_address
 from fontana.config import load_settings
-from fontana.models import Transaction
 from fontana.payments.charger import Charger
 from fontana.testing.charging import (
     ALLOCATION,
+    BODY_FORMS,
     FEE,
     PRICE,
     PROVIDER_KEY,
     UTXOS_PER_CONSUMER,
     Answer,
     Chain,
-    Consumer,
+    PaidCall,
+    challenge_then_pay,
     check_receipt,
+    isolate,
     make_chain,
+    not_charged,
     rejection,
 )
 
@@ -49,10 +51,7 @@ class Teapot(Exception):
 @pytest.fixture
 def chain(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Chain]:
     """A chain on a SQLite file; no developer config reaches the app."""
-    for name in list(os.environ):
-        if name.startswith("FONTANA_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
+    isolate(monkeypatch, tmp_path)
     made = make_chain(f"sqlite:///{tmp_path}/ledger.db", tmp_path / "home")
     yield made
     made.ledger.storage.close()
@@ -117,26 +116,15 @@ def respond(response: TestResponse) -> Answer:
     )
 
 
-@attrs.frozen
-class PaidCall:
-    challenge: Answer
-    answer: Answer
-    consumer: Consumer
-    tx: Transaction
-    header: str
-
-
 def paid_call(
     client: FlaskClient, chain: Chain, method: str, target: str, **kwargs: Any
 ) -> PaidCall:
     """The challenge, then the call paid by a fresh consumer."""
-    consumer = chain.consumer()
-    challenge = respond(client.open(target, method=method, **kwargs))
-    tx, header = chain.payment(consumer, challenge)
-    answer = respond(
-        client.open(target, method=method, headers={"PAYMENT-SIGNATURE": header}, **kwargs)
-    )
-    return PaidCall(challenge, answer, consumer, tx, header)
+
+    def send(headers: Mapping[str, str]) -> Answer:
+        return respond(client.open(target, method=method, headers=dict(headers), **kwargs))
+
+    return challenge_then_pay(chain, send)
 
 
 def test_extension_from_app_config_challenges_and_settles(app: Flask, chain: Chain) -> None:
@@ -155,22 +143,7 @@ def test_extension_from_app_config_challenges_and_settles(app: Flask, chain: Cha
     assert retry.header_json("payment-response") == call.answer.header_json("payment-response")
 
 
-MULTIPART = (
-    b'--XyZ\r\nContent-Disposition: form-data; name="note"\r\n\r\nhi\r\n'
-    b'--XyZ\r\nContent-Disposition: form-data; name="up"; filename="u.txt"\r\n'
-    b"Content-Type: text/plain\r\n\r\nfile body\r\n--XyZ--\r\n"
-)
-
-
-@pytest.mark.parametrize(
-    ("content_type", "body", "form", "files"),
-    [
-        ("application/json", b'{"a": 1}', {}, {}),
-        ("application/x-www-form-urlencoded", b"a=1&b=two", {"a": "1", "b": "two"}, {}),
-        ("multipart/form-data; boundary=XyZ", MULTIPART, {"note": "hi"}, {"up": "file body"}),
-    ],
-    ids=["json", "urlencoded", "multipart"],
-)
+@pytest.mark.parametrize(("content_type", "body", "form", "files"), BODY_FORMS)
 def test_the_view_still_reads_the_body_it_was_charged_for(
     app: Flask,
     chain: Chain,
@@ -186,11 +159,6 @@ def test_the_view_still_reads_the_body_it_was_charged_for(
     digest = hashlib.sha256(body).hexdigest()
     assert call.answer.json() == {"sha256": digest, "form": form, "files": files}
     check_receipt(chain, call.answer, call.consumer, call.tx, "POST", "/paid", body)
-
-
-def not_charged(chain: Chain, call: PaidCall) -> None:
-    assert not chain.applied(call.tx.txid)
-    assert chain.balance(call.consumer.public_key) == FUNDS
 
 
 def test_abort_in_a_paid_view_is_flasks_404_and_not_charged(app: Flask, chain: Chain) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -18,27 +17,21 @@ from fontana.config import load_settings
 from fontana.errors import AmountError, ConfigError
 from fontana.payments.prices import price_function
 from fontana.plugins import get_host
+from fontana.testing.charging import isolate, no_fontana_env
 
 
 @pytest.fixture
 def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """No developer config: no FONTANA_* variables, an empty working directory and home."""
-    for name in list(os.environ):
-        if name.startswith("FONTANA_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
+    isolate(monkeypatch, tmp_path)
     monkeypatch.setenv("FONTANA_HOME", str(tmp_path / "home"))
     return tmp_path
-
-
-def cli_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("FONTANA_")}
 
 
 def test_fontana_plugins_lists_the_flask_charging_adapter() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "fontana", "plugins", "--json"],
-        capture_output=True, text=True, env=cli_env(), timeout=60, check=True,
+        capture_output=True, text=True, env=no_fontana_env(), timeout=60, check=True,
     )  # fmt: skip
     [record] = [r for r in json.loads(result.stdout) if r["name"] == "flask"]
     assert record["distribution"] == "fontana-flask" and record["status"] == "loaded"
@@ -54,7 +47,11 @@ def test_the_fontana_command_does_not_import_flask() -> None:
         "print('flask' in sys.modules, 'werkzeug' in sys.modules)\n"
     )
     out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=cli_env(), check=True
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=no_fontana_env(),
+        check=True,
     )
     assert out.stdout.split() == ["False", "False"]
 
