@@ -4,6 +4,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PLUGINS := $(sort $(dir $(wildcard plugins/*/setup.cfg)))
 STAMP := $(VENV)/.fontana-installed
+# The native engine (rust/), rebuilt when its Rust sources change.
+NATIVE := $(VENV)/.fontana-native
+NATIVE_SOURCES := rust/Cargo.toml rust/Cargo.lock rust/pyproject.toml $(wildcard rust/src/*.rs rust/src/*/*.rs)
 
 .PHONY: devnet test lint
 
@@ -12,6 +15,11 @@ $(STAMP): setup.cfg $(wildcard plugins/*/setup.cfg)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install -e ".[test]" $(foreach p,$(PLUGINS),-e $(p))
+	touch $@
+
+# Editable: Python files under rust/python are live, the extension is built in place.
+$(NATIVE): $(STAMP) $(NATIVE_SOURCES)
+	$(BIN)/python -m pip install --quiet --no-deps -e ./rust
 	touch $@
 
 devnet: $(STAMP)
@@ -24,5 +32,5 @@ lint: $(STAMP)
 contracts/node_modules/.package-lock.json: contracts/package-lock.json
 	npm ci --prefix contracts --no-audit --no-fund
 
-test: lint contracts/node_modules/.package-lock.json
+test: lint $(NATIVE) contracts/node_modules/.package-lock.json
 	$(BIN)/python -m pytest

@@ -1,0 +1,7 @@
+"""The ``native`` Fontana plugin: registers the Rust implementations with the core's hooks.
+
+Each hook implementation lives beside the Python wrapper it registers; this
+module only gathers them, so ``fontana plugins`` lists them under one name.
+"""
+
+from __future__ import annotations
