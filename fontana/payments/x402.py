@@ -21,6 +21,7 @@ from typing import Any, Final, Protocol, TypeVar
 
 import attrs
 
+from fontana import strict_json
 from fontana.address import decode_address
 from fontana.errors import AddressError, EncodingError
 from fontana.models import SignedReceipt, Transaction
@@ -43,8 +44,6 @@ MAX_JSON_DEPTH: Final = 8
 MAX_TEXT: Final = 8192
 #: ``accepts`` entries read from one challenge.
 MAX_ACCEPTS: Final = 16
-#: Digits of the longest JSON integer read; 20 hold every u64.
-_MAX_NUMBER_LEN: Final = 20
 _DIGITS: Final = re.compile(r"0|[1-9][0-9]{0,19}", re.ASCII)
 _HEX32: Final = re.compile(r"[0-9a-f]{64}", re.ASCII)
 _U64_LIMIT: Final = 1 << 64
@@ -80,40 +79,6 @@ def encode_header(obj: Mapping[str, Any] | _HasJSON) -> str:
 # --- strict decoding -----------------------------------------------------------
 
 
-class _RefusedJSON(ValueError):
-    """JSON the parser itself refuses: duplicate keys, NaN, absurdly long numbers."""
-
-
-def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise _RefusedJSON(f"duplicate key {key!r:.40}")
-        out[key] = value
-    return out
-
-
-def _bounded_int(text: str) -> int:
-    if len(text.lstrip("-")) > _MAX_NUMBER_LEN:
-        raise _RefusedJSON(f"a number of {len(text)} digits")
-    return int(text)
-
-
-def _no_constant(name: str) -> Any:
-    raise _RefusedJSON(f"{name} is not a JSON number")
-
-
-def _too_deep(value: Any, budget: int) -> bool:
-    """Whether ``value`` nests more than ``budget`` containers."""
-    if isinstance(value, dict):
-        children: Any = value.values()
-    elif isinstance(value, list):
-        children = value
-    else:
-        return False
-    return budget == 0 or any(_too_deep(child, budget - 1) for child in children)
-
-
 def _load(text: Any, header: str) -> dict[str, Any]:
     """The JSON object in a header value, or ``malformed`` saying why it is not one."""
 
@@ -132,21 +97,7 @@ def _load(text: Any, header: str) -> dict[str, Any]:
         raise fail("not base64 (standard alphabet, with padding)") from None
     if base64.b64encode(raw).decode("ascii") != text:
         raise fail("not canonical base64 (nonzero padding bits)")
-    try:
-        data = json.loads(
-            raw.decode("utf-8"),
-            object_pairs_hook=_unique_object,
-            parse_constant=_no_constant,
-            parse_int=_bounded_int,
-        )
-    except UnicodeDecodeError:
-        raise fail("the decoded JSON is not UTF-8") from None
-    except _RefusedJSON as exc:
-        raise fail(f"refused JSON: {exc}") from None
-    except RecursionError:
-        raise fail(f"JSON nested deeper than {MAX_JSON_DEPTH}") from None
-    except ValueError as exc:
-        raise fail(f"not JSON: {exc}") from None
+    data = strict_json.loads(raw, header, max_depth=MAX_JSON_DEPTH)
     if not isinstance(data, dict):
         raise fail(f"expected a JSON object, got {type(data).__name__}")
     return data
@@ -232,7 +183,8 @@ def _free_form(value: Any, what: str, depth: int) -> None:
     value has a fixed shape, so this is where nesting is bounded."""
     if not isinstance(value, dict):
         raise EncodingError(f"{what}: expected a JSON object")
-    if _too_deep(value, MAX_JSON_DEPTH - depth + 1):
+    budget = MAX_JSON_DEPTH - depth + 1
+    if strict_json.depth(value, budget) > budget:
         raise EncodingError(f"{what}: JSON nested deeper than {MAX_JSON_DEPTH}")
 
 
