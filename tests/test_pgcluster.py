@@ -139,8 +139,8 @@ def test_start_retries_when_port_is_taken(monkeypatch: pytest.MonkeyPatch) -> No
         squatter.listen()
         taken = squatter.getsockname()[1]
         ports = iter([taken, taken])
-        real_free_port = pgcluster._free_port
-        monkeypatch.setattr(pgcluster, "_free_port", lambda: next(ports, None) or real_free_port())
+        real_free_port = pgcluster.free_port
+        monkeypatch.setattr(pgcluster, "free_port", lambda: next(ports, None) or real_free_port())
         with PgCluster(bin_dir) as cluster:
             assert cluster.port != taken
             assert _scalar(cluster.url, "SELECT 1") == 1

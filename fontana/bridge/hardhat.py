@@ -14,15 +14,15 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
+
+from fontana.local_server import HOST, LocalServer, free_port
 
 __all__ = [
     "CHAIN_ID",
@@ -37,7 +37,6 @@ __all__ = [
 
 CONTRACTS_DIR_ENV = "FONTANA_CONTRACTS_DIR"
 CHAIN_ID = 31337
-HOST = "127.0.0.1"
 #: hardhat's 20 funded accounts come from this public test mnemonic (their keys are public).
 MNEMONIC = "test test test test test test test test test test test junk"
 _CONFIG = """module.exports = {{
@@ -81,12 +80,14 @@ def rpc(url: str, method: str, params: list[Any] | None = None, timeout: float =
     return answer["result"]
 
 
-class HardhatNode:
+class HardhatNode(LocalServer):
     """``hardhat node`` on a free loopback port in a temp dir; a context manager.
 
     Automining: every transaction is mined in its own block at once. ``mine(n)`` adds
     empty blocks (confirmations); ``snapshot()``/``revert(id)`` isolate tests.
     """
+
+    noun = "node"
 
     def __init__(
         self,
@@ -116,24 +117,7 @@ class HardhatNode:
             raise HardhatNodeError("node is not started")
         return self._dir / "hardhat.log"
 
-    def log_tail(self, lines: int = 30) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except (OSError, HardhatNodeError):
-            return "(no node log)"
-        return "\n".join(text.splitlines()[-lines:]) or "(node log is empty)"
 
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def start(self) -> HardhatNode:
         """Start the node and wait until it answers; on failure nothing is left behind."""
@@ -209,7 +193,7 @@ class HardhatNode:
 
     def _launch(self, hardhat: Path) -> None:
         assert self._dir is not None
-        port = _free_port()
+        port = free_port()
         with open(self.log_path, "ab") as log:
             self._proc = subprocess.Popen(
                 [str(hardhat), "node", "--hostname", HOST, "--port", str(port)],
@@ -251,13 +235,6 @@ class HardhatNode:
         except ProcessLookupError:
             pass
 
-
-def _free_port() -> int:
-    """A loopback port free right now; the caller retries if it is taken before use."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 # --------------------------------------------------------------------------- pytest fixtures

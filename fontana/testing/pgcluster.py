@@ -24,16 +24,15 @@ import pwd
 import re
 import shlex
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from types import TracebackType
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
+from fontana.local_server import HOST, LocalServer, free_port
 from fontana.testing.requirements import require_external
 
 if TYPE_CHECKING:
@@ -59,7 +58,6 @@ PG_BIN_ENV = "FONTANA_PG_BIN"
 EXTERNAL_URL_ENV = "FONTANA_TEST_POSTGRES_URL"
 REQUIRED_BINARIES = ("initdb", "pg_ctl", "postgres")
 SERVER_USER = "postgres"
-HOST = "127.0.0.1"
 _DB_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 # Postmaster log lines that mean "someone took the port between our probe and the bind".
 _PORT_TAKEN = ("could not bind", "address already in use", "could not create any tcp/ip")
@@ -206,7 +204,7 @@ class PgServer:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}{}").format(ident, force))
 
 
-class PgCluster(PgServer):
+class PgCluster(PgServer, LocalServer):
     """A private PostgreSQL cluster in a temp dir, on a free loopback port; a context manager.
 
     Durability is off (`--no-sync`, `-F`): the data dies with the test anyway, and fsync
@@ -264,27 +262,9 @@ class PgCluster(PgServer):
     def log_path(self) -> Path:
         return self.directory / "pg.log"
 
-    def log_tail(self, lines: int = 40) -> str:
-        """Last lines of the server log, for error messages."""
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except (OSError, PgClusterError):
-            return "(no server log)"
-        return "\n".join(text.splitlines()[-lines:]) or "(server log is empty)"
 
     # -- lifecycle
 
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def start(self) -> PgCluster:
         """initdb a fresh cluster and start it; on failure nothing is left behind."""
@@ -394,7 +374,7 @@ class PgCluster(PgServer):
     def _start_server(self) -> None:
         last: PgClusterError | None = None
         for _ in range(max(1, self._start_attempts)):
-            port = _free_port()
+            port = free_port()
             opts = (
                 f"-k {shlex.quote(str(self.directory))} -h {HOST} -p {port}"
                 f"{'' if self._fsync else ' -F'}"
@@ -428,13 +408,6 @@ class PgCluster(PgServer):
         assert last is not None
         raise last
 
-
-def _free_port() -> int:
-    """A loopback port free right now; the caller retries if it is taken before use."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 # --------------------------------------------------------------------------- pytest fixtures
