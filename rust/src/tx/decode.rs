@@ -491,3 +491,102 @@ fn read_entry<'a>(r: &mut Reader<'a>) -> Result<EntryRef<'a>, DecodeError> {
     r.end = outer_end;
     Ok(EntryRef::Tx(tx))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A transfer with one input, one output, a memo and one witness.
+    fn sample() -> Vec<u8> {
+        let mut out = vec![1, 1, 3];
+        out.extend_from_slice(b"dev");
+        out.extend_from_slice(&[0, 1]);
+        out.extend_from_slice(&[7; 32]);
+        out.extend_from_slice(&[0, 2]);
+        out.extend_from_slice(&[0, 1]);
+        out.extend_from_slice(&[8; 32]);
+        out.extend_from_slice(&5u64.to_be_bytes());
+        out.extend_from_slice(&1u64.to_be_bytes());
+        out.extend_from_slice(&9u64.to_be_bytes());
+        out.push(0);
+        out.extend_from_slice(&[0, 0, 0, 2, 0xaa, 0xbb]);
+        out.push(0);
+        out.extend_from_slice(&[0, 1]);
+        out.extend_from_slice(&[9; 96]);
+        out
+    }
+
+    #[test]
+    fn decodes_a_transaction() {
+        let data = sample();
+        let tx = decode_tx(&data).expect("valid");
+        assert_eq!(
+            (tx.kind, tx.chain_id, tx.fee, tx.expiry_ms),
+            (1, "dev", 1, 9)
+        );
+        assert_eq!(
+            tx.inputs,
+            vec![OutPointRef {
+                txid: &[7; 32],
+                index: 2
+            }]
+        );
+        assert_eq!(tx.memo, &[0xaa, 0xbb]);
+        assert_eq!(tx.encoded, &data[..]);
+        assert_eq!(tx.unsigned.len(), data.len() - 2 - 96);
+    }
+
+    #[test]
+    fn names_the_field_and_the_rule() {
+        let data = sample();
+        let err = decode_tx(&data[..10]).expect_err("truncated");
+        assert_eq!(
+            err.message,
+            "transaction.inputs[0].txid: truncated, needs 32 bytes, 2 left"
+        );
+        let mut zero = data.clone();
+        zero[76..84].copy_from_slice(&[0; 8]);
+        let err = decode_tx(&zero).expect_err("zero amount");
+        assert_eq!(err.code, Code::BadAmount);
+        assert_eq!(
+            err.message,
+            "transaction.outputs[0].amount: 0 is not a positive u64"
+        );
+        let mut upper = data.clone();
+        upper[3] = b'D';
+        let err = decode_tx(&upper).expect_err("chain id");
+        assert_eq!(
+            err.message,
+            "transaction.chain_id: 'Dev' is not 1..32 characters of [a-z0-9-]"
+        );
+        let mut long = data;
+        long.push(0);
+        assert_eq!(
+            decode_tx(&long).expect_err("trailing").message,
+            "transaction: 1 trailing bytes"
+        );
+    }
+
+    #[test]
+    fn hostile_input_never_panics() {
+        let data = sample();
+        for n in 0..data.len() {
+            assert!(decode_tx(&data[..n]).is_err());
+        }
+        for i in 0..data.len() {
+            for v in [0u8, 1, 0x7f, 0xff] {
+                let mut m = data.clone();
+                m[i] = v;
+                let _ = decode_tx(&m);
+            }
+        }
+        let huge = [0xffu8; 64];
+        assert!(decode_tx(&huge).is_err());
+        for pos in [0, 1, 1000] {
+            assert!(read_entries(&huge, pos, 5).is_err() || read_entries(&huge, pos, 5).is_ok());
+        }
+        let entries =
+            read_entries(&[0, 0, 0, 1, 1, 0xff, 0xff, 0xff, 0xff], 0, 1).expect("framing");
+        assert!(entries.error.is_some() && entries.entries.is_empty());
+    }
+}
