@@ -583,7 +583,7 @@ mod tests {
         let huge = [0xffu8; 64];
         assert!(decode_tx(&huge).is_err());
         for pos in [0, 1, 1000] {
-            assert!(read_entries(&huge, pos, 5).is_err() || read_entries(&huge, pos, 5).is_ok());
+            assert!(read_entries(&huge, pos, 5).is_err());
         }
         let entries =
             read_entries(&[0, 0, 0, 1, 1, 0xff, 0xff, 0xff, 0xff], 0, 1).expect("framing");
