@@ -21,19 +21,26 @@ if TYPE_CHECKING:
     from fontana.models import Block, Entry, Transaction
 
 NAME: Final = "native-tx"
-_FIELDS: Final = (
-    "version",
-    "kind",
-    "chain_id",
-    "inputs",
-    "outputs",
-    "fee",
-    "expiry_ms",
-    "payload_hash",
-    "memo",
-    "withdrawal",
-    "witnesses",
-)
+#: The fields Rust fills, in order, per model: a model that changes must change Rust too.
+_FIELDS: Final = {
+    "Transaction": (
+        "version",
+        "kind",
+        "chain_id",
+        "inputs",
+        "outputs",
+        "fee",
+        "expiry_ms",
+        "payload_hash",
+        "memo",
+        "withdrawal",
+        "witnesses",
+    ),
+    "OutPoint": ("txid", "index"),
+    "TxOutput": ("owner", "amount"),
+    "WithdrawalRequest": ("l1_recipient", "amount", "token"),
+    "Witness": ("pubkey", "signature"),
+}
 
 
 class NativeTxEngine:
@@ -46,16 +53,8 @@ class NativeTxEngine:
         from fontana.models.tx import WithdrawalRequest
         from fontana_native._native import TxCodec
 
-        if Transaction._codec.names != _FIELDS:  # the constructor Rust calls, positionally
-            raise RuntimeError(f"native-tx: Transaction fields {Transaction._codec.names}")
-        self._codec = TxCodec(
-            Transaction._codec.new,
-            OutPoint._codec.new,
-            TxOutput._codec.new,
-            WithdrawalRequest._codec.new,
-            Witness._codec.new,
-            [TxKind(k) for k in (1, 2, 3)],
-        )
+        models = (Transaction, OutPoint, TxOutput, WithdrawalRequest, Witness)
+        self._codec = TxCodec([_layout(m) for m in models], [TxKind(k) for k in (1, 2, 3)])
 
     def decode_transaction(self, data: bytes) -> Transaction:
         return self._codec.decode(_as_bytes(data, "transaction"))  # type: ignore[no-any-return]
@@ -80,6 +79,17 @@ class NativeTxEngine:
 
     def verify_witnesses(self, txs: Sequence[Transaction], genesis_hash: bytes) -> list[bool]:
         return self._codec.verify(list(txs), genesis_hash)  # type: ignore[no-any-return]
+
+
+def _layout(model: type) -> tuple[type, list[str], list[tuple[str, Any]]]:
+    """``(class, fields, [(cached attribute, default)])``: what ``Model._codec.new`` sets."""
+    import attrs
+
+    names = model._codec.names  # type: ignore[attr-defined]
+    if names != _FIELDS[model.__name__]:
+        raise RuntimeError(f"native-tx: {model.__name__} has fields {names}")
+    rest = [(a.name, a.default) for a in attrs.fields(model) if a.name not in names]
+    return model, list(names), rest
 
 
 def _as_bytes(data: Any, what: str) -> bytes:

@@ -42,15 +42,69 @@ pub fn signing_message(genesis_hash: &[u8], txid: &[u8]) -> [u8; 32] {
 /// The decoder and verifier bound to the Python model classes it builds.
 #[pyclass(frozen, module = "fontana_native._native")]
 pub struct TxCodec {
-    tx_new: Py<PyAny>,
-    outpoint_new: Py<PyAny>,
-    output_new: Py<PyAny>,
-    withdrawal_new: Py<PyAny>,
-    witness_new: Py<PyAny>,
+    tx: Layout,
+    outpoint: Layout,
+    output: Layout,
+    withdrawal: Layout,
+    witness: Layout,
+    object_new: Py<PyAny>,
     kinds: Vec<Py<PyAny>>,
-    setattr: Py<PyAny>,
     encoding_error: Py<PyAny>,
     amount_error: Py<PyAny>,
+}
+
+/// How to build one model: its class, its fields in encoding order, then its other
+/// (cached) attributes with their defaults, as the model's unchecked constructor does.
+struct Layout {
+    cls: Py<PyAny>,
+    names: Vec<Py<PyString>>,
+    rest: Vec<(Py<PyString>, Py<PyAny>)>,
+}
+
+type LayoutParts = (Py<PyAny>, Vec<Py<PyString>>, Vec<(Py<PyString>, Py<PyAny>)>);
+
+impl Layout {
+    fn from_py(layout: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let (cls, names, rest): LayoutParts = layout.extract()?;
+        Ok(Layout { cls, names, rest })
+    }
+
+    /// A new instance from decoded values, without running the attrs validators (the
+    /// decoder made the same checks), exactly as `Model._codec.new(*values)` does.
+    fn build<'py>(
+        &self,
+        py: Python<'py>,
+        object_new: &Py<PyAny>,
+        values: &[Bound<'py, PyAny>],
+    ) -> PyResult<Bound<'py, PyAny>> {
+        if values.len() != self.names.len() {
+            return Err(PyTypeError::new_err("native-tx: model layout mismatch"));
+        }
+        let obj = object_new.bind(py).call1((self.cls.bind(py),))?;
+        for (name, value) in self.names.iter().zip(values) {
+            generic_setattr(&obj, name.bind(py), value)?;
+        }
+        for (name, value) in &self.rest {
+            generic_setattr(&obj, name.bind(py), value.bind(py))?;
+        }
+        Ok(obj)
+    }
+}
+
+/// `object.__setattr__(obj, name, value)`: sets a slot of a frozen attrs instance.
+fn generic_setattr(
+    obj: &Bound<'_, PyAny>,
+    name: &Bound<'_, PyString>,
+    value: &Bound<'_, PyAny>,
+) -> PyResult<()> {
+    // SAFETY: the three pointers are live objects borrowed for the duration of the call.
+    let rc =
+        unsafe { pyo3::ffi::PyObject_GenericSetAttr(obj.as_ptr(), name.as_ptr(), value.as_ptr()) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(PyErr::fetch(obj.py()))
+    }
 }
 
 struct Job {
@@ -89,8 +143,8 @@ impl TxCodec {
         name: &Bound<'py, PyString>,
         value: Bound<'py, PyAny>,
     ) -> PyResult<()> {
-        self.setattr.bind(py).call1((obj, name, value))?;
-        Ok(())
+        let _ = py;
+        generic_setattr(obj, name, &value)
     }
 
     /// The model object of a decoded transaction; `whole` is the input when it is exactly it.
@@ -100,44 +154,34 @@ impl TxCodec {
         tx: &Tx<'_>,
         whole: Option<&Bound<'_, PyBytes>>,
     ) -> PyResult<Py<PyAny>> {
-        let inputs = tx
-            .inputs
-            .iter()
-            .map(|i| {
-                self.outpoint_new
-                    .bind(py)
-                    .call1((PyBytes::new(py, i.txid), i.index))
-            })
-            .collect::<PyResult<Vec<_>>>()?;
-        let outputs = tx
-            .outputs
-            .iter()
-            .map(|o| {
-                self.output_new
-                    .bind(py)
-                    .call1((PyBytes::new(py, o.owner), o.amount))
-            })
-            .collect::<PyResult<Vec<_>>>()?;
-        let witnesses = tx
-            .witnesses
-            .iter()
-            .map(|w| {
-                self.witness_new
-                    .bind(py)
-                    .call1((PyBytes::new(py, w.pubkey), PyBytes::new(py, w.signature)))
-            })
-            .collect::<PyResult<Vec<_>>>()?;
+        let new = &self.object_new;
+        let bytes = |b: &[u8]| PyBytes::new(py, b).into_any();
+        let int = |v: u64| -> PyResult<Bound<'_, PyAny>> { Ok(v.into_pyobject(py)?.into_any()) };
+        let mut inputs = Vec::with_capacity(tx.inputs.len());
+        for i in &tx.inputs {
+            let index = int(u64::from(i.index))?;
+            inputs.push(self.outpoint.build(py, new, &[bytes(i.txid), index])?);
+        }
+        let mut outputs = Vec::with_capacity(tx.outputs.len());
+        for o in &tx.outputs {
+            outputs.push(
+                self.output
+                    .build(py, new, &[bytes(o.owner), int(o.amount)?])?,
+            );
+        }
+        let mut witnesses = Vec::with_capacity(tx.witnesses.len());
+        for w in &tx.witnesses {
+            witnesses.push(
+                self.witness
+                    .build(py, new, &[bytes(w.pubkey), bytes(w.signature)])?,
+            );
+        }
         let withdrawal = match &tx.withdrawal {
-            None => py.None(),
-            Some(w) => self
-                .withdrawal_new
-                .bind(py)
-                .call1((
-                    PyBytes::new(py, w.l1_recipient),
-                    w.amount,
-                    PyBytes::new(py, w.token),
-                ))?
-                .unbind(),
+            None => py.None().into_bound(py),
+            Some(w) => {
+                let values = [bytes(w.l1_recipient), int(w.amount)?, bytes(w.token)];
+                self.withdrawal.build(py, new, &values)?
+            }
         };
         let kind = self
             .kinds
@@ -146,33 +190,28 @@ impl TxCodec {
                 self.malformed(py, format!("transaction.kind: unknown value {}", tx.kind))
             })?;
         let payload_hash = match tx.payload_hash {
-            None => py.None(),
-            Some(h) => PyBytes::new(py, h).into_any().unbind(),
+            None => py.None().into_bound(py),
+            Some(h) => bytes(h),
         };
-        let args = (
-            decode::TX_VERSION,
-            kind.clone_ref(py),
-            PyString::new(py, tx.chain_id),
-            PyTuple::new(py, inputs)?,
-            PyTuple::new(py, outputs)?,
-            tx.fee,
-            tx.expiry_ms,
+        let values = [
+            int(u64::from(decode::TX_VERSION))?,
+            kind.bind(py).clone(),
+            PyString::new(py, tx.chain_id).into_any(),
+            PyTuple::new(py, inputs)?.into_any(),
+            PyTuple::new(py, outputs)?.into_any(),
+            int(tx.fee)?,
+            int(tx.expiry_ms)?,
             payload_hash,
-            PyBytes::new(py, tx.memo),
+            bytes(tx.memo),
             withdrawal,
-            PyTuple::new(py, witnesses)?,
-        );
-        let obj = self.tx_new.bind(py).call1(args)?;
+            PyTuple::new(py, witnesses)?.into_any(),
+        ];
+        let obj = self.tx.build(py, new, &values)?;
         let encoded = match whole {
             Some(b) => b.clone().into_any(),
-            None => PyBytes::new(py, tx.encoded).into_any(),
+            None => bytes(tx.encoded),
         };
-        self.set(
-            py,
-            &obj,
-            intern!(py, "_txid"),
-            PyBytes::new(py, &txid(tx.unsigned)).into_any(),
-        )?;
+        self.set(py, &obj, intern!(py, "_txid"), bytes(&txid(tx.unsigned)))?;
         self.set(py, &obj, intern!(py, "_encoded"), encoded)?;
         Ok(obj.unbind())
     }
@@ -216,34 +255,31 @@ impl TxCodec {
 
 #[pymethods]
 impl TxCodec {
-    /// Bind the codec to the models' constructors (``Model._codec.new``) and ``TxKind``'s members.
+    /// Bind the codec to the models, each as ``(class, field names, [(cached attribute,
+    /// default)])`` (Transaction, OutPoint, TxOutput, WithdrawalRequest, Witness), and to
+    /// ``TxKind``'s members.
     #[new]
     fn new(
         py: Python<'_>,
-        tx_new: Py<PyAny>,
-        outpoint_new: Py<PyAny>,
-        output_new: Py<PyAny>,
-        withdrawal_new: Py<PyAny>,
-        witness_new: Py<PyAny>,
+        layouts: Vec<Bound<'_, PyAny>>,
         kinds: Vec<Py<PyAny>>,
     ) -> PyResult<Self> {
+        let [tx, outpoint, output, withdrawal, witness] =
+            <[Bound<'_, PyAny>; 5]>::try_from(layouts)
+                .map_err(|_| PyTypeError::new_err("layouts: expected the 5 transaction models"))?;
         if kinds.len() != 3 {
             return Err(PyTypeError::new_err("kinds: expected the 3 TxKind members"));
         }
         let errors = py.import("fontana.errors")?;
-        let setattr = py
-            .import("builtins")?
-            .getattr("object")?
-            .getattr("__setattr__")?
-            .unbind();
+        let object = py.import("builtins")?.getattr("object")?;
         Ok(TxCodec {
-            tx_new,
-            outpoint_new,
-            output_new,
-            withdrawal_new,
-            witness_new,
+            tx: Layout::from_py(&tx)?,
+            outpoint: Layout::from_py(&outpoint)?,
+            output: Layout::from_py(&output)?,
+            withdrawal: Layout::from_py(&withdrawal)?,
+            witness: Layout::from_py(&witness)?,
+            object_new: object.getattr("__new__")?.unbind(),
             kinds,
-            setattr,
             encoding_error: errors.getattr("EncodingError")?.unbind(),
             amount_error: errors.getattr("AmountError")?.unbind(),
         })
