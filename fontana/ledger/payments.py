@@ -82,6 +82,7 @@ class Payments(LedgerBase):
         return results
 
     def _check_fields(self, tx: Transaction) -> None:
+        """The checks that cost nothing, made before any signature is."""
         if tx.chain_id != self.chain_id:
             raise WrongChainError(
                 f"transaction is for chain {tx.chain_id!r}, not {self.chain_id!r}"
