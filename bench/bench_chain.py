@@ -26,9 +26,11 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
+from bench_ledger import load_engines
 from common import SEQUENCER, bench_ledger, transfers
 
 from fontana.da.local import LocalDA
+from fontana.ledger import open_proofs
 from fontana.poster import Poster
 from fontana.recovery import recover
 from fontana.sequencer import Sequencer
@@ -37,6 +39,7 @@ from fontana.storage import open_storage
 
 
 def bench_recovery(count: int, per_block: int) -> None:
+    """Rebuild the same chain once per transaction engine (``python-tx`` is the baseline)."""
     with bench_ledger(count) as (ledger, genesis, home):
         txs = transfers(genesis, count)
         start = time.perf_counter()
@@ -48,16 +51,23 @@ def bench_recovery(count: int, per_block: int) -> None:
             ledger.apply_transactions(txs[i : i + per_block])
             ledger.seal_block(SEQUENCER)
         Poster(ledger.storage, da, block_time_ms=1000).post_pending(threading.Event())
-        rebuilt = open_storage(_settings(home), f"sqlite:///{home}/rebuilt.db")
-        report = recover(genesis, da, rebuilt, PythonSMTProvider())
-        assert report.state_root == ledger.current_state_root()
-        rate = report.entries / report.seconds
-        print(
-            f"recovery: {report.blocks} blocks, {report.entries} entries in {report.seconds:.2f}s "
-            f"= {rate:,.0f} entries/s ({report.blocks_per_s:,.1f} blocks/s); "
-            f"verify-only baseline {verify:,.0f} tx/s; ratio {rate / verify:.1%}"
-        )
-        rebuilt.close()
+        baseline = 0.0
+        for name, engine in load_engines("").items():
+            rebuilt = open_storage(_settings(home), f"sqlite:///{home}/rebuilt-{name}.db")
+            proofs = open_proofs(_settings(home))  # proofs.provider: the configured tree
+            report = recover(genesis, da, rebuilt, proofs, tx_engine=engine)
+            assert report.state_root == ledger.current_state_root()
+            rate = report.entries / report.seconds
+            baseline = baseline or rate
+            print(
+                f"recovery {name:9} ({type(proofs).__name__}): {report.blocks} blocks, "
+                f"{report.entries} entries in "
+                f"{report.seconds:.2f}s = {rate:,.0f} entries/s ({report.blocks_per_s:,.1f} "
+                f"blocks/s), {rate / baseline:.2f}x python-tx; verify-only baseline "
+                f"{verify:,.0f} tx/s; ratio {rate / verify:.1%}",
+                flush=True,
+            )
+            rebuilt.close()
         da.close()
 
 
@@ -137,8 +147,13 @@ def main() -> None:
     parser.add_argument("--blocks", type=int, default=20)
     parser.add_argument("--block-ms", type=int, default=1_000)
     parser.add_argument("--rate", type=int, default=1_000, help="payments/s during the jitter run")
+    parser.add_argument(
+        "--recovery-only", action="store_true", help="skip the jitter runs (no second process)"
+    )
     args = parser.parse_args()
     bench_recovery(args.txs, args.per_block)
+    if args.recovery_only:
+        return
     idle = intervals(args.blocks, args.block_ms, 0)
     loaded = intervals(args.blocks, args.block_ms, args.rate)
     for what, i in (("header timestamps", 0), ("seal completions", 1)):

@@ -204,6 +204,15 @@ class ProofSettings:
 
 
 @attrs.frozen
+class TxSettings:
+    """How users' transactions are decoded and their signatures checked."""
+
+    #: A transaction engine by name (``python-tx``, ``native-tx``); ``auto`` is the
+    #: native one when the ``native`` plugin is loaded, else the Python one.
+    engine: str = "auto"
+
+
+@attrs.frozen
 class SequencerSettings:
     """The block producer."""
 
@@ -261,6 +270,7 @@ CORE_SECTIONS: Mapping[str, type] = {
     "sequencer": SequencerSettings,
     "poster": PosterSettings,
     "charge": ChargeSettings,
+    "tx": TxSettings,
 }
 
 
@@ -279,6 +289,7 @@ class Settings:
     poster: PosterSettings
     charge: ChargeSettings = attrs.Factory(ChargeSettings)
     bridge: BridgeSettings = attrs.Factory(BridgeSettings)
+    tx: TxSettings = attrs.Factory(TxSettings)
     plugin_sections: Mapping[str, Any] = attrs.Factory(dict)
     #: ``"storage.url" -> "env FONTANA_STORAGE_URL"`` and so on.
     sources: Mapping[str, str] = attrs.Factory(dict)
@@ -553,6 +564,7 @@ def load_settings(
         poster=built.pop("poster"),
         charge=built.pop("charge"),
         bridge=built.pop("bridge"),
+        tx=built.pop("tx"),
         plugin_sections=built,
         sources=sources,
         unknown_env=unknown,

@@ -50,6 +50,7 @@ from fontana.recovery import compare_ledgers, recover
 from fontana.sequencer import Sequencer
 from fontana.storage import open_storage
 from fontana.storage.base import BlockRecord
+from fontana.txengine import open_tx_engine
 from fontana.wallet import Wallet, create_key
 
 if TYPE_CHECKING:
@@ -143,7 +144,8 @@ class Devnet:
         self.genesis_path = write_genesis(directory, self.sequencer_key, block_time_ms)
         self.genesis = load_genesis_file(self.genesis_path)
         initialize(storage, open_proofs(self.settings), self.genesis)
-        self.ledger = Ledger(storage, open_proofs(self.settings), self.genesis)
+        engine = open_tx_engine(self.settings)
+        self.ledger = Ledger(storage, open_proofs(self.settings), self.genesis, tx_engine=engine)
         self.da = open_da(self.settings, NAMESPACE)
         # Blobs below this height are older than the chain (another devnet on the same
         # layer): the closing recovery check starts here, as a real operator would.
@@ -355,6 +357,7 @@ class Devnet:
             rebuilt,
             open_proofs(self.settings),
             from_da_height=self.first_da_height,
+            tx_engine=open_tx_engine(self.settings),
         )
         problems = tuple(compare_ledgers(self.ledger.storage, rebuilt))
         self._out(

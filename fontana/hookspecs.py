@@ -63,6 +63,7 @@ if TYPE_CHECKING:
         RegisterBackend,
         RegisterSettings,
         StorageFactory,
+        TxEngineFactory,
     )
 
 PROJECT = "fontana"
@@ -158,6 +159,25 @@ def fontana_register_charging_adapters(register: RegisterBackend[ChargingAdapter
 
     :param register: callback taking ``name``, ``factory``, and keyword-only
         ``schemes`` (unused) and ``description`` (a
+        :class:`fontana.plugins.BackendRegistrar`).
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def fontana_register_tx_engines(register: RegisterBackend[TxEngineFactory]) -> None:
+    """Declare transaction engines: decoding, txids and signature checks of users' payments.
+
+    ``tx.engine`` selects one by name; ``auto`` (the default) takes ``native-tx`` when
+    a plugin registered it, else the built-in ``python-tx``. ``factory(settings)``
+    returns a :class:`fontana.interfaces.TxEngine`, which the ledger's payment path and
+    recovery call. Its verdicts, values and errors must equal the Python reference's on
+    every input (a node on another engine must never judge a block differently); it
+    must pass the conformance suite in :mod:`fontana.testing.txengine`.
+
+    :param register: callback taking ``name``, ``factory``, and keyword-only
+        ``schemes`` (unused, pass nothing) and ``description`` (a
         :class:`fontana.plugins.BackendRegistrar`).
 
     .. versionadded:: 0.1

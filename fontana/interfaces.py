@@ -15,6 +15,7 @@ import attrs
 
 if TYPE_CHECKING:
     from fontana.config import Settings
+    from fontana.models import Block, Transaction
     from fontana.storage.base import Storage, StorageSession
 
 
@@ -210,6 +211,42 @@ class ChargingAdapter(Protocol):
         """A decorator that takes payment for each call of the wrapped view."""
 
 
+# --- transaction engines ---------------------------------------------------
+
+
+@runtime_checkable
+class TxEngine(Protocol):
+    """Decodes users' transactions and checks their signatures for the ledger and recovery.
+
+    The rules, which ``fontana.testing.txengine.TxEngineConformance`` checks: every
+    verdict, value and error equals the Python reference's (``python-tx``):
+
+    * ``decode_transaction(data)`` is ``Transaction.from_bytes(data)``: an equal object
+      with the same ``txid`` and ``to_bytes()``, or the same error class and ``code`` for
+      every input that breaks a rule (docs/protocol.md, section 1.3);
+    * ``decode_block(data)`` is ``Block.from_bytes(data)``, every entry type included;
+    * ``verify_witnesses(txs, genesis_hash)`` is, per transaction, exactly
+      ``tx.verify_witnesses(genesis_hash)`` (libsodium's verdicts: ed25519 without
+      cofactor, small-order keys and ``R``, non-canonical ``S`` and keys refused), with
+      the same side effects on the objects' caches; a genesis hash that is not 32 bytes
+      raises ``EncodingError``.
+
+    Only speed may differ. A native engine may release the GIL while it verifies.
+    """
+
+    #: The engine's registered name.
+    name: str
+
+    def decode_transaction(self, data: bytes) -> Transaction:
+        """Strictly decode one transaction (with its cached txid and encoding)."""
+
+    def decode_block(self, data: bytes) -> Block:
+        """Strictly decode one block (recovery's hot path)."""
+
+    def verify_witnesses(self, txs: Sequence[Transaction], genesis_hash: bytes) -> list[bool]:
+        """Per transaction, whether every witness signs its txid for ``genesis_hash``."""
+
+
 # --- factories handed to the register callbacks ---------------------------
 
 StorageFactory = Callable[[str, "Settings"], "Storage"]
@@ -217,6 +254,7 @@ DAFactory = Callable[[str, "Settings", bytes], DALayer]
 L1WatcherFactory = Callable[[str, "Settings"], L1Watcher]
 ProofProviderFactory = Callable[["Settings"], ProofProvider]
 ChargingAdapterFactory = Callable[["Settings"], ChargingAdapter]
+TxEngineFactory = Callable[["Settings"], TxEngine]
 
 F = TypeVar("F", contravariant=True)
 

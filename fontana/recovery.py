@@ -24,7 +24,7 @@ import attrs
 from fontana.da.blob import blob_chain_id, read_blob_header
 from fontana.errors import EncodingError
 from fontana.genesis import initialize
-from fontana.interfaces import DALayer, DAReference, ProofProvider
+from fontana.interfaces import DALayer, DAReference, ProofProvider, TxEngine
 from fontana.ledger import Ledger
 from fontana.models import Block, Genesis
 from fontana.storage.base import Storage
@@ -136,14 +136,16 @@ def recover(
     *,
     from_da_height: int = 1,
     progress: Callable[[RecoveryProgress], None] | None = None,
+    tx_engine: TxEngine | None = None,
 ) -> RecoveryReport:
     """Build ``storage`` (empty) from ``genesis`` and every block of the chain on ``da``.
 
     The report's rates count the replay of blocks only, not building block 0.
+    ``tx_engine`` decodes the blocks and checks their signatures (default: ``auto``).
     """
     genesis_block = initialize(storage, proofs, genesis)
     started = time.perf_counter()
-    ledger = Ledger(storage, proofs, genesis)
+    ledger = Ledger(storage, proofs, genesis, tx_engine=tx_engine)
     # Hashes of the blocks replayed so far, by height: a height counts only
     # once its block has fully replayed.
     hashes = [genesis_block.hash]
@@ -152,7 +154,7 @@ def recover(
     head = da.head_height()
     for da_height in range(from_da_height, head + 1):
         for ref, data in da.list_at(da_height):
-            verdict = sort_blob(genesis, ref, data, hashes)
+            verdict = sort_blob(genesis, ref, data, hashes, ledger.tx_engine)
             if isinstance(verdict, SkippedBlob):
                 skips.add(verdict)
                 continue
@@ -177,7 +179,11 @@ def recover(
 
 
 def sort_blob(
-    genesis: Genesis, ref: DAReference, data: bytes, hashes: list[bytes]
+    genesis: Genesis,
+    ref: DAReference,
+    data: bytes,
+    hashes: list[bytes],
+    tx_engine: TxEngine | None = None,
 ) -> Block | SkippedBlob:
     """The block if ``data`` extends the chain whose block hashes are ``hashes``, else why not.
 
@@ -212,7 +218,9 @@ def sort_blob(
     if h.prev_hash != hashes[-1]:
         return skip("does_not_chain", height=h.height)
     try:
-        return parsed.block()
+        if tx_engine is None:
+            return parsed.block()
+        return tx_engine.decode_block(parsed.block_bytes)
     except EncodingError as exc:  # a signed header over entries that do not decode
         return skip("malformed", exc.message, h.height)
 

@@ -25,6 +25,7 @@ from fontana.testing.broken.da import BROKEN_DA
 from fontana.testing.broken.payments import BROKEN_BACKENDS
 from fontana.testing.broken.proofs import BROKEN_PROVIDERS
 from fontana.testing.broken.storage import BROKEN_STORAGES
+from fontana.testing.broken.txengine import BROKEN_TX_ENGINES
 from fontana.testing.requirements import require_external
 
 #: Only a hung nested run would get near this; it is no speed test.
@@ -101,6 +102,22 @@ from fontana.testing.proofs import ProofProviderConformance
     """,
     real="PythonSMTProvider",
     broken="BROKEN_PROVIDERS",
+)
+
+TX_MODULE = suite_module(
+    """
+from fontana.testing.broken.txengine import BROKEN_TX_ENGINES
+from fontana.testing.txengine import TxEngineConformance
+from fontana.txengine import PythonTxEngine
+""",
+    "TxEngineConformance",
+    """
+    @pytest.fixture
+    def engine(self):
+        return part()
+    """,
+    real="PythonTxEngine",
+    broken="BROKEN_TX_ENGINES",
 )
 
 PAYMENTS_MODULE = suite_module(
@@ -249,6 +266,20 @@ def test_proofs_suite_passes_the_python_tree(proofs_outcomes: Outcomes) -> None:
 @pytest.mark.parametrize("name", sorted(BROKEN_PROVIDERS))
 def test_proofs_suite_catches_a_broken_provider(proofs_outcomes: Outcomes, name: str) -> None:
     check_caught(proofs_outcomes, name)
+
+
+@pytest.fixture(scope="module")
+def tx_outcomes(tmp_path_factory: pytest.TempPathFactory) -> Outcomes:
+    return run_nested(tmp_path_factory.mktemp("tx") / "run", TX_MODULE)
+
+
+def test_tx_engine_suite_passes_the_python_engine(tx_outcomes: Outcomes) -> None:
+    check_real(tx_outcomes)
+
+
+@pytest.mark.parametrize("name", sorted(BROKEN_TX_ENGINES))
+def test_tx_engine_suite_catches_a_broken_engine(tx_outcomes: Outcomes, name: str) -> None:
+    check_caught(tx_outcomes, name)
 
 
 @pytest.fixture(scope="module")

@@ -96,6 +96,11 @@ def test_hook_fontana_register_charging_adapters(register_plugin: Register) -> N
     _resolve_family("charging", register_plugin, "fontana_register_charging_adapters")
 
 
+def test_hook_fontana_register_tx_engines(register_plugin: Register) -> None:
+    _resolve_family("tx", register_plugin, "fontana_register_tx_engines")
+    assert "python-tx" in get_host().backends("tx").names()
+
+
 @attrs.frozen
 class GreeterSettings:
     greeting: str = "hello"

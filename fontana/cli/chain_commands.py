@@ -141,6 +141,7 @@ def recover_command(
     from fontana.ledger import open_proofs
     from fontana.recovery import compare_ledgers, recover
     from fontana.storage import open_storage
+    from fontana.txengine import open_tx_engine
 
     if wipe and verify:
         raise click.UsageError("use either --wipe or --verify")
@@ -177,6 +178,7 @@ def recover_command(
         open_proofs(settings),
         from_da_height=from_da_height,
         progress=None if as_json else print_progress,
+        tx_engine=open_tx_engine(settings),
     )
     problems = compare_ledgers(live, target) if verify else []
     da.close()

@@ -39,7 +39,11 @@ def open_proofs(settings: Settings) -> ProofProvider:
 def open_ledger(settings: Settings) -> Ledger:
     """The configured ledger (storage and proof provider from the settings)."""
     from fontana.storage import open_storage
+    from fontana.txengine import open_tx_engine
 
     return Ledger.load(
-        open_storage(settings), open_proofs(settings), keep_versions=settings.proofs.keep_versions
+        open_storage(settings),
+        open_proofs(settings),
+        keep_versions=settings.proofs.keep_versions,
+        tx_engine=open_tx_engine(settings),
     )

@@ -16,10 +16,11 @@ from collections.abc import Callable, Sequence
 
 from fontana.clock import now_ms
 from fontana.errors import AmountOverflowError, NotInitializedError
-from fontana.interfaces import ProofProvider
+from fontana.interfaces import ProofProvider, TxEngine
 from fontana.ledger.meta import COUNTER_SUPPLY, MAX_LEDGER_AMOUNT, META_OPEN_TS
 from fontana.models import Genesis
 from fontana.storage.base import Storage, StorageSession
+from fontana.txengine import default_tx_engine
 
 
 class LedgerBase:
@@ -32,6 +33,7 @@ class LedgerBase:
         genesis: Genesis,
         clock: Callable[[], int] = now_ms,
         keep_versions: int = 0,
+        tx_engine: TxEngine | None = None,
     ) -> None:
         self.storage = storage
         self.proofs = proofs
@@ -44,6 +46,9 @@ class LedgerBase:
         self.chain_id = genesis.chain_id
         self.min_fee = genesis.min_fee
         self.clock = clock
+        #: Decodes transactions and checks their signatures (``tx.engine``); ``None``
+        #: takes the ``auto`` one: native when its plugin is loaded.
+        self.tx_engine = tx_engine if tx_engine is not None else default_tx_engine()
 
     def _epoch(self, s: StorageSession, *, exclusive: bool) -> int:
         value = s.lock_meta(META_OPEN_TS, exclusive=exclusive)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from fontana.clock import now_ms
 from fontana.errors import NotInitializedError
-from fontana.interfaces import ProofProvider
+from fontana.interfaces import ProofProvider, TxEngine
 from fontana.ledger.holds import Holds
 from fontana.ledger.meta import META_GENESIS
 from fontana.ledger.queries import Queries
@@ -35,6 +35,7 @@ class Ledger(Holds, FinalReceipts, Replay, Queries):
         proofs: ProofProvider,
         clock: Callable[[], int] = now_ms,
         keep_versions: int = 0,
+        tx_engine: TxEngine | None = None,
     ) -> Ledger:
         """The ledger a ``fontana genesis`` run created in ``storage``."""
         with storage.read() as s:
@@ -44,4 +45,4 @@ class Ledger(Holds, FinalReceipts, Replay, Queries):
                 f"{storage.url} has no genesis; run `fontana genesis genesis.json` first"
             )
         genesis = Genesis.from_bytes(bytes.fromhex(raw))
-        return cls(storage, proofs, genesis, clock, keep_versions)
+        return cls(storage, proofs, genesis, clock, keep_versions, tx_engine)

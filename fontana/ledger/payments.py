@@ -7,6 +7,7 @@ flood of bad payments never holds a lock.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Final
 
 import attrs
 
@@ -54,6 +55,34 @@ class Payments(LedgerBase):
         Signatures are checked here, before any lock is taken, so a flood of
         forged payments never holds up honest ones.
         """
+        result = self.check_stateless_many([tx])[0]
+        if isinstance(result, RejectedError):
+            raise result
+        return result
+
+    def check_stateless_many(
+        self, txs: Sequence[Transaction]
+    ) -> list[tuple[bytes, bytes] | RejectedError]:
+        """:meth:`check_stateless` of each payment, the signatures of all in one engine call."""
+        results: list[tuple[bytes, bytes] | RejectedError] = []
+        signed: list[int] = []
+        for n, tx in enumerate(txs):
+            try:
+                self._check_fields(tx)
+            except RejectedError as exc:
+                results.append(exc)
+                continue
+            results.append(_UNCHECKED)
+            signed.append(n)
+        verdicts = self.tx_engine.verify_witnesses([txs[n] for n in signed], self.genesis_hash)
+        for n, ok in zip(signed, verdicts, strict=True):
+            results[n] = (
+                txs[n].txid_and_bytes() if ok else BadSignatureError("a signature does not verify")
+            )
+        return results
+
+    def _check_fields(self, tx: Transaction) -> None:
+        """The checks that cost nothing, made before any signature is."""
         if tx.chain_id != self.chain_id:
             raise WrongChainError(
                 f"transaction is for chain {tx.chain_id!r}, not {self.chain_id!r}"
@@ -62,10 +91,6 @@ class Payments(LedgerBase):
             raise FeeTooLowError(f"fee {tx.fee} utia is below the minimum {self.min_fee}")
         if not tx.witnesses:
             raise BadSignatureError("transaction is not signed")
-        txid, encoded = tx.txid_and_bytes()
-        if not tx.verify_witnesses(self.genesis_hash):
-            raise BadSignatureError("a signature does not verify")
-        return txid, encoded
 
     def _check_inputs(
         self,
@@ -195,12 +220,11 @@ class Payments(LedgerBase):
         items: list[tuple[Transaction, tuple[bytes, bytes]]] = []
         where: list[int] = []
         seen: dict[bytes, int] = {}
-        for n, tx in enumerate(txs):
-            try:
-                item = (tx, self.check_stateless(tx))
-            except RejectedError as exc:
-                results[n] = exc
+        for n, (tx, checked) in enumerate(zip(txs, self.check_stateless_many(txs), strict=True)):
+            if isinstance(checked, RejectedError):
+                results[n] = checked
                 continue
+            item = (tx, checked)
             first = seen.setdefault(item[1][0], n)
             if first != n:
                 results[n] = repeated(item[1][0], first)
@@ -239,6 +263,10 @@ class Payments(LedgerBase):
         if isinstance(result, RejectedError):
             raise result
         return result
+
+
+#: A placeholder for a payment whose signatures are not checked yet.
+_UNCHECKED: Final = BadSignatureError("not checked")
 
 
 def live_hold(record: UtxoRecord, now_ms: int) -> bool:

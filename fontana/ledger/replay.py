@@ -112,11 +112,11 @@ class Replay(Payments, Bridge, Sealing):
         txs: list[Transaction] = list(entries[start:end])  # type: ignore[arg-type]
         items = []
         seen: dict[bytes, int] = {}
-        for n, tx in enumerate(txs, start):
-            try:
-                item = (tx, self.check_stateless(tx))
-            except FontanaError as exc:
-                raise _entry_error(where, entries, n, exc) from None
+        checks = self.check_stateless_many(txs)
+        for n, (tx, checked) in enumerate(zip(txs, checks, strict=True), start):
+            if isinstance(checked, RejectedError):
+                raise _entry_error(where, entries, n, checked)
+            item = (tx, checked)
             first = seen.setdefault(item[1][0], n)
             if first != n:  # its fee must not be counted twice either
                 raise _entry_error(where, entries, n, repeated(item[1][0], first))

@@ -43,6 +43,7 @@ FAMILIES: Mapping[str, str] = {
     "l1": "fontana_register_l1_watchers",
     "proofs": "fontana_register_proof_providers",
     "charging": "fontana_register_charging_adapters",
+    "tx": "fontana_register_tx_engines",
 }
 
 
