@@ -45,6 +45,7 @@ from fontana.ledger import Ledger
 from fontana.models import WithdrawalRequest
 from fontana.poster import Poster
 from fontana.testing.evm import HardhatNode
+from fontana.testing.requirements import require_external
 from fontana.withdrawals import CRASH_ENV, CRASH_EXIT, _nonce_of, released_topic
 
 VALIDATORS = tuple(bytes([0x30 + i]) * 32 for i in range(3))
@@ -64,8 +65,45 @@ class Setup:
     burn_txid: bytes
 
 
+#: Plugin selection passed on to the processor, so a run with ``FONTANA_DISABLE_PLUGINS=native``
+#: takes the Python path in the subprocesses too.
+PLUGIN_VARS = ("FONTANA_PLUGINS", "FONTANA_DISABLE_PLUGINS")
+#: The environment variable the ``native-env`` variant hands the validator keys in.
+KEYS_ENV = "BRIDGE_VALIDATOR_KEYS"
+NATIVE = "the fontana-native extension (make .venv/.fontana-native)"
+#: ``bridge.validator`` variants for the tests that name one (``setup`` is ``auto`` otherwise).
+VALIDATOR_VARIANTS = [
+    pytest.param("python-validator", id="python"),
+    pytest.param("native-validator", id="native"),
+    pytest.param("native-env", id="native-env"),
+]
+
+
+def validator_env(variant: str, env: dict[str, str]) -> dict[str, str]:
+    """``env`` with ``bridge.validator`` set to the variant (the key files, or an env var)."""
+    if variant == "python-validator":
+        return env | {"FONTANA_BRIDGE_VALIDATOR": variant}
+    try:
+        import fontana_native._native  # noqa: F401
+    except ImportError:
+        require_external(NATIVE)
+    native = {k: v for k, v in env.items() if k not in PLUGIN_VARS}
+    native["FONTANA_BRIDGE_VALIDATOR"] = "native-validator"
+    if variant == "native-env":
+        keys = ",".join(k.hex() for k in VALIDATORS[:2])
+        del native["FONTANA_BRIDGE_VALIDATOR_KEYS"]
+        native |= {"FONTANA_BRIDGE_VALIDATOR_KEYS_ENV": KEYS_ENV, KEYS_ENV: keys}
+    return native
+
+
 @pytest.fixture
-def setup(tmp_path: Path, w3: Web3, hardhat_node: HardhatNode) -> Any:  # noqa: F811
+def setup(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    w3: Web3,  # noqa: F811
+    hardhat_node: HardhatNode,
+) -> Any:
+    """A ledger with one burn on DA and a vault; ``auto`` validator unless parametrized."""
     home = tmp_path / "home"
     genesis = make_genesis()
     ledger = create_ledger(f"sqlite:///{home / 'fontana.db'}", home, genesis)
@@ -90,7 +128,9 @@ def setup(tmp_path: Path, w3: Web3, hardhat_node: HardhatNode) -> Any:  # noqa: 
     ledger.apply_transaction(burn)
     ledger.seal_block(SEQUENCER)
     post_all(home, ledger)
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("FONTANA_")}
+    clean = {
+        k: v for k, v in os.environ.items() if not k.startswith("FONTANA_") or k in PLUGIN_VARS
+    }
     env = clean | {
         "FONTANA_HOME": str(home),
         "FONTANA_L1_URL": hardhat_node.url.replace("http://", "evm+http://"),
@@ -99,6 +139,9 @@ def setup(tmp_path: Path, w3: Web3, hardhat_node: HardhatNode) -> Any:  # noqa: 
         "FONTANA_BRIDGE_VALIDATOR_KEYS": ",".join(paths),
         "FONTANA_BRIDGE_SENDER_KEY": str(keys / "sender"),
     }
+    variant = getattr(request, "param", None)
+    if variant is not None:
+        env = validator_env(variant, env)
     yield Setup(home, ledger, w3, vault, env, burn.txid)
     ledger.storage.close()
 
@@ -171,14 +214,19 @@ def assert_released_once(setup: Setup, sender_txs: int = 1) -> None:
     assert job is not None and job.l1_tx_hash == row.l1_tx_hash
 
 
+@pytest.mark.parametrize("setup", VALIDATOR_VARIANTS, indirect=True)
 def test_a_burn_on_da_is_released_on_l1_and_confirmed_once(
     setup: Setup, hardhat_node: HardhatNode
 ) -> None:
-    """burn → sealed → on DA → proven → released → recipient paid amount × scale → confirmed."""
+    """burn → sealed → on DA → proven → released → recipient paid amount × scale → confirmed.
+
+    With each validator: the vault accepts the Rust validator's signatures as the Python ones.
+    """
     seen = run_to_confirmed(setup, hardhat_node)
     states = [e["state"] for e in seen if e.get("event") == "withdrawal"]
     assert states == ["pending", "proven", "submitted", "confirmed"]
     assert seen[0]["event"] == "started"
+    assert seen[0]["validator"] == setup.env["FONTANA_BRIDGE_VALIDATOR"]
     assert_released_once(setup)
     # Running again changes nothing and sends nothing.
     again = process(setup)
@@ -248,6 +296,7 @@ def test_a_stored_transaction_is_broadcast_again_not_rebuilt(
     assert bytes(released_logs(setup)[0]["transactionHash"]) == job.l1_tx_hash
 
 
+@pytest.mark.parametrize("setup", VALIDATOR_VARIANTS[:2], indirect=True)
 def test_a_validator_key_readable_by_others_is_refused(setup: Setup) -> None:
     path = Path(setup.env["FONTANA_BRIDGE_VALIDATOR_KEYS"].split(",")[0])
     path.chmod(0o644)
@@ -257,6 +306,7 @@ def test_a_validator_key_readable_by_others_is_refused(setup: Setup) -> None:
     assert job_state(setup) is None
 
 
+@pytest.mark.parametrize("setup", VALIDATOR_VARIANTS, indirect=True)
 def test_a_key_that_is_no_validator_of_the_vault_is_config_invalid(
     setup: Setup, tmp_path: Path
 ) -> None:
