@@ -96,6 +96,10 @@ def test_hook_fontana_register_charging_adapters(register_plugin: Register) -> N
     _resolve_family("charging", register_plugin, "fontana_register_charging_adapters")
 
 
+def test_hook_fontana_register_bridge_validators(register_plugin: Register) -> None:
+    _resolve_family("validators", register_plugin, "fontana_register_bridge_validators")
+
+
 @attrs.frozen
 class GreeterSettings:
     greeting: str = "hello"
