@@ -5,8 +5,10 @@
 
 use pyo3::prelude::*;
 
+mod cache;
 pub mod proof;
 mod py;
+pub mod tree;
 
 pub use proof::{
     key_bit, leaf_hash, node_hash, verify_proof, Proof, ProofError, ProofKind, EMPTY, MAX_DEPTH,
