@@ -156,3 +156,213 @@ fn hostile_bytes_never_panic() {
         }
     }
 }
+
+// -- the tree engine ------------------------------------------------------------------
+
+use std::collections::HashMap;
+
+use super::tree::{compute_batch, walk, Batch, Child, Node, NodeSource, Pos};
+
+/// A store for the engine alone: every node of every version.
+#[derive(Default)]
+struct Store {
+    nodes: HashMap<(u64, Pos), Node>,
+    roots: Vec<(u64, Option<Child>)>,
+}
+
+impl NodeSource for Store {
+    type Error = String;
+    fn node(&mut self, version: u64, pos: &Pos) -> Result<Node, String> {
+        self.nodes
+            .get(&(version, *pos))
+            .copied()
+            .ok_or_else(|| self.corrupt(version, pos))
+    }
+    fn corrupt(&mut self, version: u64, pos: &Pos) -> String {
+        hex::encode(pos.node_key(version))
+    }
+}
+
+impl Store {
+    fn apply(&mut self, version: u64, updates: &[([u8; 32], Option<[u8; 32]>)]) -> Batch {
+        let mut sorted = updates.to_vec();
+        sorted.sort_by_key(|u| u.0);
+        let root = self.roots.last().and_then(|r| r.1);
+        let batch = compute_batch(self, version, root, &sorted).unwrap();
+        for (pos, node) in &batch.new_nodes {
+            self.nodes.insert((version, *pos), *node);
+        }
+        self.roots.push((version, batch.root_ref));
+        batch
+    }
+
+    fn prove(&mut self, key: &[u8; 32]) -> (Proof, Option<[u8; 32]>) {
+        let root = self.roots.last().and_then(|r| r.1);
+        walk(self, root, key).unwrap()
+    }
+}
+
+fn k(first: u8) -> [u8; 32] {
+    let mut key = [0u8; 32];
+    key[0] = first;
+    key
+}
+
+#[test]
+fn the_worked_example_writes_the_documented_nodes() {
+    let mut store = Store::default();
+    let batch = store.apply(
+        1,
+        &[
+            (k(0), Some([0x11; 32])),
+            (k(0x80), Some([0x22; 32])),
+            (k(0xc0), Some([0x33; 32])),
+        ],
+    );
+    assert_eq!(
+        hex::encode(batch.root),
+        "9e4aa447ed66d156431a5e2c97fc2131bc30738c0f7360d3ae7b68ec0101e7cd"
+    );
+    let mut keys: Vec<String> = batch
+        .new_nodes
+        .iter()
+        .map(|(pos, _)| hex::encode(pos.node_key(1)))
+        .collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            "00000000000000010000",
+            "0000000000000001000100",
+            "0000000000000001000180",
+            "0000000000000001000280",
+            "00000000000000010002c0"
+        ]
+    );
+    assert_eq!(
+        batch.root_key(),
+        hex::decode("00000000000000010000").unwrap()
+    );
+    for (_, node) in &batch.new_nodes {
+        assert_eq!(
+            Node::decode(&node.encode()),
+            Some(*node),
+            "node bytes round-trip"
+        );
+    }
+    let (proof, value) = store.prove(&k(0xc0));
+    assert_eq!(value, Some([0x33; 32]));
+    assert!(proof.verify(&batch.root, &k(0xc0), Some(&[0x33; 32])));
+    assert_eq!(proof.to_bytes().len(), 68);
+    let (proof, value) = store.prove(&k(0xa0));
+    assert_eq!((proof.kind, value), (ProofKind::OtherLeaf, None));
+    assert_eq!(proof.to_bytes().len(), 132);
+
+    // Deleting 80.. lifts c0.. to depth 1 and retires four version-1 nodes, in the
+    // reference's order (fontana.smt.tree).
+    let batch = store.apply(2, &[(k(0x80), None)]);
+    assert_eq!(
+        hex::encode(batch.root),
+        "42fb485d6c50ac3ecc5ea72bcdeac43b44c053d4b98c17c4cb8e956cbb9c754e"
+    );
+    let stale: Vec<String> = batch
+        .stale
+        .iter()
+        .map(|(v, p)| hex::encode(p.node_key(*v)))
+        .collect();
+    assert_eq!(
+        stale,
+        [
+            "0000000000000001000280",
+            "0000000000000001000180",
+            "00000000000000010002c0",
+            "00000000000000010000"
+        ]
+    );
+    let mut keys: Vec<String> = batch
+        .new_nodes
+        .iter()
+        .map(|(pos, _)| hex::encode(pos.node_key(2)))
+        .collect();
+    keys.sort();
+    assert_eq!(keys, ["00000000000000020000", "0000000000000002000180"]);
+}
+
+#[test]
+fn no_op_batches_write_nothing_and_keep_the_root() {
+    let mut store = Store::default();
+    let first = store.apply(1, &[(k(1), Some([1; 32])), (k(2), Some([2; 32]))]);
+    for updates in [vec![], vec![(k(1), Some([1; 32]))], vec![(k(9), None)]] {
+        let batch = store.apply(store.roots.len() as u64 + 1, &updates);
+        assert_eq!(batch.root, first.root);
+        assert_eq!(
+            batch.root_key(),
+            first.root_key(),
+            "the old version's root key"
+        );
+        assert!(batch.new_nodes.is_empty() && batch.stale.is_empty());
+    }
+    let gone = store.apply(9, &[(k(1), None), (k(2), None)]);
+    assert_eq!((gone.root, gone.root_key()), (EMPTY, vec![]));
+}
+
+#[test]
+fn keys_that_differ_only_in_the_last_bit_sit_at_depth_256() {
+    let mut store = Store::default();
+    let mut a = [0xffu8; 32];
+    a[31] = 0xfe;
+    let b = [0xffu8; 32];
+    let batch = store.apply(1, &[(a, Some([1; 32])), (b, Some([2; 32]))]);
+    assert_eq!(
+        batch.new_nodes.len(),
+        258,
+        "256 internal nodes and two leaves"
+    );
+    let (proof, _) = store.prove(&b);
+    assert_eq!(proof.siblings.len(), 256);
+    assert!(proof.verify(&batch.root, &b, Some(&[2; 32])));
+    let batch = store.apply(2, &[(a, None)]);
+    assert_eq!(
+        batch.root,
+        leaf_hash(&b, &[2; 32]),
+        "the survivor is lifted to the root"
+    );
+}
+
+#[test]
+fn hostile_node_bytes_never_panic_and_decode_strictly() {
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    for len in 0..100usize {
+        for _ in 0..50 {
+            let mut data = Vec::with_capacity(len);
+            for _ in 0..len {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                data.push(seed as u8);
+            }
+            if let Some(first) = data.first_mut() {
+                *first %= 3;
+            }
+            if let Some(node) = Node::decode(&data) {
+                assert_eq!(node.encode(), data, "only canonical bytes decode");
+            }
+        }
+    }
+    assert_eq!(
+        Node::decode(&[1, 0x00]),
+        None,
+        "an internal node needs a child"
+    );
+    assert_eq!(Node::decode(&[1, 0x30]), None, "kind 3 is unknown");
+}
+
+#[test]
+fn a_missing_node_is_the_source_error() {
+    let mut store = Store::default();
+    store.apply(1, &[(k(1), Some([1; 32])), (k(2), Some([2; 32]))]);
+    store.nodes.clear();
+    let root = store.roots.last().and_then(|r| r.1);
+    assert!(compute_batch(&mut store, 2, root, &[(k(3), Some([3; 32]))]).is_err());
+    assert!(walk(&mut store, root, &k(1)).is_err());
+}
