@@ -212,7 +212,8 @@ class WalletSettings:
 class ProofSettings:
     """The state-commitment tree."""
 
-    provider: str = "python-smt"
+    #: ``auto``: ``native-smt`` when the ``native`` plugin is loaded, else ``python-smt``.
+    provider: str = "auto"
     #: Tree versions (blocks) to keep provable; 0 keeps all.
     keep_versions: int = attrs.field(default=0, validator=_non_negative)
 
