@@ -12,7 +12,6 @@ mod checkpoint;
 mod errors;
 mod header;
 mod keys;
-mod smt_shim;
 mod withdrawal;
 
 use std::path::PathBuf;
@@ -23,7 +22,6 @@ use pyo3::types::{PyBool, PyBytes, PyInt, PyList, PyTuple};
 
 use errors::{BridgeError, IntoPyResult};
 use keys::ValidatorKey;
-use smt_shim::verify_proof;
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Validator>()?;

@@ -2,13 +2,10 @@
 
 use super::errors::BridgeError;
 use super::header::tagged_hash;
-use super::verify_proof;
+use crate::smt::{verify_proof, Proof, ProofKind};
 
 /// `WithdrawalLeaf = id (32) ‖ l1_recipient (20) ‖ token (20) ‖ amount (u64)`.
 pub const LEAF_LEN: usize = 80;
-const MAX_DEPTH: usize = 256;
-const INCLUSION: u8 = 0;
-const OTHER_LEAF: u8 = 2;
 
 /// `tagged_hash("fontana/withdrawal/key", id)`: the leaf's state tree key.
 pub fn withdrawal_key(id: &[u8; 32]) -> [u8; 32] {
@@ -18,39 +15,6 @@ pub fn withdrawal_key(id: &[u8; 32]) -> [u8; 32] {
 /// `tagged_hash("fontana/withdrawal/leaf", leaf)`: what the tree stores under the key.
 pub fn leaf_value_hash(leaf: &[u8]) -> [u8; 32] {
     tagged_hash("fontana/withdrawal/leaf", &[leaf])
-}
-
-/// Why `proof` breaks docs/smt.md's "Proof encoding", or its kind byte if it does not.
-///
-/// Only used to say *why* a proof failed; whether it proves anything is `verify_proof`'s.
-pub fn proof_shape(proof: &[u8]) -> Result<u8, String> {
-    let (&kind, rest) = proof.split_first().ok_or("smt proof: truncated header")?;
-    if kind > OTHER_LEAF {
-        return Err(format!("smt proof: unknown kind {kind}"));
-    }
-    let count = rest.get(..2).ok_or("smt proof: truncated header")?;
-    let n = usize::from(u16::from_be_bytes([count[0], count[1]]));
-    if n > MAX_DEPTH {
-        return Err(format!("smt proof: {n} siblings exceed {MAX_DEPTH}"));
-    }
-    let bitmap = rest.get(2..2 + n.div_ceil(8)).unwrap_or(&[]);
-    let bit = |i: usize| bitmap.get(i / 8).is_some_and(|b| b >> (7 - i % 8) & 1 == 1);
-    if (n..8 * n.div_ceil(8)).any(bit) {
-        return Err("smt proof: bitmap padding bits set".into());
-    }
-    let present = (0..n).filter(|&i| bit(i)).count();
-    let tail = if kind == OTHER_LEAF { 64 } else { 0 };
-    if proof.len() != 3 + n.div_ceil(8) + 32 * present + tail {
-        return Err("smt proof: length does not match its header".into());
-    }
-    let siblings = &proof[3 + n.div_ceil(8)..3 + n.div_ceil(8) + 32 * present];
-    if siblings.chunks(32).any(|s| s.iter().all(|b| *b == 0)) {
-        return Err("smt proof: empty sibling marked present".into());
-    }
-    if n > 0 && !bit(n - 1) {
-        return Err("smt proof: deepest sibling is empty".into());
-    }
-    Ok(kind)
 }
 
 /// Check that `proof` shows burn `burn`'s `leaf` under `root`, the state root of block `height`.
@@ -89,9 +53,9 @@ pub fn check_withdrawal(
         return Ok(());
     }
     let root_hex = hex::encode(root);
-    match proof_shape(proof) {
+    match Proof::from_bytes(proof) {
         Err(why) => Err(BridgeError::malformed(format!("withdrawal {id}: {why}"))),
-        Ok(kind) if kind != INCLUSION && verify_proof(root, &key, None, proof) => {
+        Ok(p) if p.kind != ProofKind::Inclusion && p.verify(root, &key, None) => {
             Err(BridgeError::UnknownWithdrawal(format!(
                 "withdrawal {id} is not in the state of block {height} (root {root_hex})"
             )))
@@ -136,7 +100,6 @@ mod tests {
             hex::encode(leaf_value_hash(&leaf)),
             "3f93f7882c4b020b3599bb90452bf735448832efede3dba51f1db681700c83d3"
         );
-        assert_eq!(proof_shape(&proof), Ok(0));
         check_withdrawal(&root, 5, &burn, &leaf, &proof).unwrap();
     }
 
@@ -189,25 +152,5 @@ mod tests {
             check_withdrawal(&[0u8; 32], 5, &burn, &leaf, &[1, 0, 0]),
             Err(BridgeError::UnknownWithdrawal(_))
         ));
-    }
-
-    #[test]
-    fn hostile_shapes_are_refused() {
-        for bad in [
-            &[][..],
-            &[3, 0, 0][..],
-            &[0, 1, 1][..],       // more siblings than 256
-            &[0, 0, 1, 0x7f][..], // a padding bit
-            &[0, 0, 1, 0x80][..], // a present sibling missing
-            &[0, 0, 1, 0x00][..], // the deepest sibling empty
-            &[0, 0xff, 0xff][..], // 65535 siblings
-        ] {
-            assert!(proof_shape(bad).is_err(), "{bad:?}");
-        }
-        let mut empty_present = vec![0, 0, 1, 0x80];
-        empty_present.extend_from_slice(&[0u8; 32]);
-        assert!(proof_shape(&empty_present)
-            .unwrap_err()
-            .contains("empty sibling"));
     }
 }
