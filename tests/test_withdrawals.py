@@ -451,3 +451,39 @@ def test_the_nonce_of_a_stored_transaction_reads_back(typed: bool) -> None:
     raw = bytes(Account.from_key(SENDER_KEY).sign_transaction(tx).raw_transaction)
     assert (raw[0] < 0xC0) is typed
     assert _nonce_of(raw) == 300
+
+
+class LyingLedger:
+    """The setup's ledger, but its proofs of withdrawals have one bit flipped."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self._ledger = ledger
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._ledger, name)
+
+    def prove_withdrawal(self, burn_txid: bytes, height: int) -> tuple[Any, bytes]:
+        leaf, proof = self._ledger.prove_withdrawal(burn_txid, height)
+        return leaf, proof[:-1] + bytes([proof[-1] ^ 1])
+
+
+@pytest.mark.parametrize("setup", VALIDATOR_VARIANTS[:2], indirect=True)
+def test_a_proof_that_does_not_verify_fails_the_job_and_nothing_is_signed(setup: Setup) -> None:
+    """The validator refuses (proof_mismatch): the job fails with its reason, no release."""
+    from fontana.config import load_settings
+    from fontana.plugins import get_host
+    from fontana.withdrawals import open_processor
+
+    name = setup.env["FONTANA_BRIDGE_VALIDATOR"]
+    if name not in get_host().backends("validators").names():
+        pytest.skip(f"{name} is not registered in this process (FONTANA_DISABLE_PLUGINS)")
+    settings = load_settings(environ=setup.env, cwd=setup.home)
+    processor = open_processor(settings, LyingLedger(setup.ledger))  # type: ignore[arg-type]
+    assert processor.validator.name == name
+    events = processor.step()
+    assert [e.state for e in events] == ["pending", "failed"]
+    with setup.ledger.storage.read() as s:
+        job = s.get_withdrawal_job(setup.burn_txid)
+    assert job is not None and job.state == "failed" and job.signatures is None
+    assert job.reason is not None and "does not verify against the state root" in job.reason
+    assert released_logs(setup) == []
