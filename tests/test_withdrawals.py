@@ -41,6 +41,7 @@ from fontana.bridge.checkpoint import Checkpoint, sign_checkpoint, validator_add
 from fontana.bridge.keys import write_key_file
 from fontana.bridge.vault import VaultConfig, deploy_vault, deposit_native, release
 from fontana.da import open_da
+from fontana.errors import UnknownWithdrawalError
 from fontana.ledger import Ledger
 from fontana.models import WithdrawalRequest
 from fontana.poster import Poster
@@ -487,3 +488,28 @@ def test_a_proof_that_does_not_verify_fails_the_job_and_nothing_is_signed(setup:
     assert job is not None and job.state == "failed" and job.signatures is None
     assert job.reason is not None and "does not verify against the state root" in job.reason
     assert released_logs(setup) == []
+
+
+class ForgetfulLedger(LyingLedger):
+    """The setup's ledger, but it no longer knows the burn it sealed."""
+
+    def prove_withdrawal(self, burn_txid: bytes, height: int) -> tuple[Any, bytes]:
+        raise UnknownWithdrawalError(f"no withdrawal burn {burn_txid.hex()} on this ledger")
+
+
+@pytest.mark.parametrize("setup", VALIDATOR_VARIANTS[:2], indirect=True)
+def test_a_ledger_refusal_while_proving_keeps_its_type_and_moves_nothing(setup: Setup) -> None:
+    """Not an ``l1_error``: the processor stops with the ledger's own typed error."""
+    from fontana.config import load_settings
+    from fontana.plugins import get_host
+    from fontana.withdrawals import open_processor
+
+    name = setup.env["FONTANA_BRIDGE_VALIDATOR"]
+    if name not in get_host().backends("validators").names():
+        pytest.skip(f"{name} is not registered in this process (FONTANA_DISABLE_PLUGINS)")
+    settings = load_settings(environ=setup.env, cwd=setup.home)
+    processor = open_processor(settings, ForgetfulLedger(setup.ledger))  # type: ignore[arg-type]
+    with pytest.raises(UnknownWithdrawalError) as raised:
+        processor.step()
+    assert raised.value.code == "unknown_withdrawal"
+    assert job_state(setup) == "pending"
