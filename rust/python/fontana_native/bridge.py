@@ -12,16 +12,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Final
 
-from fontana.bridge.checkpoint import Checkpoint
-from fontana.bridge.signer import ProvenWithdrawal, SignedCheckpoint
-from fontana.errors import ConfigError
 from fontana.hookspecs import hookimpl
-from fontana_native._native import Validator
 
 if TYPE_CHECKING:
+    from fontana.bridge.signer import SignedCheckpoint
     from fontana.config import Settings
     from fontana.interfaces import BridgeValidator, BridgeValidatorFactory, RegisterBackend
     from fontana.ledger import Ledger
+    from fontana_native._native import Validator
+
+# Every ``fontana`` command imports this module (the plugin's hooks): the validator's
+# imports wait until the withdrawal processor opens one.
 
 NAME: Final = "native-validator"
 
@@ -46,6 +47,9 @@ class NativeValidator:
     def sign(
         self, ledger: Ledger, height: int, burns: Sequence[bytes], chain_id: int, vault: bytes
     ) -> SignedCheckpoint:
+        from fontana.bridge.checkpoint import Checkpoint
+        from fontana.bridge.signer import ProvenWithdrawal, SignedCheckpoint
+
         root, signatures, proven = self._validator.sign_checkpoint(
             ledger, height, list(burns), chain_id, vault
         )
@@ -58,6 +62,9 @@ class NativeValidator:
 
 def open_native_validator(settings: Settings) -> BridgeValidator:
     """The Rust validator with the keys ``[bridge]`` names."""
+    from fontana.errors import ConfigError
+    from fontana_native._native import Validator
+
     paths = [str(p) for p in settings.bridge.validator_key_paths()]
     env = settings.bridge.validator_keys_env or None
     if not paths and env is None:
