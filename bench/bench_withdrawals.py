@@ -27,6 +27,7 @@ from nacl.signing import SigningKey
 from web3 import Web3
 
 from fontana.bridge.checkpoint import validator_address
+from fontana.bridge.signer import PythonValidator
 from fontana.bridge.vault import VaultConfig, deploy_vault, deposit_native, vault_at
 from fontana.clock import now_ms
 from fontana.config import load_settings
@@ -89,7 +90,7 @@ def main() -> None:
             ledger,
             w3,
             vault_at(w3, vault.address),
-            VALIDATORS[:2],
+            PythonValidator(VALIDATORS[:2]),
             sender,
             confirmations=1,
             on_event=on_event,

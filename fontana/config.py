@@ -172,6 +172,14 @@ def _key_paths(instance: Any, attribute: attrs.Attribute[Any], value: str) -> No
         raise ValueError("a validator key file is named twice")
 
 
+_ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII)
+
+
+def _env_name(instance: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+    if value and not _ENV_NAME_RE.fullmatch(value):
+        raise ValueError("expected an environment variable name ([A-Za-z_][A-Za-z0-9_]*)")
+
+
 @attrs.frozen
 class BridgeSettings:
     """The withdrawal processor (``fontana withdrawals``); the vault is ``l1.vault``."""
@@ -183,6 +191,12 @@ class BridgeSettings:
     sender_key: str = ""
     #: How often the processor looks for new burns and receipts.
     poll_ms: int = attrs.field(default=1_000, validator=_millis(1))
+    #: Who holds the validator keys and signs checkpoints: ``auto`` (``native-validator``
+    #: when the fontana-native plugin is loaded, else ``python-validator``) or a name.
+    validator: str = "auto"
+    #: ``native-validator`` only: the name of an environment variable holding validator
+    #: keys (64 hex digits each, separated by commas), read by Rust; adds to ``validator_keys``.
+    validator_keys_env: str = attrs.field(default="", validator=_env_name)
 
     def validator_key_paths(self) -> list[Path]:
         return [Path(p.strip(_ASCII_SPACE)) for p in self.validator_keys.split(",") if p.strip()]
@@ -198,7 +212,8 @@ class WalletSettings:
 class ProofSettings:
     """The state-commitment tree."""
 
-    provider: str = "python-smt"
+    #: ``auto``: ``native-smt`` when the ``native`` plugin is loaded, else ``python-smt``.
+    provider: str = "auto"
     #: Tree versions (blocks) to keep provable; 0 keeps all.
     keep_versions: int = attrs.field(default=0, validator=_non_negative)
 

@@ -56,6 +56,7 @@ if TYPE_CHECKING:
     import click
 
     from fontana.interfaces import (
+        BridgeValidatorFactory,
         ChargingAdapterFactory,
         DAFactory,
         L1WatcherFactory,
@@ -175,6 +176,26 @@ def fontana_register_tx_engines(register: RegisterBackend[TxEngineFactory]) -> N
     recovery call. Its verdicts, values and errors must equal the Python reference's on
     every input (a node on another engine must never judge a block differently); it
     must pass the conformance suite in :mod:`fontana.testing.txengine`.
+
+    :param register: callback taking ``name``, ``factory``, and keyword-only
+        ``schemes`` (unused, pass nothing) and ``description`` (a
+        :class:`fontana.plugins.BackendRegistrar`).
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def fontana_register_bridge_validators(register: RegisterBackend[BridgeValidatorFactory]) -> None:
+    """Declare bridge validators: who holds the checkpoint keys and signs for the vault.
+
+    ``bridge.validator`` selects one by name; ``auto`` (the default) takes
+    ``native-validator`` when a plugin registered it, else the built-in
+    ``python-validator``. ``factory(settings)`` returns a
+    :class:`fontana.interfaces.BridgeValidator` holding the keys ``[bridge]`` names;
+    its ``sign`` checks the block and the withdrawals' proofs before it signs, and its
+    signatures must be byte-identical to ``fontana.bridge.checkpoint``'s (RFC 6979,
+    low s), so the vault accepts either.
 
     :param register: callback taking ``name``, ``factory``, and keyword-only
         ``schemes`` (unused, pass nothing) and ``description`` (a

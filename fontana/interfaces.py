@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 import attrs
 
 if TYPE_CHECKING:
+    from fontana.bridge.signer import SignedCheckpoint
     from fontana.config import Settings
+    from fontana.ledger import Ledger
     from fontana.models import Block, Transaction
     from fontana.storage.base import Storage, StorageSession
 
@@ -245,6 +247,31 @@ class TxEngine(Protocol):
 
     def verify_witnesses(self, txs: Sequence[Transaction], genesis_hash: bytes) -> list[bool]:
         """Per transaction, whether every witness signs its txid for ``genesis_hash``."""
+# --- bridge validators (checkpoint signers) --------------------------------
+
+
+@runtime_checkable
+class BridgeValidator(Protocol):
+    """Holds bridge validator keys and signs checkpoints for the withdrawal processor.
+
+    ``sign`` checks block ``height`` of ``ledger`` and the ledger's proof of each burn
+    in ``burns`` against that block's state root before it signs; it refuses with a
+    typed error (``ProofMismatchError``, ``CheckpointRefusedError``, ``EncodingError``,
+    ``UnknownWithdrawalError``) and signs nothing when a check fails. An exception the
+    ledger raises reaches the caller. Keys never leave the object: no attribute, repr
+    or pickle shows them (docs/bridge.md, "Bridge validators").
+    """
+
+    #: The registered name (``python-validator``, ``native-validator``).
+    name: str
+
+    def addresses(self) -> list[bytes]:
+        """The validators' 20-byte addresses, increasing (the vault's signer order)."""
+
+    def sign(
+        self, ledger: Ledger, height: int, burns: Sequence[bytes], chain_id: int, vault: bytes
+    ) -> SignedCheckpoint:
+        """Every key's signature of the checkpoint of block ``height``, after the checks."""
 
 
 # --- factories handed to the register callbacks ---------------------------
@@ -255,6 +282,7 @@ L1WatcherFactory = Callable[[str, "Settings"], L1Watcher]
 ProofProviderFactory = Callable[["Settings"], ProofProvider]
 ChargingAdapterFactory = Callable[["Settings"], ChargingAdapter]
 TxEngineFactory = Callable[["Settings"], TxEngine]
+BridgeValidatorFactory = Callable[["Settings"], BridgeValidator]
 
 F = TypeVar("F", contravariant=True)
 

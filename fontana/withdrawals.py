@@ -5,9 +5,10 @@ One job per burn in the ledger's database (``withdrawal_jobs``), moving through
 reason (docs/bridge.md, "The withdrawal processor"). Each transition is one
 committed write, so a crash anywhere resumes from the last state:
 
-- ``pending``: the burn's block is on DA. Proving signs a checkpoint of the latest
-  block on DA with the validator keys and checks the ledger's proof against that
-  block's root here, before any L1 gas is spent on it.
+- ``pending``: the burn's block is on DA. Proving asks the bridge validator
+  (``bridge.validator``: Rust or Python) to check the ledger's proof against the
+  root of the latest block on DA and to sign that block's checkpoint, before any
+  L1 gas is spent on it.
 - ``proven``: before building a release the vault is asked whether the id is used;
   a release by anyone else is adopted (its transaction becomes the job's), never
   repeated. The signed transaction and its hash are stored, then broadcast.
@@ -34,9 +35,9 @@ from typing import TYPE_CHECKING, Any, Final
 import attrs
 
 from fontana.bridge import handle_withdrawal_confirmed
-from fontana.bridge.checkpoint import Checkpoint, sign_checkpoint, validator_address
+from fontana.bridge.signer import ProofMismatchError
 from fontana.clock import now_ms
-from fontana.errors import ConfigError, L1Error, L1UnavailableError
+from fontana.errors import ConfigError, FontanaError, L1Error, L1UnavailableError
 from fontana.models import WithdrawalConfirmation
 from fontana.storage.base import WithdrawalJobRecord
 
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
     from web3.contract import Contract
 
     from fontana.config import Settings
+    from fontana.interfaces import BridgeValidator
     from fontana.ledger import Ledger
 
 log = logging.getLogger(__name__)
@@ -84,7 +86,7 @@ class Processor:
         ledger: Ledger,
         w3: Web3,
         vault: Contract,
-        validator_keys: list[bytes],
+        validator: BridgeValidator,
         sender: LocalAccount,
         *,
         confirmations: int,
@@ -94,7 +96,7 @@ class Processor:
         self.ledger = ledger
         self.w3 = w3
         self.vault = vault
-        self.validator_keys = validator_keys
+        self.validator = validator
         self.sender = sender
         self.confirmations = confirmations
         self.from_block = from_block
@@ -121,7 +123,7 @@ class Processor:
                 f"the vault at {self.vault.address} belongs to another chain (genesis "
                 f"{genesis.hex()}, this ledger's is {self.ledger.genesis_hash.hex()})"
             )
-        ours = {validator_address(k) for k in self.validator_keys}
+        ours = set(self.validator.addresses())
         strangers = ours - validators
         if strangers:
             named = ", ".join("0x" + a.hex() for a in sorted(strangers))
@@ -157,7 +159,7 @@ class Processor:
         while True:
             try:
                 moved = self._move(job)
-            except L1Error:
+            except FontanaError:  # the L1's, and the validator's refusals: typed already
                 raise
             except Exception as exc:  # web3 and the node raise many types
                 raise _l1_error(exc) from None
@@ -190,24 +192,21 @@ class Processor:
 
     def _prove(self, job: WithdrawalJobRecord) -> tuple[WithdrawalJobRecord, JobEvent] | None:
         height = self._latest_on_da()
-        leaf, proof = self.ledger.prove_withdrawal(job.burn_txid, height)
-        with self.ledger.storage.read() as s:
-            block = s.get_block(height)
-        assert block is not None
-        if not self.ledger.proofs.verify(block.state_root, leaf.key, leaf.leaf_value_hash(), proof):
-            return self._save(job, state="failed", reason=f"the proof in block {height} fails")
-        checkpoint = Checkpoint(self.ledger.genesis_hash, height, block.state_root)
-        signatures = sign_checkpoint(
-            self.validator_keys, checkpoint, self.chain_id, self.vault_bytes
-        )
+        try:
+            signed = self.validator.sign(
+                self.ledger, height, [job.burn_txid], self.chain_id, self.vault_bytes
+            )
+        except ProofMismatchError as exc:
+            return self._save(job, state="failed", reason=f"block {height}: {exc.message}")
+        (proven,) = signed.withdrawals
         return self._save(
             job,
             f"checkpoint of block {height}",
             state="proven",
             checkpoint_height=height,
-            state_root=block.state_root,
-            signatures=b"".join(signatures),
-            proof=proof,
+            state_root=signed.checkpoint.state_root,
+            signatures=b"".join(signed.signatures),
+            proof=proven.proof,
         )
 
     def _latest_on_da(self) -> int:
@@ -425,6 +424,7 @@ def open_processor(
     finally:
         sys.setrecursionlimit(limit)
     from fontana.bridge.keys import read_key_file
+    from fontana.bridge.signer import open_validator
 
     url = settings.l1.url
     scheme, sep, rest = url.partition("://")
@@ -434,12 +434,11 @@ def open_processor(
         )
     if not settings.l1.vault:
         raise ConfigError("l1.vault: the withdrawal processor needs the vault's address")
-    paths = settings.bridge.validator_key_paths()
-    if not paths:
+    if not settings.bridge.validator_key_paths() and not settings.bridge.validator_keys_env:
         raise ConfigError("bridge.validator_keys: name at least one validator key file")
     if not settings.bridge.sender_key:
         raise ConfigError("bridge.sender_key: name the key file of the L1 account that sends")
-    keys = [read_key_file(p, "bridge.validator_keys") for p in paths]
+    validator = open_validator(settings)
     sender = Account.from_key(read_key_file(Path(settings.bridge.sender_key), "bridge.sender_key"))
     confirmations = settings.l1.confirmations
     if confirmations is None:
@@ -449,7 +448,7 @@ def open_processor(
         ledger,
         w3,
         vault_at(w3, settings.l1.vault),
-        keys,
+        validator,
         sender,
         confirmations=confirmations,
         from_block=settings.l1.start_block,

@@ -101,6 +101,10 @@ def test_hook_fontana_register_tx_engines(register_plugin: Register) -> None:
     assert "python-tx" in get_host().backends("tx").names()
 
 
+def test_hook_fontana_register_bridge_validators(register_plugin: Register) -> None:
+    _resolve_family("validators", register_plugin, "fontana_register_bridge_validators")
+
+
 @attrs.frozen
 class GreeterSettings:
     greeting: str = "hello"

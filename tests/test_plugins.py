@@ -125,7 +125,7 @@ def test_strict_mode_reraises(broken_path: Path) -> None:
     assert "broken-import" in result.stderr
 
 
-BUILTINS = {"sqlite", "python-smt", "python-tx", "local-da", "local-l1", "wsgi"}
+BUILTINS = {"sqlite", "python-smt", "python-tx", "local-da", "local-l1", "wsgi", "python-validator"}
 
 
 def test_only_and_disable_variables_filter_third_party_plugins_only() -> None:

@@ -41,10 +41,12 @@ from fontana.bridge.checkpoint import Checkpoint, sign_checkpoint, validator_add
 from fontana.bridge.keys import write_key_file
 from fontana.bridge.vault import VaultConfig, deploy_vault, deposit_native, release
 from fontana.da import open_da
+from fontana.errors import UnknownWithdrawalError
 from fontana.ledger import Ledger
 from fontana.models import WithdrawalRequest
 from fontana.poster import Poster
 from fontana.testing.evm import HardhatNode
+from fontana.testing.requirements import require_external
 from fontana.withdrawals import CRASH_ENV, CRASH_EXIT, _nonce_of, released_topic
 
 VALIDATORS = tuple(bytes([0x30 + i]) * 32 for i in range(3))
@@ -64,8 +66,45 @@ class Setup:
     burn_txid: bytes
 
 
+#: Plugin selection passed on to the processor, so a run with ``FONTANA_DISABLE_PLUGINS=native``
+#: takes the Python path in the subprocesses too.
+PLUGIN_VARS = ("FONTANA_PLUGINS", "FONTANA_DISABLE_PLUGINS")
+#: The environment variable the ``native-env`` variant hands the validator keys in.
+KEYS_ENV = "BRIDGE_VALIDATOR_KEYS"
+NATIVE = "the fontana-native extension (make .venv/.fontana-native)"
+#: ``bridge.validator`` variants for the tests that name one (``setup`` is ``auto`` otherwise).
+VALIDATOR_VARIANTS = [
+    pytest.param("python-validator", id="python"),
+    pytest.param("native-validator", id="native"),
+    pytest.param("native-env", id="native-env"),
+]
+
+
+def validator_env(variant: str, env: dict[str, str]) -> dict[str, str]:
+    """``env`` with ``bridge.validator`` set to the variant (the key files, or an env var)."""
+    if variant == "python-validator":
+        return env | {"FONTANA_BRIDGE_VALIDATOR": variant}
+    try:
+        import fontana_native._native  # noqa: F401
+    except ImportError:
+        require_external(NATIVE)
+    native = {k: v for k, v in env.items() if k not in PLUGIN_VARS}
+    native["FONTANA_BRIDGE_VALIDATOR"] = "native-validator"
+    if variant == "native-env":
+        keys = ",".join(k.hex() for k in VALIDATORS[:2])
+        del native["FONTANA_BRIDGE_VALIDATOR_KEYS"]
+        native |= {"FONTANA_BRIDGE_VALIDATOR_KEYS_ENV": KEYS_ENV, KEYS_ENV: keys}
+    return native
+
+
 @pytest.fixture
-def setup(tmp_path: Path, w3: Web3, hardhat_node: HardhatNode) -> Any:  # noqa: F811
+def setup(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    w3: Web3,  # noqa: F811
+    hardhat_node: HardhatNode,
+) -> Any:
+    """A ledger with one burn on DA and a vault; ``auto`` validator unless parametrized."""
     home = tmp_path / "home"
     genesis = make_genesis()
     ledger = create_ledger(f"sqlite:///{home / 'fontana.db'}", home, genesis)
@@ -90,7 +129,9 @@ def setup(tmp_path: Path, w3: Web3, hardhat_node: HardhatNode) -> Any:  # noqa: 
     ledger.apply_transaction(burn)
     ledger.seal_block(SEQUENCER)
     post_all(home, ledger)
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("FONTANA_")}
+    clean = {
+        k: v for k, v in os.environ.items() if not k.startswith("FONTANA_") or k in PLUGIN_VARS
+    }
     env = clean | {
         "FONTANA_HOME": str(home),
         "FONTANA_L1_URL": hardhat_node.url.replace("http://", "evm+http://"),
@@ -99,6 +140,9 @@ def setup(tmp_path: Path, w3: Web3, hardhat_node: HardhatNode) -> Any:  # noqa: 
         "FONTANA_BRIDGE_VALIDATOR_KEYS": ",".join(paths),
         "FONTANA_BRIDGE_SENDER_KEY": str(keys / "sender"),
     }
+    variant = getattr(request, "param", None)
+    if variant is not None:
+        env = validator_env(variant, env)
     yield Setup(home, ledger, w3, vault, env, burn.txid)
     ledger.storage.close()
 
@@ -171,14 +215,19 @@ def assert_released_once(setup: Setup, sender_txs: int = 1) -> None:
     assert job is not None and job.l1_tx_hash == row.l1_tx_hash
 
 
+@pytest.mark.parametrize("setup", VALIDATOR_VARIANTS, indirect=True)
 def test_a_burn_on_da_is_released_on_l1_and_confirmed_once(
     setup: Setup, hardhat_node: HardhatNode
 ) -> None:
-    """burn → sealed → on DA → proven → released → recipient paid amount × scale → confirmed."""
+    """burn → sealed → on DA → proven → released → recipient paid amount × scale → confirmed.
+
+    With each validator: the vault accepts the Rust validator's signatures as the Python ones.
+    """
     seen = run_to_confirmed(setup, hardhat_node)
     states = [e["state"] for e in seen if e.get("event") == "withdrawal"]
     assert states == ["pending", "proven", "submitted", "confirmed"]
     assert seen[0]["event"] == "started"
+    assert seen[0]["validator"] == setup.env["FONTANA_BRIDGE_VALIDATOR"]
     assert_released_once(setup)
     # Running again changes nothing and sends nothing.
     again = process(setup)
@@ -248,6 +297,7 @@ def test_a_stored_transaction_is_broadcast_again_not_rebuilt(
     assert bytes(released_logs(setup)[0]["transactionHash"]) == job.l1_tx_hash
 
 
+@pytest.mark.parametrize("setup", VALIDATOR_VARIANTS[:2], indirect=True)
 def test_a_validator_key_readable_by_others_is_refused(setup: Setup) -> None:
     path = Path(setup.env["FONTANA_BRIDGE_VALIDATOR_KEYS"].split(",")[0])
     path.chmod(0o644)
@@ -257,6 +307,7 @@ def test_a_validator_key_readable_by_others_is_refused(setup: Setup) -> None:
     assert job_state(setup) is None
 
 
+@pytest.mark.parametrize("setup", VALIDATOR_VARIANTS, indirect=True)
 def test_a_key_that_is_no_validator_of_the_vault_is_config_invalid(
     setup: Setup, tmp_path: Path
 ) -> None:
@@ -401,3 +452,64 @@ def test_the_nonce_of_a_stored_transaction_reads_back(typed: bool) -> None:
     raw = bytes(Account.from_key(SENDER_KEY).sign_transaction(tx).raw_transaction)
     assert (raw[0] < 0xC0) is typed
     assert _nonce_of(raw) == 300
+
+
+class LyingLedger:
+    """The setup's ledger, but its proofs of withdrawals have one bit flipped."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self._ledger = ledger
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._ledger, name)
+
+    def prove_withdrawal(self, burn_txid: bytes, height: int) -> tuple[Any, bytes]:
+        leaf, proof = self._ledger.prove_withdrawal(burn_txid, height)
+        return leaf, proof[:-1] + bytes([proof[-1] ^ 1])
+
+
+@pytest.mark.parametrize("setup", VALIDATOR_VARIANTS[:2], indirect=True)
+def test_a_proof_that_does_not_verify_fails_the_job_and_nothing_is_signed(setup: Setup) -> None:
+    """The validator refuses (proof_mismatch): the job fails with its reason, no release."""
+    from fontana.config import load_settings
+    from fontana.plugins import get_host
+    from fontana.withdrawals import open_processor
+
+    name = setup.env["FONTANA_BRIDGE_VALIDATOR"]
+    if name not in get_host().backends("validators").names():
+        pytest.skip(f"{name} is not registered in this process (FONTANA_DISABLE_PLUGINS)")
+    settings = load_settings(environ=setup.env, cwd=setup.home)
+    processor = open_processor(settings, LyingLedger(setup.ledger))  # type: ignore[arg-type]
+    assert processor.validator.name == name
+    events = processor.step()
+    assert [e.state for e in events] == ["pending", "failed"]
+    with setup.ledger.storage.read() as s:
+        job = s.get_withdrawal_job(setup.burn_txid)
+    assert job is not None and job.state == "failed" and job.signatures is None
+    assert job.reason is not None and "does not verify against the state root" in job.reason
+    assert released_logs(setup) == []
+
+
+class ForgetfulLedger(LyingLedger):
+    """The setup's ledger, but it no longer knows the burn it sealed."""
+
+    def prove_withdrawal(self, burn_txid: bytes, height: int) -> tuple[Any, bytes]:
+        raise UnknownWithdrawalError(f"no withdrawal burn {burn_txid.hex()} on this ledger")
+
+
+@pytest.mark.parametrize("setup", VALIDATOR_VARIANTS[:2], indirect=True)
+def test_a_ledger_refusal_while_proving_keeps_its_type_and_moves_nothing(setup: Setup) -> None:
+    """Not an ``l1_error``: the processor stops with the ledger's own typed error."""
+    from fontana.config import load_settings
+    from fontana.plugins import get_host
+    from fontana.withdrawals import open_processor
+
+    name = setup.env["FONTANA_BRIDGE_VALIDATOR"]
+    if name not in get_host().backends("validators").names():
+        pytest.skip(f"{name} is not registered in this process (FONTANA_DISABLE_PLUGINS)")
+    settings = load_settings(environ=setup.env, cwd=setup.home)
+    processor = open_processor(settings, ForgetfulLedger(setup.ledger))  # type: ignore[arg-type]
+    with pytest.raises(UnknownWithdrawalError) as raised:
+        processor.step()
+    assert raised.value.code == "unknown_withdrawal"
+    assert job_state(setup) == "pending"

@@ -1,8 +1,9 @@
 """secp256k1 key files of the bridge: validator keys and the L1 sender's key.
 
 One key per file, 64 hex digits (an optional ``0x``, surrounding white space
-allowed), readable by its owner only (mode 0600, as the wallet's keys). The
-Rust bridge will take signing over; until then these files are the keys.
+allowed), readable by its owner only (mode 0600, as the wallet's keys). This module reads
+them for ``python-validator`` and the sender; ``native-validator`` reads the same
+format in Rust (``rust/src/bridge/keys.rs``), so its keys never reach Python.
 """
 
 from __future__ import annotations

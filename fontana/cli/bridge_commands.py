@@ -157,11 +157,17 @@ def _process(once: bool, as_json: bool) -> None:
     settings = load_settings()
     ledger = open_ledger(settings)
     processor = open_processor(settings, ledger, on_event=say)
-    started = {"event": "started", "vault": settings.l1.vault, "sender": processor.sender.address}
+    started = {
+        "event": "started",
+        "vault": settings.l1.vault,
+        "sender": processor.sender.address,
+        "validator": processor.validator.name,
+    }
     click.echo(
         json.dumps(started, sort_keys=True)
         if as_json
         else f"releasing withdrawals from {settings.l1.vault} as {processor.sender.address}"
+        f" (checkpoints signed by {processor.validator.name})"
     )
     stop = stop_on_signals()
     if once:

@@ -29,10 +29,14 @@ __all__ = [
 
 
 def open_proofs(settings: Settings) -> ProofProvider:
-    """The proof provider ``proofs.provider`` names, via its plugin."""
+    """The proof provider ``proofs.provider`` names, via its plugin (``auto``: see config)."""
     from fontana.plugins import get_host
 
-    spec = get_host().backends("proofs").resolve(settings.proofs.provider)
+    registry = get_host().backends("proofs")
+    name = settings.proofs.provider
+    if name == "auto":
+        name = "native-smt" if "native-smt" in registry.names() else "python-smt"
+    spec = registry.resolve(name)
     return spec.factory(settings)  # type: ignore[no-any-return]
 
 

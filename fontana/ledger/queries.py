@@ -68,6 +68,17 @@ class Queries(LedgerBase):
             raise NotInitializedError(f"{self.storage.url} has no genesis block")
         return latest
 
+    def signed_header(self, height: int) -> bytes:
+        """The canonical SignedHeader bytes of block ``height`` (KeyError if there is none).
+
+        What a bridge validator checks before it signs the block's checkpoint.
+        """
+        with self.storage.read() as s:
+            block = s.get_block(height)
+        if block is None:
+            raise KeyError(f"no block at height {height}")
+        return block.header
+
     def prove_utxo(self, outpoint: OutPoint, height: int) -> tuple[bytes, bytes | None, bytes]:
         """``(state root, value hash or None, proof)`` of a UTXO at block ``height``.
 

@@ -44,6 +44,7 @@ FAMILIES: Mapping[str, str] = {
     "proofs": "fontana_register_proof_providers",
     "charging": "fontana_register_charging_adapters",
     "tx": "fontana_register_tx_engines",
+    "validators": "fontana_register_bridge_validators",
 }
 
 
@@ -249,7 +250,7 @@ class PluginHost:
                 self._collecting.pop()
 
     def backends(self, family: str) -> BackendRegistry[Any]:
-        """The registry of one family (``storage``, ``da``, ``l1``, ``proofs``, ``charging``)."""
+        """The registry of one family (a key of ``FAMILIES``: ``storage``, ``proofs``, ...)."""
         if family not in FAMILIES:
             raise KeyError(f"unknown backend family {family!r}; one of {', '.join(FAMILIES)}")
         if family not in self._registries:
