@@ -226,6 +226,20 @@ def test_random_bytes_never_panic(native: Any, raw: bytes) -> None:
     same_block(native, raw)
 
 
+@pytest.mark.parametrize(
+    "chain_id",
+    [
+        *("\x80", "\xa0", "\xad", "\u200b", "\u2028", "\ue000", "\U000e0001", "é", "Ω"),
+        *("a'b", "a'\"b", "x" * 33),
+    ],
+)
+def test_a_bad_chain_id_is_quoted_as_python_quotes_it(native: Any, chain_id: str) -> None:
+    """Python's repr escapes every non-printable character (Unicode's tables), so the
+    native message carries Python's own repr of the text (hypothesis found b'\\x80')."""
+    text = chain_id.encode()
+    same_transaction(native, bytes([1, 1, len(text)]) + text)
+
+
 def test_hostile_sizes_are_refused_cheaply(native: Any) -> None:
     """Counts and lengths at their type's maximum with nothing behind them."""
     head = bytes([1, 1, 3]) + b"abc"

@@ -32,6 +32,9 @@ pub enum Code {
 pub struct DecodeError {
     pub code: Code,
     pub message: String,
+    /// Text the message quotes with [`py_repr`]; the Python binding swaps in Python's
+    /// exact `repr` (which escapes every non-printable character, by Unicode's tables).
+    pub quoted: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,6 +153,7 @@ impl<'a> Reader<'a> {
         DecodeError {
             code,
             message: format!("{}: {message}", self.path(field)),
+            quoted: None,
         }
     }
 
@@ -219,7 +223,7 @@ impl<'a> Reader<'a> {
 
 /// Python's `f"{text!r:.40}"` for the chain ids in messages (the message is not normative;
 /// this matches it for printable text).
-fn py_repr(text: &str) -> String {
+pub fn py_repr(text: &str) -> String {
     let quote = if text.contains('\'') && !text.contains('"') {
         '"'
     } else {
@@ -264,10 +268,12 @@ fn chain_id<'a>(r: &mut Reader<'a>) -> Result<&'a str, DecodeError> {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
     if !ok {
         let shown = py_repr(text);
-        return Err(r.error(
+        let mut error = r.error(
             field,
             &format!("{shown} is not 1..32 characters of [a-z0-9-]"),
-        ));
+        );
+        error.quoted = Some(text.to_owned());
+        return Err(error);
     }
     Ok(text)
 }

@@ -14,7 +14,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString, PyTuple};
 use sha2::{Digest, Sha256};
 
-use decode::{Code, DecodeError, EntryRef, Tx};
+use decode::{py_repr, Code, DecodeError, EntryRef, Tx};
 
 pub const TAG_TX: &[u8] = b"fontana/tx";
 pub const TAG_SIGN: &[u8] = b"fontana/sign";
@@ -120,7 +120,18 @@ impl TxCodec {
             Code::Malformed => &self.encoding_error,
             Code::BadAmount => &self.amount_error,
         };
-        match class.bind(py).call1((e.message,)) {
+        let message = match &e.quoted {
+            Some(text) => match PyString::new(py, text).repr() {
+                // `{text!r:.40}`: the first 40 characters of the repr
+                Ok(exact) => {
+                    let exact: String = exact.to_string().chars().take(40).collect();
+                    e.message.replacen(&py_repr(text), &exact, 1)
+                }
+                Err(err) => return err,
+            },
+            None => e.message,
+        };
+        match class.bind(py).call1((message,)) {
             Ok(exc) => PyErr::from_value(exc),
             Err(err) => err,
         }
@@ -132,6 +143,7 @@ impl TxCodec {
             DecodeError {
                 code: Code::Malformed,
                 message,
+                quoted: None,
             },
         )
     }
