@@ -21,12 +21,12 @@ use super::tree::{Node, Pos};
 const MAX_CACHED_DEPTH: u16 = 64;
 
 /// (version, first 64 path bits, depth), packed so an entry has no padding.
-type Key = [u8; 18];
+pub(crate) type Key = [u8; 18];
 
 /// A node's stored bytes in a fixed slot (82 bytes hold the largest node).
-type Slot = [u8; 82];
+pub(crate) type Slot = [u8; 82];
 
-fn key(version: u64, pos: &Pos) -> Option<Key> {
+pub(crate) fn key(version: u64, pos: &Pos) -> Option<Key> {
     if pos.depth > MAX_CACHED_DEPTH {
         return None;
     }
@@ -62,16 +62,15 @@ impl Hasher for FastHasher {
     }
 }
 
-type Map = HashMap<Key, Slot, BuildHasherDefault<FastHasher>>;
+pub(crate) type Map = HashMap<Key, Slot, BuildHasherDefault<FastHasher>>;
 
-fn pack(node: &Node) -> Slot {
-    let bytes = node.encode();
+pub(crate) fn pack(node: &Node) -> Slot {
     let mut slot = [0u8; 82];
-    slot[..bytes.len()].copy_from_slice(&bytes);
+    node.write_into(&mut slot);
     slot
 }
 
-fn unpack(slot: &Slot) -> Option<Node> {
+pub(crate) fn unpack(slot: &Slot) -> Option<Node> {
     let len = match slot[0] {
         0 => 65,
         _ => 2 + 40 * ((slot[1] >> 4 != 0) as usize + (slot[1] & 15 != 0) as usize),

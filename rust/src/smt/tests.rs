@@ -366,3 +366,70 @@ fn a_missing_node_is_the_source_error() {
     assert!(compute_batch(&mut store, 2, root, &[(k(3), Some([3; 32]))]).is_err());
     assert!(walk(&mut store, root, &k(1)).is_err());
 }
+
+/// Timing probe of the engine alone (run by hand: `cargo test --release -- --ignored probe`).
+#[test]
+#[ignore]
+fn probe_engine_speed() {
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = || {
+        let mut k = [0u8; 32];
+        for chunk in k.chunks_mut(8) {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            chunk.copy_from_slice(&seed.to_le_bytes());
+        }
+        k
+    };
+    let mut store = Store::default();
+    let mut keys: Vec<[u8; 32]> = Vec::new();
+    let builds: u64 = std::env::var("PROBE_BUILDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20);
+    for v in 1..=builds {
+        let batch: Vec<_> = (0..50_000)
+            .map(|_| {
+                let k = next();
+                keys.push(k);
+                (k, Some(k))
+            })
+            .collect();
+        store.apply(v, &batch);
+    }
+    let t = std::time::Instant::now();
+    let mut compute = std::time::Duration::ZERO;
+    for v in builds + 1..builds + 31 {
+        let mut updates = Vec::new();
+        for i in 0..1000 {
+            updates.push((
+                keys.swap_remove((i * 7919 + v as usize * 104_729) % keys.len()),
+                None,
+            ));
+        }
+        for _ in 0..1000 {
+            let k = next();
+            keys.push(k);
+            updates.push((k, Some(k)));
+        }
+        updates.sort_by_key(|u| u.0);
+        let root = store.roots.last().and_then(|r| r.1);
+        let c = std::time::Instant::now();
+        let batch = compute_batch(&mut store, v, root, &updates).unwrap();
+        compute += c.elapsed();
+        if v == builds + 1 {
+            println!("new {} stale {}", batch.new_nodes.len(), batch.stale.len());
+        }
+        for (pos, node) in &batch.new_nodes {
+            store.nodes.insert((v, *pos), *node);
+        }
+        store.roots.push((v, batch.root_ref));
+    }
+    let all = t.elapsed();
+    println!(
+        "compute {:.0}/s, with inserts {:.0}/s",
+        60_000.0 / compute.as_secs_f64(),
+        60_000.0 / all.as_secs_f64()
+    );
+}
