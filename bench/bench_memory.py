@@ -1,7 +1,7 @@
 """Resident memory of a node holding a ledger of many UTXOs, with each tree (run by hand).
 
-``python bench/bench_memory.py [--utxos 1000000]`` builds one SQLite ledger whose genesis
-creates ``--utxos`` UTXOs (both trees read and write the same rows, so one database
+``python bench/bench_memory.py [--utxos 1000000]`` builds one SQLite ledger whose block 0
+holds ``--utxos`` UTXOs (both trees read and write the same rows, so one database
 serves both), then for each proof provider starts a fresh process that loads the ledger,
 walks the whole tree once (so the tree's node cache fills to its bound, the worst case of
 a long-running node), and reports its resident set size (``VmRSS``) and peak (``VmHWM``).
@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from hashlib import sha256
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +27,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import genesis
 
 from fontana.config import load_settings
-from fontana.genesis import initialize
+from fontana.genesis import genesis_header, genesis_utxos
+from fontana.interfaces import ProofProvider
 from fontana.ledger import Ledger, open_proofs
+from fontana.ledger.meta import COUNTER_SUPPLY, META_GENESIS, META_OPEN_TS
+from fontana.ledger.records import block_record
+from fontana.models import UTXO, utxo_key
 from fontana.plugins import get_host
 from fontana.state import PythonSMTProvider
 from fontana.storage import open_storage
+from fontana.storage.base import Storage, UtxoRecord
 
 CHUNK = 50_000
 
@@ -48,12 +54,33 @@ def settings_for(home: Path, provider: str) -> object:
     return load_settings(environ=env, cwd=home)
 
 
+def fabricate(storage: Storage, proofs: ProofProvider, count: int) -> None:
+    """``initialize`` with ``count`` UTXOs, more than a genesis may list (a bench-only state).
+
+    The extra UTXOs are in the tree and block 0's state root like genesis ones, so the
+    ledger loads and proves them as any other.
+    """
+    g = genesis(16)
+    owner = g.allocations[0].owner
+    utxos = genesis_utxos(g)
+    utxos += [UTXO(owner, 1_000, sha256(i.to_bytes(8, "big")).digest(), 0) for i in range(count)]
+    with storage.create() as s:
+        s.insert_meta(META_GENESIS, g.to_bytes().hex())
+        s.insert_meta(META_OPEN_TS, str(g.genesis_time_ms))
+        s.set_counter(COUNTER_SUPPLY, sum(u.amount for u in utxos))
+        s.insert_utxos(
+            [UtxoRecord(u.txid, u.index, u.owner, u.amount, created_seq=None) for u in utxos]
+        )
+        root = proofs.apply_batch(s, 0, {utxo_key(u.outpoint): u.leaf_value_hash() for u in utxos})
+        s.insert_block(block_record(genesis_header(g, root), committed=True))
+
+
 def build(home: Path, utxos: int, provider: str) -> dict[str, float]:
-    """The ledger database with ``utxos`` genesis UTXOs (tree built by ``provider``)."""
+    """The ledger database with ``utxos`` UTXOs (tree built by ``provider``)."""
     settings = settings_for(home, provider)
     storage = open_storage(settings, f"sqlite:///{home}/ledger.db")
     start = time.perf_counter()
-    initialize(storage, open_proofs(settings), genesis(utxos))  # type: ignore[arg-type]
+    fabricate(storage, open_proofs(settings), utxos)  # type: ignore[arg-type]
     storage.close()
     return {"seconds": time.perf_counter() - start, "peak_mb": status_mb("VmHWM")}
 

@@ -8,8 +8,8 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 
-/// Allocations from this size on get the advice (a few huge pages' worth).
-const HUGE_FROM: usize = 8 << 20;
+/// Allocations from this size on get the advice (the node tables, not batch buffers).
+const HUGE_FROM: usize = 32 << 20;
 const PAGE: usize = 4096;
 const MADV_HUGEPAGE: i32 = 14;
 
