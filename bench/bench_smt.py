@@ -60,7 +60,7 @@ class Tree:
 
     commit: Callable[[int, Updates], None]  # apply a batch as version v (committed)
     prune: Callable[[int], None]  # keep versions >= v
-    prove: Callable[[bytes], bytes]  # proof bytes at the latest version
+    prove: Callable[[list[bytes]], list[bytes]]  # proof bytes at the latest version
     root: Callable[[], bytes]
     verify: Callable[[bytes, bytes, bytes | None, bytes], bool] | None
 
@@ -86,7 +86,7 @@ def python_tree() -> Iterator[Tree]:
     yield Tree(
         commit,
         pruned,
-        lambda k: tree.prove(k).to_bytes(),
+        lambda keys: [tree.prove(k).to_bytes() for k in keys],
         tree.get_root,
         python_verify,
     )
@@ -98,7 +98,13 @@ def rust_tree() -> Iterator[Tree]:
     from fontana_native._native import verify_proof as native_verify
 
     tree = MemoryTree()
-    yield Tree(tree.apply_batch, tree.prune, tree.prove, tree.root, native_verify)
+    yield Tree(
+        tree.apply_batch,
+        tree.prune,
+        lambda keys: [tree.prove(k) for k in keys],
+        tree.root,
+        native_verify,
+    )
 
 
 @contextmanager
@@ -117,9 +123,9 @@ def storage_tree(provider: Any) -> Iterator[Tree]:
             with storage.write() as s:
                 provider.prune(s, version)
 
-        def prove(key: bytes) -> bytes:
-            with storage.read() as s:
-                return provider.prove(s, key)  # type: ignore[no-any-return]
+        def prove(keys: list[bytes]) -> list[bytes]:
+            with storage.read() as s:  # one read transaction per round of proofs
+                return [provider.prove(s, k) for k in keys]
 
         def root() -> bytes:
             with storage.read() as s:
@@ -175,7 +181,7 @@ def measure(tree: Tree, size: int, seed: int, blocks: int, block: int) -> Figure
     for _ in range(10):
         sample = rng.sample(keys, 500)
         start = time.perf_counter()
-        proofs = [tree.prove(k) for k in sample]
+        proofs = tree.prove(sample)
         rates.append(len(sample) / (time.perf_counter() - start))
         sizes.extend(len(p) for p in proofs)
         made.extend(zip(sample, proofs, strict=True))
