@@ -13,12 +13,12 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from fontana.hookspecs import hookimpl
-from fontana.smt import TreeBatch
 from fontana_native._native import NativeTree, verify_proof
 
 if TYPE_CHECKING:
     from fontana.config import Settings
     from fontana.interfaces import ProofProvider, ProofProviderFactory, RegisterBackend
+    from fontana.smt import TreeBatch
     from fontana.storage.base import StorageSession
 
 __all__ = ["DEFAULT_CACHE_GENERATION", "NativeSMTProvider", "fontana_register_proof_providers"]
@@ -50,6 +50,8 @@ class NativeSMTProvider:
         self, session: StorageSession, version: int, updates: Mapping[bytes, bytes | None]
     ) -> TreeBatch:
         """The nodes block ``version`` writes and retires; reads the session, never writes."""
+        from fontana.smt import TreeBatch  # not at import: commands without a ledger load this
+
         return TreeBatch(*self._tree.compute_batch(session, version, updates))
 
     def apply_batch(

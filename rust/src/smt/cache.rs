@@ -12,7 +12,7 @@
 //! current generation is full the old one is dropped.
 
 use std::collections::{BTreeMap, HashMap};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 
 use super::tree::{Node, Pos};
 
@@ -21,12 +21,31 @@ use super::tree::{Node, Pos};
 const MAX_CACHED_DEPTH: u16 = 64;
 
 /// (version, first 64 path bits, depth), packed so an entry has no padding.
-type Key = [u8; 18];
+///
+/// Its hash leaves out the low bits of the version, so the versions of one position that
+/// are close in time land in the same probe group: a batch reads a node and then writes
+/// its replacement at the same position, and the write finds the group already in cache.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Key([u8; 18]);
+
+/// Versions that share a hash slot per position (a bound on probe chains when many
+/// versions of one position are kept).
+const VERSION_WINDOW_BITS: u32 = 6;
+
+impl Hash for Key {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        let mut pos = [0u8; 8];
+        pos.copy_from_slice(&self.0[8..16]);
+        let depth = u64::from(u16::from_be_bytes([self.0[16], self.0[17]]));
+        let window = key_version(self) >> VERSION_WINDOW_BITS;
+        state.write_u64(u64::from_be_bytes(pos) ^ depth.rotate_left(56) ^ window.rotate_left(20));
+    }
+}
 
 /// A node's stored bytes in a fixed slot (82 bytes hold the largest node).
-type Slot = [u8; 82];
+pub(crate) type Slot = [u8; 82];
 
-fn key(version: u64, pos: &Pos) -> Option<Key> {
+pub(crate) fn key(version: u64, pos: &Pos) -> Option<Key> {
     if pos.depth > MAX_CACHED_DEPTH {
         return None;
     }
@@ -34,44 +53,53 @@ fn key(version: u64, pos: &Pos) -> Option<Key> {
     k[..8].copy_from_slice(&version.to_be_bytes());
     k[8..16].copy_from_slice(&pos.path[..8]);
     k[16..].copy_from_slice(&pos.depth.to_be_bytes());
-    Some(k)
+    Some(Key(k))
 }
 
 fn key_version(k: &Key) -> u64 {
     let mut v = [0u8; 8];
-    v.copy_from_slice(&k[..8]);
+    v.copy_from_slice(&k.0[..8]);
     u64::from_be_bytes(v)
 }
 
-/// A multiply-rotate hasher: the keys are versions and prefixes of hashed keys, so they
-/// are well spread already and an attacker cannot choose them.
+/// A folded-multiply hasher: each word is multiplied with a constant in 128 bits and the
+/// halves are xored, so every input bit reaches every output bit. The keys are versions
+/// and prefixes of hashed keys, which an attacker cannot choose.
 #[derive(Default)]
 pub struct FastHasher(u64);
 
+const MULTIPLIER: u64 = 0x9e37_79b9_7f4a_7c15;
+
+fn fold(a: u64, b: u64) -> u64 {
+    let m = u128::from(a) * u128::from(b);
+    (m as u64) ^ ((m >> 64) as u64)
+}
+
 impl Hasher for FastHasher {
     fn finish(&self) -> u64 {
-        self.0
+        fold(self.0, MULTIPLIER ^ 0x5851_f42d_4c95_7f2d)
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = fold(self.0 ^ n, MULTIPLIER);
     }
     fn write(&mut self, bytes: &[u8]) {
         for chunk in bytes.chunks(8) {
             let mut w = [0u8; 8];
             w[..chunk.len()].copy_from_slice(chunk);
-            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(w))
-                .wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+            self.write_u64(u64::from_le_bytes(w));
         }
     }
 }
 
-type Map = HashMap<Key, Slot, BuildHasherDefault<FastHasher>>;
+pub(crate) type Map = HashMap<Key, Slot, BuildHasherDefault<FastHasher>>;
 
-fn pack(node: &Node) -> Slot {
-    let bytes = node.encode();
+pub(crate) fn pack(node: &Node) -> Slot {
     let mut slot = [0u8; 82];
-    slot[..bytes.len()].copy_from_slice(&bytes);
+    node.write_into(&mut slot);
     slot
 }
 
-fn unpack(slot: &Slot) -> Option<Node> {
+pub(crate) fn unpack(slot: &Slot) -> Option<Node> {
     let len = match slot[0] {
         0 => 65,
         _ => 2 + 40 * ((slot[1] >> 4 != 0) as usize + (slot[1] & 15 != 0) as usize),

@@ -5,6 +5,8 @@
 
 use pyo3::prelude::*;
 
+#[cfg(target_os = "linux")]
+mod alloc;
 mod cache;
 pub mod proof;
 mod py;

@@ -6,7 +6,7 @@ use std::sync::{Mutex, MutexGuard};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyInt, PyList, PyTuple};
 
-use super::cache::{NodeCache, Pending};
+use super::cache::{self, NodeCache, Pending};
 use super::proof;
 use super::tree::{self, Batch, Child, Hash, Node, NodeSource, Pos};
 
@@ -441,20 +441,46 @@ impl NativeTree {
     }
 }
 
-/// Nodes of a [`MemoryTree`]: every version's, until pruned.
+/// Nodes of a [`MemoryTree`]: every version's, until pruned; packed as in the cache.
 #[derive(Default)]
 struct MemoryNodes {
-    nodes: HashMap<(u64, Pos), Node>,
+    shallow: cache::Map,
+    deep: HashMap<(u64, Pos), Node>,
+}
+
+impl MemoryNodes {
+    fn insert(&mut self, version: u64, pos: Pos, node: &Node) {
+        match cache::key(version, &pos) {
+            Some(k) => {
+                self.shallow.insert(k, cache::pack(node));
+            }
+            None => {
+                self.deep.insert((version, pos), *node);
+            }
+        }
+    }
+
+    fn remove(&mut self, version: u64, pos: &Pos) {
+        match cache::key(version, pos) {
+            Some(k) => self.shallow.remove(&k).map(|_| ()),
+            None => self.deep.remove(&(version, *pos)).map(|_| ()),
+        };
+    }
+
+    fn len(&self) -> usize {
+        self.shallow.len() + self.deep.len()
+    }
 }
 
 impl NodeSource for &mut MemoryNodes {
     type Error = String;
 
     fn node(&mut self, version: u64, pos: &Pos) -> Result<Node, String> {
-        self.nodes
-            .get(&(version, *pos))
-            .copied()
-            .ok_or_else(|| self.corrupt(version, pos))
+        let found = match cache::key(version, pos) {
+            Some(k) => self.shallow.get(&k).and_then(cache::unpack),
+            None => self.deep.get(&(version, *pos)).copied(),
+        };
+        found.ok_or_else(|| self.corrupt(version, pos))
     }
 
     fn corrupt(&mut self, version: u64, pos: &Pos) -> String {
@@ -512,8 +538,8 @@ impl MemoryTree {
         let root = self.root_at(py, None)?;
         let batch = tree::compute_batch(&mut &mut self.store, version, root, &updates)
             .map_err(|e| storage_error(py, &e))?;
-        for (pos, node) in batch.new_nodes {
-            self.store.nodes.insert((version, pos), node);
+        for (pos, node) in &batch.new_nodes {
+            self.store.insert(version, *pos, node);
         }
         self.stale
             .extend(batch.stale.iter().map(|(v, pos)| (version, *v, *pos)));
@@ -549,7 +575,7 @@ impl MemoryTree {
             .stale
             .partition_point(|(since, _, _)| *since <= keep_from_version);
         for (_, version, pos) in self.stale.drain(..end) {
-            self.store.nodes.remove(&(version, pos));
+            self.store.remove(version, &pos);
         }
         self.roots.retain(|v, _| *v >= keep_from_version);
         end
@@ -557,7 +583,7 @@ impl MemoryTree {
 
     /// Nodes stored.
     fn __len__(&self) -> usize {
-        self.store.nodes.len()
+        self.store.len()
     }
 }
 

@@ -92,25 +92,32 @@ impl Node {
     }
 
     pub fn encode(&self) -> Vec<u8> {
+        let mut slot = [0u8; 82];
+        let len = self.write_into(&mut slot);
+        slot[..len].to_vec()
+    }
+
+    /// Write the stored bytes into `out` (82 bytes hold the largest node); return their length.
+    pub fn write_into(&self, out: &mut [u8; 82]) -> usize {
         match self {
             Node::Leaf { key, value } => {
-                let mut out = Vec::with_capacity(65);
-                out.push(0);
-                out.extend_from_slice(key);
-                out.extend_from_slice(value);
-                out
+                out[0] = 0;
+                out[1..33].copy_from_slice(key);
+                out[33..65].copy_from_slice(value);
+                65
             }
             Node::Internal { left, right } => {
                 let lk = left.map_or(KIND_EMPTY, |c| c.kind());
                 let rk = right.map_or(KIND_EMPTY, |c| c.kind());
-                let mut out = Vec::with_capacity(82);
-                out.push(1);
-                out.push(lk << 4 | rk);
+                out[0] = 1;
+                out[1] = lk << 4 | rk;
+                let mut at = 2;
                 for c in [left, right].into_iter().flatten() {
-                    out.extend_from_slice(&c.version.to_be_bytes());
-                    out.extend_from_slice(&c.hash);
+                    out[at..at + 8].copy_from_slice(&c.version.to_be_bytes());
+                    out[at + 8..at + 40].copy_from_slice(&c.hash);
+                    at += 40;
                 }
-                out
+                at
             }
         }
     }
