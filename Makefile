@@ -32,5 +32,11 @@ lint: $(STAMP)
 contracts/node_modules/.package-lock.json: contracts/package-lock.json
 	npm ci --prefix contracts --no-audit --no-fund
 
+# The suite runs on the native engine (`auto` picks it when the plugin loads); the tests
+# of the ledger, recovery and proofs then run again on the Python reference implementations.
+PYTHON_PATH_TESTS := $(addprefix tests/test_,ledger.py ledger_properties.py ledger_holds.py \
+	transfers.py chain.py recovery_hostile.py pruning.py bindings.py)
+
 test: lint $(NATIVE) contracts/node_modules/.package-lock.json
 	$(BIN)/python -m pytest
+	FONTANA_DISABLE_PLUGINS=native $(BIN)/python -m pytest -q $(PYTHON_PATH_TESTS)
