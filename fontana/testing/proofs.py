@@ -307,6 +307,27 @@ class ProofProviderConformance:
         assert self.apply(storage, provider, 2, second) == reference.apply_batch(2, second)
         self.check_proofs(storage, provider, reference, [b"\x02" * 32, b"\x03" * 32], 2)
 
+    def test_another_writers_batch_replaces_a_rolled_back_one(
+        self, storage: Storage, provider: ProofProvider, provider_factory: ProviderFactory
+    ) -> None:
+        """A batch this instance computed and cached, then rolled back, must not shadow
+        the batch of the same version another writer commits (same node keys, other bytes)."""
+        reference = SparseMerkleTree(MemoryNodeStore())
+        first = {b"\x01" * 32: b"\x0a" * 32}
+        reference.apply_batch(1, first)
+        self.apply(storage, provider, 1, first)
+        with pytest.raises(RuntimeError), storage.write() as s:
+            provider.apply_batch(s, 2, {b"\x82" * 32: b"\x0b" * 32})
+            raise RuntimeError("the block failed after the tree was updated")
+        second = {b"\x82" * 32: b"\x0c" * 32, b"\x43" * 32: b"\x0d" * 32}
+        other = provider_factory()
+        assert self.apply(storage, other, 2, second) == reference.apply_batch(2, second)
+        keys = [b"\x01" * 32, b"\x82" * 32, b"\x43" * 32]
+        self.check_proofs(storage, provider, reference, keys, 2)
+        third = {b"\xc4" * 32: b"\x0e" * 32}
+        assert self.apply(storage, provider, 3, third) == reference.apply_batch(3, third)
+        self.check_proofs(storage, provider, reference, [*keys, b"\xc4" * 32], 3)
+
     def test_bad_keys_and_values_are_refused(
         self, storage: Storage, provider: ProofProvider
     ) -> None:
