@@ -15,13 +15,12 @@ name one (the same form as ``da.url``). Several processes may share it.
 
 from __future__ import annotations
 
-import functools
 import os
 import sqlite3
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import ParamSpec, TypeVar
+from typing import TypeVar
 
 from fontana.errors import (
     AddressError,
@@ -34,6 +33,7 @@ from fontana.errors import (
 )
 from fontana.interfaces import L1Events, SkippedLog
 from fontana.models import Deposit, WithdrawalConfirmation
+from fontana.sqlite_errors import sqlite_errors_as
 
 #: The local L1's chain id and vault address, in every event it reports.
 LOCAL_CHAIN_ID = 0
@@ -68,24 +68,8 @@ def local_l1_dir(url: str, home: Path) -> Path:
     return Path(rest[1:]).expanduser()
 
 
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def _l1_errors(method: Callable[P, R]) -> Callable[P, R]:
-    """SQLite failures as L1 errors: a busy file may pass, anything else needs an operator."""
-
-    @functools.wraps(method)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return method(*args, **kwargs)
-        except sqlite3.Error as exc:
-            text = str(exc)
-            if "locked" in text or "busy" in text:
-                raise L1UnavailableError(f"local L1: {text}") from None
-            raise L1Error(f"local L1: {text}") from None
-
-    return wrapper
+#: SQLite failures as L1 errors (retried when the file is busy).
+_l1_errors = sqlite_errors_as("local L1", L1UnavailableError, L1Error)
 
 
 class LocalL1:

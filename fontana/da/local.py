@@ -8,16 +8,14 @@ submitting, as on Celestia. Several processes may share one directory.
 
 from __future__ import annotations
 
-import functools
 import sqlite3
 import threading
-from collections.abc import Callable
 from pathlib import Path
-from typing import ParamSpec, TypeVar
 
 from fontana.errors import BlobTooLargeError, ConfigError, DAFatalError, DARetryableError
 from fontana.hashing import TAG_DA_LOCAL, tagged_hash
 from fontana.interfaces import DAReference
+from fontana.sqlite_errors import sqlite_errors_as
 
 TAG_LOCAL_COMMITMENT = TAG_DA_LOCAL
 
@@ -43,28 +41,8 @@ def local_da_dir(url: str) -> Path:
     return Path(rest[1:]).expanduser()
 
 
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def _da_errors(method: Callable[P, R]) -> Callable[P, R]:
-    """SQLite failures as DA errors, which the poster retries and alerts on.
-
-    A busy or locked file may pass; anything else (an unreadable file, a full
-    disk, a special file where the log should be) needs an operator.
-    """
-
-    @functools.wraps(method)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return method(*args, **kwargs)
-        except sqlite3.Error as exc:
-            text = str(exc)
-            if "locked" in text or "busy" in text:
-                raise DARetryableError(f"local DA: {text}") from None
-            raise DAFatalError(f"local DA: {text}") from None
-
-    return wrapper
+#: SQLite failures as DA errors (retried when the file is busy).
+_da_errors = sqlite_errors_as("local DA", DARetryableError, DAFatalError)
 
 
 class LocalDA:
